@@ -1,0 +1,160 @@
+"""A small Python API over one jit core: build it over a RAM buffer, set and read
+registers, run instructions, serve exits. Tests, benchmarks and the CPU process use it.
+
+    ram = np.zeros(1 << 20, dtype=np.uint8)
+    core = Core(ram, ram_base=0x4000_0000)
+    core.load(0x4000_0000, code_bytes)
+    core.pc = 0x4000_0000
+    exit = core.run(10_000)
+    if exit.kind == exits.MMIO_READ:
+        core.answer_mmio(value)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from smpsim.jit import decode_cache, exits, interpreter, state
+from smpsim.jit.state import (EXIT_A, EXIT_B, EXIT_C, EXIT_D, EXIT_INSN, EXIT_KIND, EXIT_PC,
+                              ICOUNT, MMIO_DONE, MMIO_VAL0, NZCV, PC, SP, ZR)
+
+_MASK64 = (1 << 64) - 1
+
+
+@dataclasses.dataclass(frozen=True)
+class Exit:
+    """Why `run` returned; fields as exits.py documents for the kind."""
+    kind: int
+    pc: int
+    insn: int
+    a: int = 0
+    b: int = 0
+    c: int = 0
+    d: int = 0
+
+    @property
+    def name(self) -> str:
+        return exits.NAMES[self.kind]
+
+    def __str__(self) -> str:
+        return (f"{self.name} at pc={self.pc:#x} insn={self.insn:#010x} "
+                f"a={self.a:#x} b={self.b:#x} c={self.c:#x} d={self.d:#x}")
+
+
+class Core:
+    """One AArch64 core over a RAM buffer (a uint8 array, e.g. a shared-memory view)."""
+
+    def __init__(self, ram: np.ndarray, ram_base: int = 0x4000_0000,
+                 cache_slots: int = decode_cache.DEFAULT_SLOTS):
+        if ram.dtype != np.uint8 or ram.ndim != 1:
+            raise ValueError("ram must be a one-dimensional uint8 array")
+        if len(ram) < 4096 or len(ram) % 4096:
+            raise ValueError("ram size must be a non-zero multiple of 4 KiB")
+        self.ram = ram
+        self.ram_base = ram_base
+        self.regs = state.new_regs()
+        self.cpu = state.new_cpu(ram_base, len(ram))
+        self.page_slot, self.slot_page, self.dec = decode_cache.new_cache(len(ram), cache_slots)
+
+    # --- registers ------------------------------------------------------------------
+    def x(self, n: int) -> int:
+        """Xn; n = 31 reads XZR (0)."""
+        if not 0 <= n <= 31:
+            raise IndexError(f"no register X{n}")
+        return int(self.regs[n]) if n < 31 else 0
+
+    def set_x(self, n: int, value: int) -> None:
+        if not 0 <= n <= 30:
+            raise IndexError(f"X{n} cannot be written")
+        self.regs[n] = value & _MASK64
+
+    @property
+    def sp(self) -> int:
+        return int(self.regs[SP])
+
+    @sp.setter
+    def sp(self, value: int) -> None:
+        self.regs[SP] = value & _MASK64
+
+    @property
+    def pc(self) -> int:
+        return int(self.cpu[PC])
+
+    @pc.setter
+    def pc(self, value: int) -> None:
+        self.cpu[PC] = value & _MASK64
+
+    @property
+    def nzcv(self) -> int:
+        """The NZCV register as MRS reads it: N, Z, C, V in bits 31..28."""
+        return int(self.cpu[NZCV]) << 28
+
+    @nzcv.setter
+    def nzcv(self, value: int) -> None:
+        self.cpu[NZCV] = (value >> 28) & 0xF
+
+    @property
+    def icount(self) -> int:
+        """Instructions retired since the core was built."""
+        return int(self.cpu[ICOUNT])
+
+    # --- memory ---------------------------------------------------------------------
+    def _offset(self, addr: int, size: int) -> int:
+        off = addr - self.ram_base
+        if off < 0 or off + size > len(self.ram):
+            raise ValueError(f"[{addr:#x}, {addr + size:#x}) is not in RAM")
+        return off
+
+    def load(self, addr: int, data: bytes) -> None:
+        """Copy bytes into RAM, forgetting any code decoded from the bytes replaced."""
+        off = self._offset(addr, len(data))
+        self.ram[off:off + len(data)] = np.frombuffer(data, dtype=np.uint8)
+        if len(data):
+            decode_cache.note_store(self.page_slot, self.dec, np.uint64(off), len(data))
+
+    def read(self, addr: int, size: int) -> bytes:
+        off = self._offset(addr, size)
+        return self.ram[off:off + size].tobytes()
+
+    def flush_decoded(self) -> None:
+        """Forget every decoded instruction (after writing RAM behind the core's back)."""
+        decode_cache.flush(self.page_slot, self.slot_page, self.dec)
+
+    # --- running --------------------------------------------------------------------
+    def run(self, budget: int = 1 << 62) -> Exit:
+        """Run until an exit or `budget` instructions have retired."""
+        interpreter.run(self.regs, self.cpu, self.ram, self.page_slot, self.slot_page, self.dec,
+                        budget)
+        return self.last_exit()
+
+    def step(self, n: int = 1) -> Exit:
+        return self.run(n)
+
+    def last_exit(self) -> Exit:
+        c = self.cpu
+        return Exit(int(c[EXIT_KIND]), int(c[EXIT_PC]), int(c[EXIT_INSN]), int(c[EXIT_A]),
+                    int(c[EXIT_B]), int(c[EXIT_C]), int(c[EXIT_D]))
+
+    # --- serving exits ----------------------------------------------------------------
+    def answer_mmio(self, value: int = 0) -> None:
+        """Answer the pending MMIO_READ with `value` (or acknowledge an MMIO_WRITE the
+        caller performed); the next `run` completes the instruction."""
+        done = int(self.cpu[MMIO_DONE])
+        if done >= 2:
+            raise RuntimeError("an instruction makes at most two device accesses")
+        self.cpu[MMIO_VAL0 + done] = value & _MASK64
+        self.cpu[MMIO_DONE] = done + 1
+
+    def complete(self, result: int | None = None) -> None:
+        """Finish the instruction that exited without retiring (SYSREG, SVC, ...): for a
+        register read, write `result` to its Rt; then step past it."""
+        ex = self.last_exit()
+        if result is not None:
+            if ex.kind != exits.SYSREG or not ex.c:
+                raise RuntimeError(f"{ex.name} does not read a register")
+            if ex.b != ZR:
+                self.set_x(ex.b, result)
+        self.pc = ex.pc + 4
+        self.cpu[ICOUNT] += 1

@@ -1,0 +1,83 @@
+"""The decoded-instruction cache: one row (records.py) per instruction word of a page.
+
+RAM pages that have been executed get a slot of PAGE_INSNS rows; rows are decoded
+lazily, the first time the interpreter reaches them (op 0 = not decoded yet). Slots
+are recycled round robin when all are in use.
+
+`page_slot[page]` doubles as the "this page holds decoded code" mark that the store
+path checks: a store into such a page clears the rows it overwrote, so code that
+modifies itself, or a kernel that patches itself, re-decodes the new words. (Stores
+from other CPU processes are a different matter: they become visible through the
+architected cache maintenance, handled where that is implemented.)
+
+Arrays:
+    page_slot  int32[ram pages]      slot of each RAM page, -1 if none
+    slot_page  int64[slots]          page held by each slot, -1 if free
+    dec        uint64[slots * PAGE_INSNS, RECORD_WORDS]
+"""
+
+import numpy as np
+from numba import njit
+
+from smpsim.jit.records import F_OP, RECORD_WORDS
+from smpsim.jit.state import CACHE_CLOCK
+
+PAGE_SHIFT = 12
+PAGE_INSNS = 1 << (PAGE_SHIFT - 2)
+DEFAULT_SLOTS = 256  # 256 pages of code (1 MiB) per CPU; rows are 64 bytes
+
+
+def new_cache(ram_size: int, slots: int = DEFAULT_SLOTS):
+    pages = (ram_size + (1 << PAGE_SHIFT) - 1) >> PAGE_SHIFT
+    page_slot = np.full(pages, -1, dtype=np.int32)
+    slot_page = np.full(slots, -1, dtype=np.int64)
+    dec = np.zeros((slots * PAGE_INSNS, RECORD_WORDS), dtype=np.uint64)
+    return page_slot, slot_page, dec
+
+
+@njit(cache=True)
+def slot_for_page(cpu, page_slot, slot_page, dec, page):
+    """The slot holding `page`, taking one (and evicting its page) if there is none."""
+    slot = page_slot[page]
+    if slot >= 0:
+        return np.int64(slot)
+    slots = slot_page.shape[0]
+    victim = np.int64(cpu[CACHE_CLOCK]) % slots
+    cpu[CACHE_CLOCK] = np.uint64((victim + 1) % slots)
+    old = slot_page[victim]
+    if old >= 0:
+        page_slot[old] = -1
+        base = victim * PAGE_INSNS
+        for i in range(PAGE_INSNS):
+            dec[base + i, F_OP] = 0
+    slot_page[victim] = page
+    page_slot[page] = victim
+    return victim
+
+
+@njit(cache=True)
+def note_store(page_slot, dec, off, nbytes):
+    """A store of `nbytes` at RAM offset `off`: forget any decoded word it overwrote."""
+    start = np.int64(off)
+    end = start + np.int64(nbytes)
+    if page_slot[start >> PAGE_SHIFT] < 0 and page_slot[(end - 1) >> PAGE_SHIFT] < 0:
+        return
+    word = start & ~3
+    while word < end:
+        slot = page_slot[word >> PAGE_SHIFT]
+        if slot >= 0:
+            dec[np.int64(slot) * PAGE_INSNS + ((word >> 2) & (PAGE_INSNS - 1)), F_OP] = 0
+        word += 4
+
+
+@njit(cache=True)
+def flush(page_slot, slot_page, dec):
+    """Forget every decoded instruction (instruction cache invalidate all)."""
+    for slot in range(slot_page.shape[0]):
+        page = slot_page[slot]
+        if page >= 0:
+            page_slot[page] = -1
+            slot_page[slot] = -1
+            base = slot * PAGE_INSNS
+            for i in range(PAGE_INSNS):
+                dec[base + i, F_OP] = 0

@@ -1,0 +1,515 @@
+"""Arm ARM C4.1.88 Loads and Stores (general-purpose registers): decode and execute.
+
+Guest addresses are physical for now (no MMU yet): RAM is `mem`, every other address
+is a device, reached through an MMIO exit (exits.py describes the replay protocol).
+
+The exclusive monitor is value based, as in QEMU: LDXR records the address, size and
+the value it read; STXR succeeds when the monitor is still armed for that address and
+a host compare-and-swap finds the same value in memory. Caveat (ABA): a store by
+another CPU that writes the value back unchanged, or changes it and changes it back,
+between the LDXR and the STXR goes unnoticed, where a hardware monitor would fail the
+STXR. Lock-free guest code that relies on that failure (rare; Linux does not) can
+misbehave.
+
+Acquire/release: host atomics are sequentially consistent; plain loads and stores
+follow the host's order (x86-64 TSO), and STLR and DMB/DSB add a host fence for the
+store-to-load order that TSO does not give.
+
+Record fields, by op (a "load info" is size_log2 | signed << 2 | to 32 bits << 3):
+    LDR_IMM, STR_IMM   D = Rt, N = base, IMM = offset, X = load info (stores: size_log2),
+                       Y = mode (0 offset, 1 post-index, 2 pre-index) | unprivileged << 2
+    LDR_REG, STR_REG   D = Rt, N = base, M = index, X = load info, Y = option | shift << 3
+    LDR_LIT            D = Rt, IMM = offset from PC, X = load info
+    LDP, STP           D = Rt, A = Rt2, N = base, IMM = offset, X = load info, Y = mode
+    LDXR, LDAR         D = Rt, N = base, X = size_log2
+    STXR               D = Rt, A = Rs (status), N = base, X = size_log2
+    STLR               D = Rt, N = base, X = size_log2
+    LDXP               D = Rt, A = Rt2, N = base, X = size_log2 of one register
+    STXP               D = Rt, M = Rt2, A = Rs (status), N = base, X = size_log2 of one
+    CAS                D = Rt, M = Rs (read), A = Rs (written), N = base, X = size_log2
+    CASP               D = Rt, M = Rs (read), A = Rs+1 (written), N = base, X = size_log2 of one
+    LD_ATOMIC          D = Rt (written), M = Rs, N = base, X = size_log2, Y = RMW op (hostmem)
+"""
+
+import numpy as np
+from numba import njit
+
+from smpsim.jit import decode_cache, exits, hostmem, ops
+from smpsim.jit.alu import M32, U0, U1, sign_extend_from
+from smpsim.jit.records import (F_A, F_D, F_IMM, F_M, F_N, F_X, F_Y, dst_zr, rec, reg_sp,
+                                sign_extend, src_zr, undefined)
+from smpsim.jit.state import (EXCL_ADDR, EXCL_HI, EXCL_LO, EXCL_SIZE, EXCL_VALID, EXIT_A,
+                              EXIT_B, EXIT_C, EXIT_D, MMIO_DONE, MMIO_SEQ, MMIO_VAL0, RAM_BASE,
+                              RAM_SIZE)
+
+MODE_OFFSET, MODE_POST, MODE_PRE = 0, 1, 2
+UNPRIVILEGED = 4
+LOAD_SIGNED = 4
+LOAD_TO_32 = 8
+
+# --- decode -----------------------------------------------------------------------
+
+
+@njit(cache=True)
+def _kind(size, opc, prefetch_allowed):
+    """(kind, load info) for size/opc: kind 0 store, 1 load, 2 prefetch, -1 unallocated."""
+    if opc == 0:
+        return 0, size
+    if opc == 1:
+        return 1, size
+    if opc == 2:
+        if size == 3:
+            return (2 if prefetch_allowed else -1), 0
+        return 1, size | LOAD_SIGNED
+    if size <= 1:
+        return 1, size | LOAD_SIGNED | LOAD_TO_32
+    return -1, 0
+
+
+@njit(cache=True)
+def _single(size, opc, Rn, Rt, imm, mode, prefetch_allowed):
+    kind, info = _kind(size, opc, prefetch_allowed)
+    if kind < 0:
+        return undefined()
+    if kind == 2:
+        return rec(ops.NOP)  # PRFM/PRFUM: a hint
+    if kind == 0:
+        return rec(ops.STR_IMM, d=src_zr(Rt), n=reg_sp(Rn), imm=imm, x=info, y=mode)
+    return rec(ops.LDR_IMM, d=dst_zr(Rt), n=reg_sp(Rn), imm=imm, x=info, y=mode)
+
+
+@njit(cache=True)
+def LDST_unsigned(size, opc, imm12, Rn, Rt):
+    return _single(size, opc, Rn, Rt, imm12 << size, MODE_OFFSET, True)
+
+
+@njit(cache=True)
+def LDST_unscaled(size, opc, imm9, Rn, Rt):
+    return _single(size, opc, Rn, Rt, sign_extend(imm9, 9), MODE_OFFSET, True)
+
+
+@njit(cache=True)
+def LDST_post(size, opc, imm9, Rn, Rt):
+    return _single(size, opc, Rn, Rt, sign_extend(imm9, 9), MODE_POST, False)
+
+
+@njit(cache=True)
+def LDST_pre(size, opc, imm9, Rn, Rt):
+    return _single(size, opc, Rn, Rt, sign_extend(imm9, 9), MODE_PRE, False)
+
+
+@njit(cache=True)
+def LDST_unprivileged(size, opc, imm9, Rn, Rt):
+    return _single(size, opc, Rn, Rt, sign_extend(imm9, 9), MODE_OFFSET | UNPRIVILEGED, False)
+
+
+@njit(cache=True)
+def LDST_register(size, opc, Rm, option, S, Rn, Rt):
+    if option & 2 == 0:  # UXTB/UXTH/SXTB/SXTH are not allowed as an index
+        return undefined()
+    kind, info = _kind(size, opc, True)
+    if kind < 0:
+        return undefined()
+    if kind == 2:
+        return rec(ops.NOP)  # PRFM (register)
+    y = option | ((size if S else 0) << 3)
+    if kind == 0:
+        return rec(ops.STR_REG, d=src_zr(Rt), n=reg_sp(Rn), m=src_zr(Rm), x=info, y=y)
+    return rec(ops.LDR_REG, d=dst_zr(Rt), n=reg_sp(Rn), m=src_zr(Rm), x=info, y=y)
+
+
+@njit(cache=True)
+def LDR_literal(opc, imm19, Rt):
+    if opc == 3:
+        return rec(ops.NOP)  # PRFM (literal)
+    info = (2, 3, 2 | LOAD_SIGNED)[opc]
+    return rec(ops.LDR_LIT, d=dst_zr(Rt), imm=sign_extend(imm19, 19) << 2, x=info)
+
+
+@njit(cache=True)
+def _pair(opc, L, imm7, Rt2, Rn, Rt, mode):
+    if opc == 3 or (opc == 1 and L == 0):  # opc 01 with L=0 is STGP (FEAT_MTE)
+        return undefined()
+    size = 3 if opc == 2 else 2
+    info = size | (LOAD_SIGNED if opc == 1 else 0)
+    imm = sign_extend(imm7, 7) << size
+    if L:
+        return rec(ops.LDP, d=dst_zr(Rt), a=dst_zr(Rt2), n=reg_sp(Rn), imm=imm, x=info, y=mode)
+    return rec(ops.STP, d=src_zr(Rt), a=src_zr(Rt2), n=reg_sp(Rn), imm=imm, x=info, y=mode)
+
+
+@njit(cache=True)
+def LDSTNP(opc, L, imm7, Rt2, Rn, Rt):
+    if opc == 1:
+        return undefined()
+    return _pair(opc, L, imm7, Rt2, Rn, Rt, MODE_OFFSET)
+
+
+@njit(cache=True)
+def LDSTP_post(opc, L, imm7, Rt2, Rn, Rt):
+    return _pair(opc, L, imm7, Rt2, Rn, Rt, MODE_POST)
+
+
+@njit(cache=True)
+def LDSTP_offset(opc, L, imm7, Rt2, Rn, Rt):
+    return _pair(opc, L, imm7, Rt2, Rn, Rt, MODE_OFFSET)
+
+
+@njit(cache=True)
+def LDSTP_pre(opc, L, imm7, Rt2, Rn, Rt):
+    return _pair(opc, L, imm7, Rt2, Rn, Rt, MODE_PRE)
+
+
+# Rs and Rt2 of the forms below that do not use them are "should be one" bits; like
+# QEMU we ignore their value rather than treat other values as UNPREDICTABLE.
+
+@njit(cache=True)
+def LDST_exclusive_reg(size, L, Rs, o0, Rt2, Rn, Rt):
+    if L:
+        return rec(ops.LDXR, d=dst_zr(Rt), n=reg_sp(Rn), x=size)
+    return rec(ops.STXR, d=src_zr(Rt), a=dst_zr(Rs), n=reg_sp(Rn), x=size)
+
+
+@njit(cache=True)
+def LDST_exclusive_pair(sz, L, Rs, o0, Rt2, Rn, Rt):
+    if L:
+        return rec(ops.LDXP, d=dst_zr(Rt), a=dst_zr(Rt2), n=reg_sp(Rn), x=2 + sz)
+    return rec(ops.STXP, d=src_zr(Rt), m=src_zr(Rt2), a=dst_zr(Rs), n=reg_sp(Rn), x=2 + sz)
+
+
+@njit(cache=True)
+def LDST_ordered(size, L, Rs, o0, Rt2, Rn, Rt):
+    # o0 = 0 is the LORegion form (LDLAR/STLLR); with no LORegions it behaves as LDAR/STLR
+    if L:
+        return rec(ops.LDAR, d=dst_zr(Rt), n=reg_sp(Rn), x=size)
+    return rec(ops.STLR, d=src_zr(Rt), n=reg_sp(Rn), x=size)
+
+
+@njit(cache=True)
+def CAS(size, L, Rs, o0, Rn, Rt):
+    return rec(ops.CAS, d=src_zr(Rt), m=src_zr(Rs), a=dst_zr(Rs), n=reg_sp(Rn), x=size)
+
+
+@njit(cache=True)
+def CASP(sz, L, Rs, o0, Rn, Rt):
+    if Rs & 1 or Rt & 1:  # CONSTRAINED UNPREDICTABLE; QEMU makes it UNDEFINED
+        return undefined()
+    return rec(ops.CASP, d=Rt, m=Rs, a=dst_zr(Rs + 1), n=reg_sp(Rn), x=2 + sz)
+
+
+@njit(cache=True)
+def LD_atomic(size, A, R, Rs, opc, Rn, Rt):
+    return rec(ops.LD_ATOMIC, d=dst_zr(Rt), m=src_zr(Rs), n=reg_sp(Rn), x=size, y=opc)
+
+
+@njit(cache=True)
+def SWP(size, A, R, Rs, Rn, Rt):
+    return rec(ops.LD_ATOMIC, d=dst_zr(Rt), m=src_zr(Rs), n=reg_sp(Rn), x=size,
+               y=hostmem.RMW_SWP)
+
+
+# --- guest memory accesses --------------------------------------------------------
+
+
+@njit(cache=True)
+def ram_offset(cpu, addr, nbytes):
+    """The offset in `mem` of an access that lies wholly in RAM, or -1."""
+    off = addr - cpu[RAM_BASE]
+    if off <= cpu[RAM_SIZE] - np.uint64(nbytes):
+        return np.int64(off)
+    return np.int64(-1)
+
+
+@njit(cache=True)
+def _device_access(cpu, addr, size_log2, kind, value):
+    """A device access: answered from the replay buffer, or an exit for the caller."""
+    seq = cpu[MMIO_SEQ]
+    cpu[MMIO_SEQ] = seq + U1
+    if seq < cpu[MMIO_DONE]:
+        return 0, cpu[MMIO_VAL0 + np.int64(seq)]
+    cpu[EXIT_A] = addr
+    cpu[EXIT_B] = np.uint64(1 << size_log2)
+    cpu[EXIT_C] = value
+    return kind, U0
+
+
+@njit(cache=True)
+def read(cpu, mem, addr, size_log2):
+    """(exit kind or 0, value zero-extended)."""
+    off = ram_offset(cpu, addr, 1 << size_log2)
+    if off >= 0:
+        return 0, hostmem.load(mem, off, size_log2)
+    return _device_access(cpu, addr, size_log2, exits.MMIO_READ, U0)
+
+
+@njit(cache=True)
+def write(cpu, mem, page_slot, dec, addr, size_log2, value):
+    """Exit kind or 0."""
+    nbytes = 1 << size_log2
+    off = ram_offset(cpu, addr, nbytes)
+    if off >= 0:
+        hostmem.store(mem, off, size_log2, value)
+        decode_cache.note_store(page_slot, dec, off, nbytes)
+        return 0
+    kind, _ = _device_access(cpu, addr, size_log2, exits.MMIO_WRITE, value)
+    return kind
+
+
+@njit(cache=True)
+def finish_load(value, info):
+    """Sign-extend a loaded value as the load info asks."""
+    if info & LOAD_SIGNED:
+        value = sign_extend_from(value, 8 << (info & 3))
+        if info & LOAD_TO_32:
+            value &= M32
+    return value
+
+
+@njit(cache=True)
+def _abort(cpu, addr, nbytes, is_write, reason):
+    cpu[EXIT_A] = addr
+    cpu[EXIT_B] = np.uint64(nbytes)
+    cpu[EXIT_C] = np.uint64(is_write)
+    cpu[EXIT_D] = np.uint64(reason)
+    return exits.DATA_ABORT
+
+
+@njit(cache=True)
+def _atomic_offset(cpu, addr, nbytes, is_write):
+    """(exit kind or 0, RAM offset) for an exclusive or atomic access: aligned, in RAM."""
+    if addr & np.uint64(nbytes - 1):
+        return _abort(cpu, addr, nbytes, is_write, exits.ABORT_ALIGNMENT), np.int64(0)
+    off = ram_offset(cpu, addr, nbytes)
+    if off < 0:
+        return _abort(cpu, addr, nbytes, is_write, exits.ABORT_NOT_RAM), np.int64(0)
+    return 0, off
+
+
+# --- execute ----------------------------------------------------------------------
+
+
+@njit(cache=True)
+def _address(regs, dec, row):
+    """(access address, written-back base) for the immediate forms."""
+    base = regs[dec[row, F_N]]
+    updated = base + dec[row, F_IMM]
+    mode = dec[row, F_Y] & np.uint64(3)
+    return (base if mode == MODE_POST else updated), updated, mode
+
+
+@njit(cache=True)
+def exec_LDR_IMM(regs, cpu, mem, dec, row):
+    addr, updated, mode = _address(regs, dec, row)
+    info = dec[row, F_X]
+    kind, v = read(cpu, mem, addr, info & np.uint64(3))
+    if kind:
+        return kind
+    regs[dec[row, F_D]] = finish_load(v, info)
+    if mode != MODE_OFFSET:  # after the load: with Rn == Rt the written-back base wins, as in QEMU
+        regs[dec[row, F_N]] = updated
+    return 0
+
+
+@njit(cache=True)
+def exec_STR_IMM(regs, cpu, mem, page_slot, dec, row):
+    addr, updated, mode = _address(regs, dec, row)
+    n = dec[row, F_N]
+    kind = write(cpu, mem, page_slot, dec, addr, dec[row, F_X] & np.uint64(3), regs[dec[row, F_D]])
+    if kind:
+        return kind
+    if mode != MODE_OFFSET:
+        regs[n] = updated
+    return 0
+
+
+@njit(cache=True)
+def _register_address(regs, dec, row):
+    y = dec[row, F_Y]
+    index = regs[dec[row, F_M]]
+    option = y & np.uint64(7)
+    shift = y >> np.uint64(3)
+    if option == 2:  # UXTW
+        index &= M32
+    elif option == 6:  # SXTW
+        index = sign_extend_from(index, 32)
+    return regs[dec[row, F_N]] + (index << shift)
+
+
+@njit(cache=True)
+def exec_LDR_REG(regs, cpu, mem, dec, row):
+    info = dec[row, F_X]
+    kind, v = read(cpu, mem, _register_address(regs, dec, row), info & np.uint64(3))
+    if kind:
+        return kind
+    regs[dec[row, F_D]] = finish_load(v, info)
+    return 0
+
+
+@njit(cache=True)
+def exec_STR_REG(regs, cpu, mem, page_slot, dec, row):
+    return write(cpu, mem, page_slot, dec, _register_address(regs, dec, row),
+                 dec[row, F_X] & np.uint64(3), regs[dec[row, F_D]])
+
+
+@njit(cache=True)
+def exec_LDR_LIT(regs, cpu, mem, dec, row, pc):
+    info = dec[row, F_X]
+    kind, v = read(cpu, mem, pc + dec[row, F_IMM], info & np.uint64(3))
+    if kind:
+        return kind
+    regs[dec[row, F_D]] = finish_load(v, info)
+    return 0
+
+
+@njit(cache=True)
+def exec_LDP(regs, cpu, mem, dec, row):
+    addr, updated, mode = _address(regs, dec, row)
+    info = dec[row, F_X]
+    size = info & np.uint64(3)
+    kind, v1 = read(cpu, mem, addr, size)
+    if kind:
+        return kind
+    kind, v2 = read(cpu, mem, addr + (U1 << size), size)
+    if kind:
+        return kind
+    regs[dec[row, F_D]] = finish_load(v1, info)
+    regs[dec[row, F_A]] = finish_load(v2, info)
+    if mode != MODE_OFFSET:
+        regs[dec[row, F_N]] = updated
+    return 0
+
+
+@njit(cache=True)
+def exec_STP(regs, cpu, mem, page_slot, dec, row):
+    addr, updated, mode = _address(regs, dec, row)
+    size = dec[row, F_X] & np.uint64(3)
+    v1 = regs[dec[row, F_D]]
+    v2 = regs[dec[row, F_A]]
+    kind = write(cpu, mem, page_slot, dec, addr, size, v1)
+    if kind:
+        return kind
+    kind = write(cpu, mem, page_slot, dec, addr + (U1 << size), size, v2)
+    if kind:
+        return kind
+    if mode != MODE_OFFSET:
+        regs[dec[row, F_N]] = updated
+    return 0
+
+
+@njit(cache=True)
+def _arm_monitor(cpu, addr, nbytes, lo, hi):
+    cpu[EXCL_VALID] = U1
+    cpu[EXCL_ADDR] = addr
+    cpu[EXCL_SIZE] = np.uint64(nbytes)
+    cpu[EXCL_LO] = lo
+    cpu[EXCL_HI] = hi
+
+
+@njit(cache=True)
+def _monitor_matches(cpu, addr, nbytes):
+    armed = cpu[EXCL_VALID] != U0 and cpu[EXCL_ADDR] == addr and cpu[EXCL_SIZE] == np.uint64(nbytes)
+    cpu[EXCL_VALID] = U0  # a store-exclusive always clears the monitor
+    return armed
+
+
+@njit(cache=True)
+def _sized(value, size_log2):
+    return value if size_log2 == 3 else value & ((U1 << np.uint64(8 << size_log2)) - U1)
+
+
+@njit(cache=True)
+def exec_exclusive_or_ordered(regs, cpu, mem, page_slot, dec, row, op):
+    """LDXR/LDAXR, STXR/STLXR, LDXP/LDAXP, STXP/STLXP, LDAR, STLR."""
+    addr = regs[dec[row, F_N]]
+    size = np.int64(dec[row, F_X])
+    pair = op == ops.LDXP or op == ops.STXP
+    nbytes = (2 << size) if pair else (1 << size)
+    is_write = op == ops.STXR or op == ops.STXP or op == ops.STLR
+    kind, off = _atomic_offset(cpu, addr, nbytes, is_write)
+    if kind:
+        return kind
+    if op == ops.LDXR or op == ops.LDAR:
+        v = hostmem.load(mem, off, size)
+        regs[dec[row, F_D]] = v
+        if op == ops.LDXR:
+            _arm_monitor(cpu, addr, nbytes, v, U0)
+    elif op == ops.LDXP:
+        if size == 3:
+            lo = hostmem.load64(mem, off)
+            hi = hostmem.load64(mem, off + 8)
+            regs[dec[row, F_D]] = lo
+            regs[dec[row, F_A]] = hi
+        else:
+            lo = hostmem.load64(mem, off)
+            hi = U0
+            regs[dec[row, F_D]] = lo & M32
+            regs[dec[row, F_A]] = lo >> np.uint64(32)
+        _arm_monitor(cpu, addr, nbytes, lo, hi)
+    elif op == ops.STLR:
+        hostmem.store(mem, off, size, regs[dec[row, F_D]])
+        hostmem.fence()
+        decode_cache.note_store(page_slot, dec, off, nbytes)
+    else:  # STXR, STXP: the status register is written last (it may be Rt's own)
+        ok = _monitor_matches(cpu, addr, nbytes)
+        if ok:
+            expected = cpu[EXCL_LO]
+            if op == ops.STXR:
+                new = regs[dec[row, F_D]]
+                ok = hostmem.compare_and_swap(mem, off, size, expected, new) == _sized(expected, size)
+            elif size == 3:
+                old_lo, old_hi = hostmem.cas128(mem, off, expected, cpu[EXCL_HI],
+                                                regs[dec[row, F_D]], regs[dec[row, F_M]])
+                ok = old_lo == expected and old_hi == cpu[EXCL_HI]
+            else:
+                new = (regs[dec[row, F_D]] & M32) | (regs[dec[row, F_M]] << np.uint64(32))
+                ok = hostmem.cas64(mem, off, expected, new) == expected
+            if ok:
+                decode_cache.note_store(page_slot, dec, off, nbytes)
+        regs[dec[row, F_A]] = U0 if ok else U1
+    return 0
+
+
+@njit(cache=True)
+def exec_cas(regs, cpu, mem, page_slot, dec, row, op):
+    """CAS*, CASP*: compare with Rs, store Rt if equal, Rs receives the old value."""
+    addr = regs[dec[row, F_N]]
+    size = np.int64(dec[row, F_X])
+    pair = op == ops.CASP
+    nbytes = (2 << size) if pair else (1 << size)
+    kind, off = _atomic_offset(cpu, addr, nbytes, True)
+    if kind:
+        return kind
+    s, t = dec[row, F_M], dec[row, F_D]
+    if not pair:
+        old = hostmem.compare_and_swap(mem, off, size, _sized(regs[s], size), _sized(regs[t], size))
+        changed = old == _sized(regs[s], size)
+        regs[dec[row, F_A]] = old
+    elif size == 3:
+        e_lo, e_hi = regs[s], regs[s + U1]
+        old_lo, old_hi = hostmem.cas128(mem, off, e_lo, e_hi, regs[t], regs[t + U1])
+        changed = old_lo == e_lo and old_hi == e_hi
+        regs[s] = old_lo
+        regs[dec[row, F_A]] = old_hi
+    else:
+        expected = (regs[s] & M32) | (regs[s + U1] << np.uint64(32))
+        new = (regs[t] & M32) | (regs[t + U1] << np.uint64(32))
+        old = hostmem.cas64(mem, off, expected, new)
+        changed = old == expected
+        regs[s] = old & M32
+        regs[dec[row, F_A]] = old >> np.uint64(32)
+    if changed:
+        decode_cache.note_store(page_slot, dec, off, nbytes)
+    return 0
+
+
+@njit(cache=True)
+def exec_LD_ATOMIC(regs, cpu, mem, page_slot, dec, row):
+    addr = regs[dec[row, F_N]]
+    size = np.int64(dec[row, F_X])
+    kind, off = _atomic_offset(cpu, addr, 1 << size, True)
+    if kind:
+        return kind
+    old = hostmem.atomic_rmw(mem, off, size, np.int64(dec[row, F_Y]), regs[dec[row, F_M]])
+    regs[dec[row, F_D]] = old
+    decode_cache.note_store(page_slot, dec, off, 1 << size)
+    return 0

@@ -1,0 +1,66 @@
+"""The layout of a core's state arrays: named indices, nothing else.
+
+A core is a handful of NumPy arrays that the jit functions take as arguments:
+
+- `regs` (uint64[REG_SLOTS]): the general-purpose registers as the executors see
+  them. Register number 31 is resolved at decode time into ZR (reads as zero),
+  DISCARD (a write nobody reads) or SP, so execution never tests for it.
+- `cpu` (uint64[CPU_WORDS]): PC, flags, the exclusive monitor, counters and the
+  operands of the last exit.
+- `mem` (uint8[]): guest RAM, normally a view of a shared-memory segment.
+- the decode cache (see decode_cache.py).
+"""
+
+import numpy as np
+
+# --- regs -------------------------------------------------------------------------
+ZR = 31  # always zero: nothing ever writes this slot
+DISCARD = 32  # destination for writes to XZR/WZR
+SP = 33  # the stack pointer of the current exception level
+REG_SLOTS = 40
+
+# --- cpu --------------------------------------------------------------------------
+PC = 0
+NZCV = 1  # packed N=8, Z=4, C=2, V=1 (the architectural register holds them in bits 31:28)
+ICOUNT = 2  # instructions retired since reset
+RAM_BASE = 3  # guest physical address of mem[0]
+RAM_SIZE = 4
+
+# the exclusive monitor (value based, see loads_stores.py)
+EXCL_VALID = 5
+EXCL_ADDR = 6  # guest address of the load-exclusive
+EXCL_SIZE = 7  # bytes covered (1..16)
+EXCL_LO = 8  # the value(s) the load-exclusive read
+EXCL_HI = 9
+
+# the last exit (see exits.py for what each kind puts here)
+EXIT_KIND = 10
+EXIT_PC = 11
+EXIT_INSN = 12  # the instruction word
+EXIT_A = 13
+EXIT_B = 14
+EXIT_C = 15
+EXIT_D = 16
+
+# device accesses of the current instruction that the caller has already served
+MMIO_DONE = 17  # how many, counted from the instruction's first access
+MMIO_SEQ = 18  # which access the instruction is making now
+MMIO_VAL0 = 19  # the values read by access 0 and 1 (loads); unused for stores
+MMIO_VAL1 = 20
+
+# decode cache bookkeeping
+CACHE_CLOCK = 21  # next slot to evict, round robin
+EVENT_REGISTER = 22  # the WFE event register (SEV/SEVL set it, WFE clears it)
+
+CPU_WORDS = 64
+
+
+def new_regs() -> np.ndarray:
+    return np.zeros(REG_SLOTS, dtype=np.uint64)
+
+
+def new_cpu(ram_base: int, ram_size: int) -> np.ndarray:
+    cpu = np.zeros(CPU_WORDS, dtype=np.uint64)
+    cpu[RAM_BASE] = ram_base
+    cpu[RAM_SIZE] = ram_size
+    return cpu
