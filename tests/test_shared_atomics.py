@@ -10,7 +10,6 @@ import capstone
 import pytest
 
 from smpsim.interconnect.shared_ram import SharedRam
-from smpsim.jit.core import Core
 
 RAM_BASE = 0x4000_0000
 RAM_SIZE = 64 * 1024
@@ -56,18 +55,8 @@ def _check_listing(program):
         assert f"{insn.mnemonic} {insn.op_str}" == want, f"{word:#010x} at {addr:#x}"
 
 
-@pytest.fixture(scope="module")
-def warm_core():
-    """Compile (or load) the core once here, so the workers only load the cache."""
-    import numpy as np
-    core = Core(np.zeros(4096, dtype=np.uint8), ram_base=RAM_BASE)
-    core.load(RAM_BASE, struct.pack("<I", 0xD4400000))
-    core.pc = RAM_BASE
-    core.run(10)
-
-
 @pytest.mark.parametrize("program", sorted(PROGRAMS))
-def test_no_increment_is_lost_across_processes(program, warm_core):
+def test_no_increment_is_lost_across_processes(program):
     listing = PROGRAMS[program]
     _check_listing(listing)
     with SharedRam.create(RAM_SIZE, tag="atomics-test") as ram:

@@ -14,7 +14,7 @@ checked against the array's size; values go in and come out as uint64
 
 import numpy as np
 from llvmlite import ir
-from numba import njit, types
+from numba import config, njit, types
 from numba.extending import intrinsic
 
 _I64 = ir.IntType(64)
@@ -161,6 +161,57 @@ def _atomic_rmw(typingctx, mem, off, size_log2, op, value):
             phi.add_incoming(value, block)
         return phi
     return types.uint64(mem, off, size_log2, op, value), codegen
+
+
+if config.DISABLE_JIT:  # pure Python stand-ins for debugging: correct, but not atomic
+    def _py_load(nbytes):
+        def load(mem, off):
+            off = int(off)
+            return np.uint64(int.from_bytes(mem[off:off + nbytes].tobytes(), "little"))
+        return load
+
+    def _py_store(nbytes):
+        def store(mem, off, value):
+            off = int(off)
+            v = int(value) & ((1 << (8 * nbytes)) - 1)
+            mem[off:off + nbytes] = np.frombuffer(v.to_bytes(nbytes, "little"), dtype=np.uint8)
+        return store
+
+    def _py_cas(nbytes):
+        def cas(mem, off, expected, new):
+            old = _py_load(nbytes)(mem, off)
+            if int(old) == int(expected) & ((1 << (8 * nbytes)) - 1):
+                _py_store(nbytes)(mem, off, new)
+            return old
+        return cas
+
+    load8, load16, load32, load64 = (_py_load(n) for n in (1, 2, 4, 8))
+    store8, store16, store32, store64 = (_py_store(n) for n in (1, 2, 4, 8))
+    cas8, cas16, cas32, cas64 = (_py_cas(n) for n in (1, 2, 4, 8))
+
+    def cas128(mem, off, exp_lo, exp_hi, new_lo, new_hi):
+        lo, hi = load64(mem, off), load64(mem, int(off) + 8)
+        if int(lo) == int(exp_lo) and int(hi) == int(exp_hi):
+            store64(mem, off, new_lo)
+            store64(mem, int(off) + 8, new_hi)
+        return lo, hi
+
+    def fence():
+        pass
+
+    def _atomic_rmw(mem, off, size_log2, op, value):
+        nbytes = 1 << int(size_log2)
+        bits = 8 * nbytes
+        mask = (1 << bits) - 1
+        old = int(_py_load(nbytes)(mem, off))
+        v = int(value) & mask
+
+        def signed(x):
+            return x - (1 << bits) if x >> (bits - 1) else x
+        new = (old + v, old & ~v, old ^ v, old | v, max(signed(old), signed(v)),
+               min(signed(old), signed(v)), max(old, v), min(old, v), v)[int(op)]
+        _py_store(nbytes)(mem, off, new & mask)
+        return np.uint64(old)
 
 
 @njit(cache=True)
