@@ -1,0 +1,157 @@
+"""The Python API of one core and the machinery around the executors: budgets, exits,
+device-access replay, the decode cache and code that modifies itself."""
+
+import struct
+
+import numpy as np
+import pytest
+
+from smpsim.jit import exits
+from smpsim.jit.core import Core
+
+BASE = 0x4000_0000
+HLT = 0xD4400000  # hlt #0
+
+
+def make_core(words, ram_size=64 * 1024, **kw):
+    core = Core(np.zeros(ram_size, dtype=np.uint8), ram_base=BASE, **kw)
+    core.load(BASE, b"".join(struct.pack("<I", w) for w in words))
+    core.pc = BASE
+    return core
+
+
+def test_budget_retires_exactly_that_many_instructions():
+    core = make_core([0x91000400, 0x17FFFFFF])  # add x0, x0, #1 ; b #-4
+    ex = core.run(1001)
+    assert ex.kind == exits.BUDGET
+    assert core.icount == 1001
+    assert core.x(0) == 501
+    assert core.pc == BASE + 4
+
+
+def test_run_zero_does_nothing():
+    core = make_core([0x91000400])
+    assert core.run(0).kind == exits.BUDGET
+    assert core.icount == 0 and core.pc == BASE
+
+
+def test_exit_reports_pc_and_encoding_and_does_not_retire():
+    core = make_core([0xD503201F, 0xD4000021])  # nop ; svc #1
+    ex = core.run(10)
+    assert (ex.kind, ex.pc, ex.insn, ex.a) == (exits.SVC, BASE + 4, 0xD4000021, 1)
+    assert core.pc == BASE + 4 and core.icount == 1
+    core.complete()
+    assert core.pc == BASE + 8 and core.icount == 2
+
+
+def test_mrs_exit_completed_with_a_value():
+    core = make_core([0xD53BD041, HLT])  # mrs x1, tpidr_el0
+    ex = core.run(10)
+    assert ex.kind == exits.SYSREG
+    assert (ex.a, ex.b, ex.c) == ((3 << 14) | (3 << 11) | (13 << 7) | (0 << 3) | 2, 1, 1)
+    core.complete(0x1234)
+    assert core.x(1) == 0x1234 and core.run(10).kind == exits.HLT
+
+
+def test_undefined_instruction_is_an_exit_not_an_exception():
+    core = make_core([0x00000000])
+    core.set_x(3, 77)
+    ex = core.run(10)
+    assert (ex.kind, ex.pc, ex.insn) == (exits.UNDEFINED, BASE, 0)
+    assert core.x(3) == 77 and core.icount == 0
+
+
+def test_fetch_outside_ram_is_an_exit():
+    core = make_core([0xD61F0000])  # br x0
+    core.set_x(0, 0x1000)
+    ex = core.run(10)
+    assert core.icount == 1
+    assert (ex.kind, ex.pc, core.pc) == (exits.FETCH_ABORT, 0x1000, 0x1000)
+
+
+def test_branch_to_a_misaligned_address_retires_then_exits():
+    core = make_core([0xD63F0000])  # blr x0
+    core.set_x(0, BASE + 0x102)
+    ex = core.run(10)
+    assert (ex.kind, ex.pc, core.pc, core.x(30)) == (exits.PC_ALIGNMENT, BASE + 0x102, BASE + 0x102, BASE + 4)
+
+
+def test_device_load_pair_is_replayed_access_by_access():
+    # ldp x2, x3, [x1], #16 ; hlt
+    core = make_core([0xA8C10C22, HLT])
+    core.set_x(1, 0x0900_0000)
+    ex = core.run(10)
+    assert (ex.kind, ex.a, ex.b) == (exits.MMIO_READ, 0x0900_0000, 8)
+    core.answer_mmio(0x1111)
+    ex = core.run(10)
+    assert (ex.kind, ex.a, ex.b) == (exits.MMIO_READ, 0x0900_0008, 8)
+    assert core.x(1) == 0x0900_0000  # nothing is written back before the instruction completes
+    core.answer_mmio(0x2222)
+    ex = core.run(10)
+    assert ex.kind == exits.HLT
+    assert (core.x(2), core.x(3), core.x(1)) == (0x1111, 0x2222, 0x0900_0010)
+    assert core.icount == 1
+
+
+def test_device_store_reports_the_value_and_completes_once_acknowledged():
+    # strh w2, [x1, #2] ; ldrsb x4, [x1] ; hlt
+    core = make_core([0x79000422, 0x39800024, HLT])
+    core.set_x(1, 0x0900_0000)
+    core.set_x(2, 0xABCD_1234)
+    ex = core.run(10)
+    assert (ex.kind, ex.a, ex.b, ex.c) == (exits.MMIO_WRITE, 0x0900_0002, 2, 0xABCD_1234)
+    core.answer_mmio()
+    ex = core.run(10)  # the store completes, the next device access is a new exit
+    assert (ex.kind, ex.a, ex.b, ex.pc) == (exits.MMIO_READ, 0x0900_0000, 1, BASE + 4)
+    core.answer_mmio(0x80)
+    assert core.run(10).kind == exits.HLT
+    assert core.x(4) == 0xFFFF_FFFF_FFFF_FF80
+
+
+def test_store_over_decoded_code_takes_effect():
+    # the first pass runs "add x0, x0, #1"; the loop then overwrites it with
+    # "add x0, x0, #0x10" (from x2) and branches back to run it again
+    #   0x00 add x0, x0, #1     0x0c add x1, x1, #1
+    #   0x04 cbnz x1, #0x14     0x10 b #0x00
+    #   0x08 str w2, [x3]       0x14 hlt #0
+    words = [0x91000400, 0xB5000081, 0xB9000062, 0x91000421, 0x17FFFFFC, HLT]
+    core = make_core(words)
+    core.set_x(2, 0x91004000)  # add x0, x0, #0x10
+    core.set_x(3, BASE)
+    ex = core.run(100)
+    assert ex.kind == exits.HLT and ex.pc == BASE + 0x14
+    assert core.x(0) == 0x11  # 1 from the old instruction, 0x10 from the new one
+
+
+def test_decode_cache_recycles_slots_when_code_spans_more_pages_than_it_has():
+    # 8 pages, each holding "add x0, x0, #1 ; b next page"; the last one halts
+    pages = 8
+    core = Core(np.zeros(pages * 4096, dtype=np.uint8), ram_base=BASE, cache_slots=2)
+    for p in range(pages):
+        addr = BASE + p * 4096
+        last = p == pages - 1
+        core.load(addr, struct.pack("<II", 0x91000400, HLT if last else 0x14000000 | (4095 // 4)))
+    for lap in range(3):
+        core.pc = BASE
+        assert core.run(1000).kind == exits.HLT
+    assert core.x(0) == 3 * pages
+
+
+def test_loading_ram_forgets_decoded_code():
+    core = make_core([0x91000400, HLT])
+    core.run(10)
+    core.load(BASE, struct.pack("<I", 0x91000800))  # add x0, x0, #2
+    core.pc = BASE
+    core.run(10)
+    assert core.x(0) == 3
+
+
+def test_register_31_and_bad_arguments():
+    core = make_core([HLT])
+    assert core.x(31) == 0
+    with pytest.raises(IndexError):
+        core.set_x(31, 1)
+    with pytest.raises(ValueError):
+        Core(np.zeros(100, dtype=np.uint8))
+    with pytest.raises(ValueError):
+        core.load(BASE - 4, b"1234")
