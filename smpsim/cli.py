@@ -1,5 +1,7 @@
 """The `smpsim` command line.
 
+    smpsim run TOPOLOGY [--kernel IMAGE] [--timeout S]   run a machine (one CPU for now)
+    smpsim check TOPOLOGY     validate a topology and print the machine it describes
     smpsim compile            compile the jit core into Numba's cache (once per install)
     smpsim decode WORD...     what the decoder makes of A64 instruction words
     smpsim version
@@ -54,6 +56,53 @@ def _cmd_decode(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load_topology(path: str):
+    from smpsim.bootctl import topology
+
+    try:
+        return topology.load(path)
+    except topology.TopologyError as exc:
+        print(f"smpsim: {exc}", file=sys.stderr)
+        return None
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from smpsim.bootctl import runner
+
+    topo = _load_topology(args.topology)
+    if topo is None:
+        return runner.EXIT_USAGE
+    if args.timeout is not None and args.timeout <= 0:
+        print("smpsim: --timeout: expected a positive number of seconds", file=sys.stderr)
+        return runner.EXIT_USAGE
+    out = runner.run(topo, image_path=args.kernel, timeout=args.timeout)
+    mips = out.instructions / out.seconds / 1e6 if out.seconds > 0 else 0.0
+    print(f"smpsim: {out.reason}; {out.instructions} instructions in {out.seconds:.2f} s "
+          f"({mips:.0f} MIPS)", file=sys.stderr)
+    return out.status
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    topo = _load_topology(args.topology)
+    if topo is None:
+        return 2
+    m, b, r = topo.machine, topo.boot, topo.run
+    print(f"{m.name}: {m.description}" if m.description else m.name)
+    print(f"  RAM        {m.ram_size >> 20} MiB at {m.ram_base:#x}; counter {m.counter_frequency} Hz")
+    print(f"  boot       {b.method} ({b.conduit} conduit), start EL{b.start_el}, "
+          f"image {b.image if b.image else '(none: give --kernel)'}")
+    if b.cmdline:
+        print(f"  cmdline    {b.cmdline}")
+    print(f"  run        {r.mode}, quantum {r.quantum}, timeout {r.timeout:g} s")
+    for cpu in topo.cpus:
+        f = cpu.features
+        flags = " ".join(name for name, on in (("el2", f.el2), ("vhe", f.vhe), ("lse", f.lse),
+                                               ("pan", f.pan)) if on)
+        print(f"  cpu{cpu.index:<3}    MPIDR {cpu.mpidr:#010x}  MIDR {cpu.midr:#010x}  "
+              f"EL{cpu.start_el(b)}  {flags}")
+    return 0
+
+
 def _cmd_version(args: argparse.Namespace) -> int:
     print(f"smpsim {__version__}")
     return 0
@@ -62,6 +111,14 @@ def _cmd_version(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="smpsim", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    p = sub.add_parser("run", help="run a topology")
+    p.add_argument("topology", metavar="TOPOLOGY", help="a topology file (.toml)")
+    p.add_argument("--kernel", metavar="IMAGE", help="the image to boot instead of boot.image")
+    p.add_argument("--timeout", type=float, metavar="SECONDS", help="instead of run.timeout")
+    p.set_defaults(func=_cmd_run)
+    p = sub.add_parser("check", help="validate a topology and print its machine")
+    p.add_argument("topology", metavar="TOPOLOGY")
+    p.set_defaults(func=_cmd_check)
     p = sub.add_parser("compile", help="compile the jit core into Numba's cache")
     p.set_defaults(func=_cmd_compile)
     p = sub.add_parser("decode", help="decode A64 instruction words (hexadecimal)")

@@ -1,0 +1,243 @@
+"""Topology files: TOML parsed into frozen dataclasses, validated in full before
+anything starts. An error names the file, the key and what was expected.
+
+The format (README "Topology files" documents every key):
+
+    [machine]  name, description, ram = {base, size}, counter_frequency
+    [boot]     method, conduit, start_el, image, cmdline
+    [run]      mode, quantum, timeout
+    [[cluster]] cpus, midr, features = {el2, vhe, lse, pan}
+    [cluster.cpu.N]  midr, features: CPU N of the cluster above differs
+
+Relative paths are relative to the topology file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import pathlib
+import re
+import tomllib
+from typing import Any
+
+DEFAULT_RAM_BASE = 0x4000_0000
+DEFAULT_COUNTER_FREQUENCY = 62_500_000
+MODES = ("free", "lockstep", "serial")
+BOOT_METHODS = ("psci", "spin-table")
+CONDUITS = ("smc", "hvc")
+
+
+class TopologyError(ValueError):
+    """A topology file is wrong; str() is the one-line message for the user."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Features:
+    el2: bool = True  # EL2 implemented
+    vhe: bool = False  # ID_AA64MMFR1_EL1.VH
+    lse: bool = True  # ARMv8.1 atomics
+    pan: bool = False  # Privileged Access Never
+
+
+@dataclasses.dataclass(frozen=True)
+class Cpu:
+    index: int  # the CPU number: its process, its log component cpuN
+    cluster: int  # MPIDR Aff1
+    core: int  # MPIDR Aff0
+    midr: int
+    features: Features
+
+    @property
+    def mpidr(self) -> int:
+        return (1 << 31) | (self.cluster << 8) | self.core
+
+    def start_el(self, boot: "Boot") -> int:
+        """The EL this CPU leaves reset in: the topology's, or EL1 if it has no EL2."""
+        return boot.start_el if self.features.el2 else 1
+
+
+@dataclasses.dataclass(frozen=True)
+class Machine:
+    name: str
+    description: str
+    ram_base: int
+    ram_size: int
+    counter_frequency: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Boot:
+    method: str
+    conduit: str
+    start_el: int
+    image: pathlib.Path | None
+    cmdline: str
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSettings:
+    mode: str
+    quantum: int
+    timeout: float
+
+
+@dataclasses.dataclass(frozen=True)
+class Topology:
+    path: pathlib.Path
+    machine: Machine
+    boot: Boot
+    run: RunSettings
+    cpus: tuple[Cpu, ...]
+
+
+_SIZE = re.compile(r"^\s*(\d+)\s*(B|KiB|MiB|GiB)?\s*$")
+_UNITS = {None: 1, "B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}
+
+
+class _Reader:
+    """Typed access to one table of the file, naming the key in every error."""
+
+    def __init__(self, path: pathlib.Path, table: dict, where: str):
+        self.path, self.table, self.where = path, table, where
+        self.used: set[str] = set()
+
+    def fail(self, key: str, message: str) -> TopologyError:
+        name = f"{self.where}.{key}" if self.where else key
+        return TopologyError(f"{self.path}: {name}: {message}")
+
+    def get(self, key: str, kind: type | tuple, default: Any, what: str) -> Any:
+        self.used.add(key)
+        if key not in self.table:
+            if default is _REQUIRED:
+                raise self.fail(key, f"missing; expected {what}")
+            return default
+        value = self.table[key]
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+            raise self.fail(key, f"expected {what}, got {value!r}")
+        return value
+
+    def choice(self, key: str, choices: tuple[str, ...], default: str) -> str:
+        value = self.get(key, str, default, " or ".join(repr(c) for c in choices))
+        if value not in choices:
+            raise self.fail(key, f"expected {' or '.join(repr(c) for c in choices)}, got {value!r}")
+        return value
+
+    def integer(self, key: str, default: Any, lo: int, hi: int, what: str) -> int:
+        value = self.get(key, int, default, what)
+        if not lo <= value <= hi:
+            raise self.fail(key, f"expected {what}, got {value:#x}" if value > 9999 else
+                            f"expected {what}, got {value}")
+        return value
+
+    def size(self, key: str, default: Any) -> int:
+        value = self.get(key, (int, str), default, 'a size in bytes or a string like "512MiB"')
+        if isinstance(value, str):
+            m = _SIZE.match(value)
+            if not m:
+                raise self.fail(key, f'expected a size like "512MiB", got {value!r}')
+            value = int(m.group(1)) * _UNITS[m.group(2)]
+        return value
+
+    def table_of(self, key: str) -> dict:
+        return self.get(key, dict, {}, "a table")
+
+    def finish(self) -> None:
+        unknown = sorted(set(self.table) - self.used)
+        if unknown:
+            raise self.fail(unknown[0], "unknown key")
+
+
+_REQUIRED = object()
+
+
+def _features(path: pathlib.Path, table: dict, where: str, base: Features) -> Features:
+    r = _Reader(path, table, where)
+    values = {f.name: r.get(f.name, bool, getattr(base, f.name), "true or false")
+              for f in dataclasses.fields(Features)}
+    r.finish()
+    feats = Features(**values)
+    if feats.vhe and not feats.el2:
+        raise TopologyError(f"{path}: {where}.vhe: VHE needs EL2 (el2 = true)")
+    return feats
+
+
+def parse(text: str, path: pathlib.Path) -> Topology:
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise TopologyError(f"{path}: not valid TOML: {exc}") from None
+    top = _Reader(path, doc, "")
+    for key in ("machine", "boot", "run"):
+        top.get(key, dict, {}, "a table")
+    top.get("cluster", list, _REQUIRED, "one or more [[cluster]] tables")
+    top.finish()
+
+    m = _Reader(path, doc.get("machine", {}), "machine")
+    name = m.get("name", str, path.stem, "a string")
+    description = m.get("description", str, "", "a string")
+    ram = _Reader(path, m.table_of("ram"), "machine.ram")
+    ram_base = ram.integer("base", DEFAULT_RAM_BASE, 0, (1 << 48) - 1, "an address below 2**48")
+    ram_size = ram.size("size", "128MiB")
+    if ram_size <= 0 or ram_size % 4096:
+        raise ram.fail("size", f"expected a positive multiple of 4 KiB, got {ram_size}")
+    if ram_base % 4096:
+        raise ram.fail("base", f"expected a 4 KiB aligned address, got {ram_base:#x}")
+    ram.finish()
+    freq = m.integer("counter_frequency", DEFAULT_COUNTER_FREQUENCY, 1, 10**10, "a frequency in Hz")
+    m.finish()
+    machine = Machine(name, description, ram_base, ram_size, freq)
+
+    b = _Reader(path, doc.get("boot", {}), "boot")
+    method = b.choice("method", BOOT_METHODS, "psci")
+    start_el = b.integer("start_el", 2, 1, 2, "1 or 2")
+    conduit = b.choice("conduit", CONDUITS, "smc" if start_el == 2 else "hvc")
+    image_text = b.get("image", str, None, "a path")
+    image = (path.parent / image_text).resolve() if image_text else None
+    cmdline = b.get("cmdline", str, "", "a string")
+    b.finish()
+    boot = Boot(method, conduit, start_el, image, cmdline)
+
+    r = _Reader(path, doc.get("run", {}), "run")
+    mode = r.choice("mode", MODES, "free")
+    quantum = r.integer("quantum", 10_000, 1, 10**9, "a number of instructions (1 to 10**9)")
+    timeout = r.get("timeout", (int, float), 60, "a number of seconds")
+    if timeout <= 0:
+        raise r.fail("timeout", f"expected a positive number of seconds, got {timeout}")
+    r.finish()
+    run = RunSettings(mode, quantum, float(timeout))
+
+    cpus: list[Cpu] = []
+    for ci, cluster in enumerate(doc["cluster"]):
+        where = f"cluster[{ci}]"
+        if not isinstance(cluster, dict):
+            raise TopologyError(f"{path}: {where}: expected a table")
+        c = _Reader(path, cluster, where)
+        count = c.integer("cpus", _REQUIRED, 1, 256, "a CPU count from 1 to 256")
+        midr = c.integer("midr", 0x410F_D034, 0, 0xFFFF_FFFF, "a 32-bit MIDR value")
+        feats = _features(path, c.table_of("features"), f"{where}.features", Features())
+        overrides = c.table_of("cpu")
+        c.finish()
+        for key in overrides:
+            if not (key.isdigit() and int(key) < count):
+                raise TopologyError(f"{path}: {where}.cpu.{key}: expected a CPU index from 0 to {count - 1}")
+        for core in range(count):
+            cmidr, cfeats = midr, feats
+            if str(core) in overrides:
+                o = _Reader(path, overrides[str(core)], f"{where}.cpu.{core}")
+                cmidr = o.integer("midr", midr, 0, 0xFFFF_FFFF, "a 32-bit MIDR value")
+                cfeats = _features(path, o.table_of("features"), f"{where}.cpu.{core}.features", feats)
+                o.finish()
+            cpus.append(Cpu(len(cpus), ci, core, cmidr, cfeats))
+    if not cpus:
+        raise TopologyError(f"{path}: cluster: expected at least one [[cluster]]")
+    return Topology(path, machine, boot, run, tuple(cpus))
+
+
+def load(path: str | pathlib.Path) -> Topology:
+    path = pathlib.Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise TopologyError(f"{path}: cannot read: {exc.strerror}") from None
+    return parse(text, path)

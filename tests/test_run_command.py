@@ -1,0 +1,106 @@
+"""`smpsim run` end to end: the bundled guest on smpsim and on QEMU, exit statuses, and
+bad input that gets one clear error instead of a traceback."""
+
+import pathlib
+import shutil
+import struct
+import subprocess
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+SELFTEST = ROOT / "topologies" / "selftest.toml"
+SELFTEST_ELF = ROOT / "guests" / "build" / "selftest.elf"
+SELFTEST_OUTPUT = "selftest: A64 integer core\nselftest: all checks passed\n"
+
+
+@pytest.fixture(scope="module")
+def guests():
+    """The guest programs, built with the GNU AArch64 binutils (scripts/setup installs them)."""
+    if shutil.which("aarch64-linux-gnu-as") is None:
+        pytest.fail("aarch64-linux-gnu-as is missing: run scripts/setup (Debian package "
+                    "binutils-aarch64-linux-gnu)")
+    subprocess.run(["make", "-s", "-C", str(ROOT / "guests")], check=True)
+    return ROOT / "guests" / "build"
+
+
+def smpsim(*args, timeout=300):
+    return subprocess.run([sys.executable, "-m", "smpsim", *map(str, args)], capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def test_selftest_guest_passes(guests):
+    r = smpsim("run", SELFTEST)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == SELFTEST_OUTPUT
+    assert "guest exit 0" in r.stderr
+
+
+def test_qemu_runs_the_same_image_the_same_way(guests):
+    """QEMU is the oracle: the same guest image, the same console, the same exit code."""
+    qemu = shutil.which("qemu-system-aarch64")
+    if qemu is None:
+        pytest.fail("qemu-system-aarch64 is missing: run scripts/setup (Debian package qemu-system-arm)")
+    r = subprocess.run([qemu, "-M", "virt,virtualization=on,gic-version=3", "-cpu", "max",
+                        "-m", "128M", "-display", "none", "-monitor", "none",
+                        "-chardev", "stdio,id=con,mux=on", "-serial", "chardev:con",
+                        "-semihosting-config", "enable=on,target=native,chardev=con",
+                        "-kernel", str(SELFTEST_ELF)],
+                       capture_output=True, text=True, timeout=120)
+    assert (r.returncode, r.stdout) == (0, SELFTEST_OUTPUT), r.stderr
+
+
+def test_guest_exit_code_is_the_run_exit_code(tmp_path, guests):
+    # adr x1, block ; mov w0, #0x18 ; hlt #0xf000 ; .balign 16 ; block: {ApplicationExit, 42}
+    code = struct.pack("<3I", 0x10000081, 0x52800300, 0xD45E0000) + b"\0" * 4 + struct.pack("<QQ", 0x20026, 42)
+    image = tmp_path / "exit42.bin"
+    image.write_bytes(code)
+    r = smpsim("run", SELFTEST, "--kernel", image)
+    assert r.returncode == 42, r.stderr
+
+
+def test_a_hung_guest_ends_at_its_timeout_with_status_124(tmp_path):
+    image = tmp_path / "spin.bin"
+    image.write_bytes(struct.pack("<I", 0x14000000))  # b .
+    r = smpsim("run", SELFTEST, "--kernel", image, "--timeout", "1")
+    assert r.returncode == 124
+    assert "timeout after 1 s: CPU0 at pc=0x40000000" in r.stderr
+
+
+def test_an_undefined_instruction_is_reported_not_a_traceback(tmp_path):
+    image = tmp_path / "zeros.bin"
+    image.write_bytes(bytes(16))
+    r = smpsim("run", SELFTEST, "--kernel", image)
+    assert r.returncode == 70
+    assert "UNDEFINED at pc=0x40000000" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("setup, message", [
+    (lambda d: ("run", d / "missing.toml"), "cannot read"),
+    (lambda d: ("run", _write(d / "bad.toml", "[[cluster]]\ncpus = 0\n")), "cluster[0].cpus"),
+    (lambda d: ("run", SELFTEST, "--kernel", d / "missing.elf"), "missing.elf: cannot read"),
+    (lambda d: ("run", SELFTEST, "--kernel", _write(d / "empty.bin", "")), "empty image"),
+    (lambda d: ("run", SELFTEST, "--kernel", sys.executable), "not a 64-bit AArch64 ELF file"),
+    (lambda d: ("run", SELFTEST, "--kernel", _write(d / "trunc.elf", "\x7fELF\x02\x01")), "malformed ELF"),
+    (lambda d: ("run", SELFTEST, "--timeout", "0"), "--timeout"),
+    (lambda d: ("run", SELFTEST, "--frobnicate"), "unrecognized arguments"),
+    (lambda d: ("run",), "the following arguments are required"),
+    (lambda d: ("check", _write(d / "c.toml", "[run]\nmode = 1\n[[cluster]]\ncpus = 1\n")), "run.mode"),
+])
+def test_bad_input_gets_one_clear_error_and_status_2(tmp_path, setup, message):
+    r = smpsim(*setup(tmp_path))
+    assert r.returncode == 2, r.stderr
+    assert message in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def _write(path, text):
+    path.write_text(text)
+    return path
+
+
+def test_check_prints_the_machine():
+    r = smpsim("check", SELFTEST)
+    assert r.returncode == 0
+    assert "cpu0" in r.stdout and "MPIDR 0x80000000" in r.stdout and "EL2" in r.stdout
