@@ -2,16 +2,15 @@
 # Regenerate with: python -m smpsim.jit.decodegen
 """The A64 decoder: instruction word -> decoded record (see records.py)."""
 
-from numba import njit
-
 from smpsim.jit import branches_exceptions_system
 from smpsim.jit import data_processing_immediate
 from smpsim.jit import data_processing_register
 from smpsim.jit import loads_stores
+from smpsim.jit.compile import jit
 from smpsim.jit.records import undefined
 
 
-@njit(cache=True)
+@jit
 def decode(w):
     """Decode the 32-bit word `w` (an int64) into a record tuple."""
     if (w >> 27) & 1:

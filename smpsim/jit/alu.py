@@ -5,7 +5,8 @@ uint64/int64 mix into float64). Flags travel packed as N=8, Z=4, C=2, V=1.
 """
 
 import numpy as np
-from numba import njit
+
+from smpsim.jit.compile import jit
 
 U0 = np.uint64(0)
 U1 = np.uint64(1)
@@ -33,12 +34,12 @@ def _condition_table() -> np.ndarray:
 COND = _condition_table()
 
 
-@njit(cache=True)
+@jit
 def condition_holds(cond, nzcv):
     return COND[(np.int64(cond) << 4) | np.int64(nzcv)] != 0
 
 
-@njit(cache=True)
+@jit
 def add_with_carry64(a, b, carry):
     """AddWithCarry for 64 bits: (result, nzcv)."""
     s = a + b
@@ -49,7 +50,7 @@ def add_with_carry64(a, b, carry):
     return r, f | (FLAG_C if c else U0) | v
 
 
-@njit(cache=True)
+@jit
 def add_with_carry32(a, b, carry):
     """AddWithCarry for 32 bits (upper halves of the inputs ignored): (result, nzcv)."""
     a &= M32
@@ -62,14 +63,14 @@ def add_with_carry32(a, b, carry):
     return r, f | (c << U1) | v
 
 
-@njit(cache=True)
+@jit
 def logic_flags(r, top):
     """N and Z of a logical result whose sign bit is bit `top`; C and V cleared."""
     n = ((r >> np.uint64(top)) & U1) << np.uint64(3)
     return n | (FLAG_Z if r == U0 else U0)
 
 
-@njit(cache=True)
+@jit
 def ror(value, amount, width):
     """Rotate the low `width` bits of value right by amount (< width)."""
     amount = np.uint64(amount)
@@ -81,7 +82,7 @@ def ror(value, amount, width):
     return ((value >> amount) | (value << (w - amount))) & mask
 
 
-@njit(cache=True)
+@jit
 def shift_reg(value, shift_type, amount, width):
     """ShiftReg: LSL=0, LSR=1, ASR=2, ROR=3 by amount (< width) on a `width`-bit value."""
     amount = np.uint64(amount)
@@ -103,7 +104,7 @@ def shift_reg(value, shift_type, amount, width):
     return ror(value, amount, 64)
 
 
-@njit(cache=True)
+@jit
 def extend_reg(value, option, shift):
     """ExtendReg: UXTB/UXTH/UXTW/UXTX/SXTB/SXTH/SXTW/SXTX (option 0..7), then LSL shift."""
     size = option & 3
@@ -121,14 +122,14 @@ def extend_reg(value, option, shift):
     return v << np.uint64(shift)
 
 
-@njit(cache=True)
+@jit
 def sign_extend_from(value, bits):
     """The low `bits` bits of value, sign-extended to 64 bits."""
     top = np.uint64(64 - bits)
     return np.uint64(np.int64(value << top) >> np.int64(top))
 
 
-@njit(cache=True)
+@jit
 def count_leading_zeros(value, width):
     value &= M64 if width == 64 else M32
     n = 0
@@ -139,7 +140,7 @@ def count_leading_zeros(value, width):
     return np.uint64(n)
 
 
-@njit(cache=True)
+@jit
 def reverse_bits(value, width):
     r = U0
     for _ in range(width):
@@ -148,7 +149,7 @@ def reverse_bits(value, width):
     return r
 
 
-@njit(cache=True)
+@jit
 def reverse_bytes(value, container_bytes, width):
     """REV16/REV32/REV: reverse the bytes inside each container of the low `width` bits."""
     r = U0
@@ -159,7 +160,7 @@ def reverse_bytes(value, container_bytes, width):
     return r
 
 
-@njit(cache=True)
+@jit
 def umulh(a, b):
     """The high 64 bits of the 128-bit unsigned product a * b."""
     a_lo, a_hi = a & M32, a >> np.uint64(32)
@@ -172,7 +173,7 @@ def umulh(a, b):
     return hi_hi + (hi_lo >> np.uint64(32)) + (cross >> np.uint64(32))
 
 
-@njit(cache=True)
+@jit
 def smulh(a, b):
     """The high 64 bits of the 128-bit signed product (a and b as int64 bit patterns)."""
     h = umulh(a, b)
@@ -197,7 +198,7 @@ CRC32_TABLE = _crc_table(0xEDB8_8320)  # CRC-32 (ISO-HDLC), bit-reflected
 CRC32C_TABLE = _crc_table(0x82F6_3B78)  # CRC-32C (Castagnoli), bit-reflected
 
 
-@njit(cache=True)
+@jit
 def crc32(acc, data, size_bytes, castagnoli):
     """CRC32{B,H,W,X} / CRC32C*: fold `size_bytes` bytes of data into the 32-bit acc."""
     crc = acc & M32
@@ -209,7 +210,7 @@ def crc32(acc, data, size_bytes, castagnoli):
     return crc
 
 
-@njit(cache=True)
+@jit
 def decode_bit_masks(imm_n, imms, immr, immediate, datasize):
     """DecodeBitMasks: (ok, wmask, tmask); ok is False for the reserved encodings."""
     combined = (imm_n << 6) | (~imms & 0x3F)

@@ -18,43 +18,43 @@ Record fields, by op:
     NOP, BARRIER (X = the barrier: 4 DSB, 5 DMB, 6 ISB, 7 SB), CLREX
 """
 
-from numba import njit
 
+from smpsim.jit.compile import jit
 from smpsim.jit import ops
 from smpsim.jit.records import rec, sign_extend, src_zr, undefined, width_mask
 
 
-@njit(cache=True)
+@jit
 def B_cond(imm19, cond):
     return rec(ops.B_COND, imm=sign_extend(imm19, 19) << 2, x=cond)
 
 
-@njit(cache=True)
+@jit
 def SVC(imm16):
     return rec(ops.SVC, imm=imm16)
 
 
-@njit(cache=True)
+@jit
 def HVC(imm16):
     return rec(ops.HVC, imm=imm16)
 
 
-@njit(cache=True)
+@jit
 def SMC(imm16):
     return rec(ops.SMC, imm=imm16)
 
 
-@njit(cache=True)
+@jit
 def BRK(imm16):
     return rec(ops.BRK, imm=imm16)
 
 
-@njit(cache=True)
+@jit
 def HLT(imm16):
     return rec(ops.HLT, imm=imm16)
 
 
-@njit(cache=True)
+@jit
 def HINT(CRm, op2):
     hint = (CRm << 3) | op2
     if hint == 1:
@@ -72,7 +72,7 @@ def HINT(CRm, op2):
     return rec(ops.NOP)
 
 
-@njit(cache=True)
+@jit
 def BARRIER(CRm, op2):
     if op2 == 2:
         return rec(ops.CLREX)
@@ -83,64 +83,64 @@ def BARRIER(CRm, op2):
     return undefined()  # DSB nXS (FEAT_XS), TCOMMIT (FEAT_TME), unallocated
 
 
-@njit(cache=True)
+@jit
 def MSR_imm(op1, CRm, op2):
     return rec(ops.MSR_IMM, imm=(op1 << 3) | op2, x=CRm)
 
 
-@njit(cache=True)
+@jit
 def _sysreg(op0, op1, CRn, CRm, op2, Rt, read):
     key = (op0 << 14) | (op1 << 11) | (CRn << 7) | (CRm << 3) | op2
     return rec(ops.SYSREG, imm=key, x=Rt, y=read)
 
 
-@njit(cache=True)
+@jit
 def SYS(L, op1, CRn, CRm, op2, Rt):
     return _sysreg(1, op1, CRn, CRm, op2, Rt, L)
 
 
-@njit(cache=True)
+@jit
 def MSR_MRS_reg(L, o0, op1, CRn, CRm, op2, Rt):
     return _sysreg(2 | o0, op1, CRn, CRm, op2, Rt, L)
 
 
-@njit(cache=True)
+@jit
 def BR(Rn):
     return rec(ops.BR, n=src_zr(Rn))
 
 
-@njit(cache=True)
+@jit
 def BLR(Rn):
     return rec(ops.BLR, n=src_zr(Rn))
 
 
-@njit(cache=True)
+@jit
 def RET(Rn):
     return rec(ops.BR, n=src_zr(Rn))
 
 
-@njit(cache=True)
+@jit
 def ERET():
     return rec(ops.ERET)
 
 
-@njit(cache=True)
+@jit
 def B(imm26):
     return rec(ops.B, imm=sign_extend(imm26, 26) << 2)
 
 
-@njit(cache=True)
+@jit
 def BL(imm26):
     return rec(ops.BL, imm=sign_extend(imm26, 26) << 2)
 
 
-@njit(cache=True)
+@jit
 def CB(sf, op, imm19, Rt):
     return rec(ops.CBNZ if op else ops.CBZ, n=src_zr(Rt), imm=sign_extend(imm19, 19) << 2,
                x=width_mask(sf))
 
 
-@njit(cache=True)
+@jit
 def TB(b5, op, b40, imm14, Rt):
     return rec(ops.TBNZ if op else ops.TBZ, n=src_zr(Rt), imm=sign_extend(imm14, 14) << 2,
                x=(b5 << 5) | b40)

@@ -19,8 +19,8 @@ Record fields, by op:
 """
 
 import numpy as np
-from numba import njit
 
+from smpsim.jit.compile import jit
 from smpsim.jit import alu, ops
 from smpsim.jit.alu import M32, M64, U0, U1
 from smpsim.jit.records import (F_D, F_IMM, F_M, F_N, F_X, F_Y, dst_zr, rec, reg_sp,
@@ -29,17 +29,17 @@ from smpsim.jit.records import (F_D, F_IMM, F_M, F_N, F_X, F_Y, dst_zr, rec, reg
 # --- decode -----------------------------------------------------------------------
 
 
-@njit(cache=True)
+@jit
 def ADR(immlo, immhi, Rd):
     return rec(ops.ADR, d=dst_zr(Rd), imm=sign_extend((immhi << 2) | immlo, 21))
 
 
-@njit(cache=True)
+@jit
 def ADRP(immlo, immhi, Rd):
     return rec(ops.ADRP, d=dst_zr(Rd), imm=sign_extend((immhi << 2) | immlo, 21) << 12)
 
 
-@njit(cache=True)
+@jit
 def ADD_SUB_imm(sf, op, S, sh, imm12, Rn, Rd):
     imm = np.uint64(imm12 << (12 * sh))
     mask = width_mask(sf)
@@ -53,7 +53,7 @@ def ADD_SUB_imm(sf, op, S, sh, imm12, Rn, Rd):
     return rec(ops.ADDS_X if sf else ops.ADDS_W, d=dst_zr(Rd), n=reg_sp(Rn), imm=imm, y=0)
 
 
-@njit(cache=True)
+@jit
 def LOGICAL_imm(sf, opc, N, immr, imms, Rn, Rd):
     if sf == 0 and N == 1:
         return undefined()
@@ -69,7 +69,7 @@ def LOGICAL_imm(sf, opc, N, immr, imms, Rn, Rd):
     return rec(op, d=reg_sp(Rd), n=src_zr(Rn), imm=wmask, x=width_mask(sf))
 
 
-@njit(cache=True)
+@jit
 def MOVE_WIDE(sf, opc, hw, imm16, Rd):
     if opc == 1 or (sf == 0 and hw >= 2):
         return undefined()
@@ -83,7 +83,7 @@ def MOVE_WIDE(sf, opc, hw, imm16, Rd):
     return rec(ops.MOVK, d=dst_zr(Rd), imm=value, x=~(np.uint64(0xFFFF) << shift) & mask)
 
 
-@njit(cache=True)
+@jit
 def BITFIELD(sf, opc, N, immr, imms, Rn, Rd):
     if opc == 3 or N != sf or (sf == 0 and (immr >= 32 or imms >= 32)):
         return undefined()
@@ -103,7 +103,7 @@ def BITFIELD(sf, opc, N, immr, imms, Rn, Rd):
     return rec(op, d=d, n=n, imm=wmask, x=tmask, y=immr | (imms << 8) | (datasize << 16))
 
 
-@njit(cache=True)
+@jit
 def EXTRACT(sf, op21, N, o0, Rm, imms, Rn, Rd):
     if op21 != 0 or o0 != 0 or N != sf or (sf == 0 and imms >= 32):
         return undefined()
@@ -113,56 +113,56 @@ def EXTRACT(sf, op21, N, o0, Rm, imms, Rn, Rd):
 # --- execute ----------------------------------------------------------------------
 
 
-@njit(cache=True)
+@jit
 def exec_ADD_IMM(regs, dec, row):
     regs[dec[row, F_D]] = (regs[dec[row, F_N]] + dec[row, F_IMM]) & dec[row, F_X]
 
 
-@njit(cache=True)
+@jit
 def exec_ADDS_X(regs, dec, row):
     r, nzcv = alu.add_with_carry64(regs[dec[row, F_N]], dec[row, F_IMM], dec[row, F_Y])
     regs[dec[row, F_D]] = r
     return nzcv
 
 
-@njit(cache=True)
+@jit
 def exec_ADDS_W(regs, dec, row):
     r, nzcv = alu.add_with_carry32(regs[dec[row, F_N]], dec[row, F_IMM], dec[row, F_Y])
     regs[dec[row, F_D]] = r
     return nzcv
 
 
-@njit(cache=True)
+@jit
 def exec_MOVK(regs, dec, row):
     d = dec[row, F_D]
     regs[d] = (regs[d] & dec[row, F_X]) | dec[row, F_IMM]
 
 
-@njit(cache=True)
+@jit
 def exec_ANDS_IMM(regs, dec, row):
     r = regs[dec[row, F_N]] & dec[row, F_IMM]
     regs[dec[row, F_D]] = r
     return alu.logic_flags(r, dec[row, F_X])
 
 
-@njit(cache=True)
+@jit
 def exec_LSL_IMM(regs, dec, row):
     regs[dec[row, F_D]] = (regs[dec[row, F_N]] << dec[row, F_IMM]) & dec[row, F_X]
 
 
-@njit(cache=True)
+@jit
 def exec_LSR_IMM(regs, dec, row):
     regs[dec[row, F_D]] = (regs[dec[row, F_N]] & dec[row, F_X]) >> dec[row, F_IMM]
 
 
-@njit(cache=True)
+@jit
 def exec_ASR_IMM(regs, dec, row):
     top = dec[row, F_Y]  # 0 for 64-bit, 32 for 32-bit: move the sign bit to bit 63 first
     v = np.int64(regs[dec[row, F_N]] << top) >> np.int64(top + dec[row, F_IMM])
     regs[dec[row, F_D]] = np.uint64(v) & dec[row, F_X]
 
 
-@njit(cache=True)
+@jit
 def exec_bitfield(regs, dec, row, kind):
     """UBFM (kind 0), SBFM (1), BFM (2), after the Arm ARM's pseudocode."""
     y = dec[row, F_Y]
@@ -183,7 +183,7 @@ def exec_bitfield(regs, dec, row, kind):
     regs[d] = ((top & ~tmask) | (bot & tmask)) & mask
 
 
-@njit(cache=True)
+@jit
 def exec_EXTR(regs, dec, row):
     lsb = dec[row, F_IMM]
     hi = regs[dec[row, F_N]]

@@ -23,8 +23,8 @@ where "shift" is type | amount << 2 and "width" is the data size in bits.
 """
 
 import numpy as np
-from numba import njit
 
+from smpsim.jit.compile import jit
 from smpsim.jit import alu, ops
 from smpsim.jit.alu import M32, M64, U0, U1
 from smpsim.jit.records import (F_A, F_D, F_IMM, F_M, F_N, F_X, F_Y, dst_zr, rec, reg_sp,
@@ -33,7 +33,7 @@ from smpsim.jit.records import (F_A, F_D, F_IMM, F_M, F_N, F_X, F_Y, dst_zr, rec
 # --- decode -----------------------------------------------------------------------
 
 
-@njit(cache=True)
+@jit
 def DP_2src(sf, S, Rm, opcode, Rn, Rd):
     if S:
         return undefined()
@@ -53,7 +53,7 @@ def DP_2src(sf, S, Rm, opcode, Rn, Rd):
     return undefined()
 
 
-@njit(cache=True)
+@jit
 def DP_1src(sf, S, opcode2, opcode, Rn, Rd):
     if S or opcode2 != 0:
         return undefined()
@@ -73,7 +73,7 @@ def DP_1src(sf, S, opcode2, opcode, Rn, Rd):
     return undefined()
 
 
-@njit(cache=True)
+@jit
 def LOGICAL_shifted(sf, opc, shift, N, Rm, imm6, Rn, Rd):
     if sf == 0 and imm6 >= 32:
         return undefined()
@@ -89,7 +89,7 @@ def LOGICAL_shifted(sf, opc, shift, N, Rm, imm6, Rn, Rd):
     return rec(ops.LOGICAL_REG, d=d, n=n, m=m, imm=invert, x=sh, y=opc | (width << 2))
 
 
-@njit(cache=True)
+@jit
 def ADD_SUB_shifted(sf, op, S, shift, Rm, imm6, Rn, Rd):
     if shift == 3 or (sf == 0 and imm6 >= 32):
         return undefined()
@@ -103,7 +103,7 @@ def ADD_SUB_shifted(sf, op, S, shift, Rm, imm6, Rn, Rd):
                x=shift | (imm6 << 2), y=op | (width << 1))
 
 
-@njit(cache=True)
+@jit
 def ADD_SUB_extended(sf, op, S, opt, Rm, option, imm3, Rn, Rd):
     if opt != 0 or imm3 > 4:
         return undefined()
@@ -119,7 +119,7 @@ def ADD_SUB_extended(sf, op, S, opt, Rm, option, imm3, Rn, Rd):
                y=op | (width << 1))
 
 
-@njit(cache=True)
+@jit
 def ADD_SUB_carry(sf, op, S, Rm, Rn, Rd):
     invert = width_mask(sf) if op else U0
     if S:
@@ -129,7 +129,7 @@ def ADD_SUB_carry(sf, op, S, Rm, Rn, Rd):
     return rec(kind, d=dst_zr(Rd), n=src_zr(Rn), m=src_zr(Rm), imm=invert, x=width_mask(sf))
 
 
-@njit(cache=True)
+@jit
 def _ccmp(sf, op, m, imm5, uses_imm, cond, o2, Rn, o3, nzcv):
     if o2 or o3:
         return undefined()
@@ -137,17 +137,17 @@ def _ccmp(sf, op, m, imm5, uses_imm, cond, o2, Rn, o3, nzcv):
                x=cond | (nzcv << 4) | (uses_imm << 8) | (op << 9))
 
 
-@njit(cache=True)
+@jit
 def CCMP_register(sf, op, Rm, cond, o2, Rn, o3, nzcv):
     return _ccmp(sf, op, src_zr(Rm), 0, 0, cond, o2, Rn, o3, nzcv)
 
 
-@njit(cache=True)
+@jit
 def CCMP_immediate(sf, op, imm5, cond, o2, Rn, o3, nzcv):
     return _ccmp(sf, op, 0, imm5, 1, cond, o2, Rn, o3, nzcv)
 
 
-@njit(cache=True)
+@jit
 def COND_SELECT(sf, op, S, Rm, cond, op2, Rn, Rd):
     if S or op2 > 1:
         return undefined()
@@ -155,7 +155,7 @@ def COND_SELECT(sf, op, S, Rm, cond, op2, Rn, Rd):
                x=cond, y=(op << 1) | op2)
 
 
-@njit(cache=True)
+@jit
 def DP_3src(sf, op54, op31, Rm, o0, Ra, Rn, Rd):
     if op54 != 0:
         return undefined()
@@ -178,13 +178,13 @@ def DP_3src(sf, op54, op31, Rm, o0, Ra, Rn, Rd):
 # --- execute ----------------------------------------------------------------------
 
 
-@njit(cache=True)
+@jit
 def _shifted_operand(regs, dec, row, width):
     sh = dec[row, F_X]
     return alu.shift_reg(regs[dec[row, F_M]], sh & np.uint64(3), sh >> np.uint64(2), width)
 
 
-@njit(cache=True)
+@jit
 def exec_LOGICAL_REG(regs, dec, row):
     y = dec[row, F_Y]
     width = np.int64(y >> np.uint64(2))
@@ -200,7 +200,7 @@ def exec_LOGICAL_REG(regs, dec, row):
     regs[dec[row, F_D]] = r & (M64 if width == 64 else M32)
 
 
-@njit(cache=True)
+@jit
 def exec_ANDS_REG(regs, dec, row):
     width = np.int64(dec[row, F_Y])
     b = _shifted_operand(regs, dec, row, width) ^ dec[row, F_IMM]
@@ -209,7 +209,7 @@ def exec_ANDS_REG(regs, dec, row):
     return alu.logic_flags(r, width - 1)
 
 
-@njit(cache=True)
+@jit
 def _add_sub_operand(regs, dec, row, extended):
     """The second operand of ADD/SUB (shifted or extended), already inverted for SUB."""
     y = dec[row, F_Y]
@@ -222,7 +222,7 @@ def _add_sub_operand(regs, dec, row, extended):
     return b ^ dec[row, F_IMM], y & U1, width
 
 
-@njit(cache=True)
+@jit
 def exec_add_sub(regs, dec, row, extended):
     """ADD_SREG / ADD_EREG: no flags."""
     b, carry, width = _add_sub_operand(regs, dec, row, extended)
@@ -230,7 +230,7 @@ def exec_add_sub(regs, dec, row, extended):
     regs[dec[row, F_D]] = r & (M64 if width == 64 else M32)
 
 
-@njit(cache=True)
+@jit
 def exec_adds_sub(regs, dec, row, extended):
     """ADDS/SUBS shifted or extended: returns the flags."""
     b, carry, width = _add_sub_operand(regs, dec, row, extended)
@@ -242,7 +242,7 @@ def exec_adds_sub(regs, dec, row, extended):
     return nzcv
 
 
-@njit(cache=True)
+@jit
 def exec_adc(regs, dec, row, nzcv, set_flags):
     """ADC/SBC (with or without S): carry in is PSTATE.C; returns the (new) flags."""
     b = regs[dec[row, F_M]] ^ dec[row, F_IMM]
@@ -256,7 +256,7 @@ def exec_adc(regs, dec, row, nzcv, set_flags):
     return flags if set_flags else nzcv
 
 
-@njit(cache=True)
+@jit
 def exec_ccmp(regs, dec, row, nzcv, width):
     x = dec[row, F_X]
     if not alu.condition_holds(x & np.uint64(15), nzcv):
@@ -275,7 +275,7 @@ def exec_ccmp(regs, dec, row, nzcv, width):
     return flags
 
 
-@njit(cache=True)
+@jit
 def exec_CSEL(regs, dec, row, nzcv):
     if alu.condition_holds(dec[row, F_X], nzcv):
         r = regs[dec[row, F_N]]
@@ -291,7 +291,7 @@ def exec_CSEL(regs, dec, row, nzcv):
     regs[dec[row, F_D]] = r & dec[row, F_IMM]
 
 
-@njit(cache=True)
+@jit
 def exec_one_source(regs, dec, row, op):
     """RBIT, REV16, REV32, REV64 (REV), CLZ, CLS."""
     width = np.int64(dec[row, F_X])
@@ -312,7 +312,7 @@ def exec_one_source(regs, dec, row, op):
     regs[dec[row, F_D]] = r
 
 
-@njit(cache=True)
+@jit
 def exec_two_source(regs, dec, row, op):
     """UDIV, SDIV, LSLV, LSRV, ASRV, RORV, CRC32*."""
     a = regs[dec[row, F_N]]
@@ -346,7 +346,7 @@ def exec_two_source(regs, dec, row, op):
     regs[d] = r & mask
 
 
-@njit(cache=True)
+@jit
 def exec_multiply(regs, dec, row, op):
     """MADD/MSUB, SMADDL/SMSUBL, UMADDL/UMSUBL, SMULH, UMULH."""
     a = regs[dec[row, F_N]]

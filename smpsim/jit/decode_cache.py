@@ -17,8 +17,8 @@ Arrays:
 """
 
 import numpy as np
-from numba import njit
 
+from smpsim.jit.compile import jit
 from smpsim.jit.records import F_OP, RECORD_WORDS
 from smpsim.jit.state import CACHE_CLOCK
 
@@ -35,7 +35,7 @@ def new_cache(ram_size: int, slots: int = DEFAULT_SLOTS):
     return page_slot, slot_page, dec
 
 
-@njit(cache=True)
+@jit
 def slot_for_page(cpu, page_slot, slot_page, dec, page):
     """The slot holding `page`, taking one (and evicting its page) if there is none."""
     slot = page_slot[page]
@@ -55,7 +55,7 @@ def slot_for_page(cpu, page_slot, slot_page, dec, page):
     return victim
 
 
-@njit(cache=True)
+@jit
 def note_store(page_slot, dec, off, nbytes):
     """A store of `nbytes` at RAM offset `off`: forget any decoded word it overwrote."""
     start = np.int64(off)
@@ -70,7 +70,7 @@ def note_store(page_slot, dec, off, nbytes):
         word += 4
 
 
-@njit(cache=True)
+@jit
 def flush(page_slot, slot_page, dec):
     """Forget every decoded instruction (instruction cache invalidate all)."""
     for slot in range(slot_page.shape[0]):

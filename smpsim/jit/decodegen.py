@@ -249,15 +249,14 @@ def generate(patterns: list[Pattern]) -> str:
         "# Regenerate with: python -m smpsim.jit.decodegen",
         '"""The A64 decoder: instruction word -> decoded record (see records.py)."""',
         "",
-        "from numba import njit",
-        "",
     ]
     out += [f"from smpsim.jit import {m}" for m in modules]
     out += [
+        "from smpsim.jit.compile import jit",
         "from smpsim.jit.records import undefined",
         "",
         "",
-        "@njit(cache=True)",
+        "@jit",
         "def decode(w):",
         '    """Decode the 32-bit word `w` (an int64) into a record tuple."""',
     ]

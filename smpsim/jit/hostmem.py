@@ -14,8 +14,10 @@ checked against the array's size; values go in and come out as uint64
 
 import numpy as np
 from llvmlite import ir
-from numba import config, njit, types
+from numba import config, types
 from numba.extending import intrinsic
+
+from smpsim.jit.compile import jit
 
 _I64 = ir.IntType(64)
 _I128 = ir.IntType(128)
@@ -214,7 +216,7 @@ if config.DISABLE_JIT:  # pure Python stand-ins for debugging: correct, but not 
         return np.uint64(old)
 
 
-@njit(cache=True)
+@jit
 def load(mem, off, size_log2):
     """Load 1 << size_log2 bytes, zero-extended."""
     if size_log2 == 3:
@@ -226,7 +228,7 @@ def load(mem, off, size_log2):
     return load8(mem, off)
 
 
-@njit(cache=True)
+@jit
 def store(mem, off, size_log2, value):
     if size_log2 == 3:
         store64(mem, off, value)
@@ -238,7 +240,7 @@ def store(mem, off, size_log2, value):
         store8(mem, off, value)
 
 
-@njit(cache=True)
+@jit
 def compare_and_swap(mem, off, size_log2, expected, new):
     if size_log2 == 3:
         return cas64(mem, off, expected, new)
@@ -249,7 +251,7 @@ def compare_and_swap(mem, off, size_log2, expected, new):
     return cas8(mem, off, expected, new)
 
 
-@njit(cache=True)
+@jit
 def atomic_rmw(mem, off, size_log2, op, value):
     """One LSE read-modify-write (RMW_* op) of 1 << size_log2 bytes; returns the old value.
 

@@ -7,8 +7,8 @@ that needs the outside world leaves the loop as an exit (exits.py).
 """
 
 import numpy as np
-from numba import njit
 
+from smpsim.jit.compile import jit
 from smpsim.jit import a64_decoder, decode_cache, exits, hostmem, ops
 from smpsim.jit import branches_exceptions_system as bes  # noqa: F401  (documents the branch ops)
 from smpsim.jit import data_processing_immediate as dpi
@@ -25,14 +25,14 @@ _LR = 30
 _SIMPLE_EXITS = (exits.SVC, exits.HVC, exits.SMC, exits.BRK, exits.HLT)
 
 
-@njit(cache=True)
+@jit
 def _decode_into(dec, row, word):
     r = a64_decoder.decode(np.int64(word))
     for i in range(RECORD_WORDS):
         dec[row, i] = r[i]
 
 
-@njit(cache=True)
+@jit
 def _loop(regs, cpu, mem, page_slot, slot_page, dec, budget):
     """Run at most `budget` instructions; returns (exit kind, instructions retired)."""
     pc = cpu[PC]
@@ -200,7 +200,7 @@ def _loop(regs, cpu, mem, page_slot, slot_page, dec, budget):
     return kind, count
 
 
-@njit(cache=True)
+@jit
 def _rare(regs, cpu, mem, page_slot, dec, row, op, nzcv, pc):
     """Ops kept out of the hot loop: (exit kind or 0, flags)."""
     if op == ops.UBFM:
@@ -267,7 +267,7 @@ def _rare(regs, cpu, mem, page_slot, dec, row, op, nzcv, pc):
     return 0, nzcv
 
 
-@njit(cache=True)
+@jit
 def run(regs, cpu, mem, page_slot, slot_page, dec, budget):
     """Run up to `budget` instructions; returns the exit kind (details in `cpu`).
 

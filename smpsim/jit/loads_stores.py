@@ -9,7 +9,8 @@ a host compare-and-swap finds the same value in memory. Caveat (ABA): a store by
 another CPU that writes the value back unchanged, or changes it and changes it back,
 between the LDXR and the STXR goes unnoticed, where a hardware monitor would fail the
 STXR. Lock-free guest code that relies on that failure (rare; Linux does not) can
-misbehave.
+misbehave. A STXR the monitor fails does not access memory, so one outside RAM fails
+(status 1) rather than aborting, as in QEMU; a misaligned one is an Alignment fault.
 
 Acquire/release: host atomics are sequentially consistent; plain loads and stores
 follow the host's order (x86-64 TSO), and STLR and DMB/DSB add a host fence for the
@@ -32,8 +33,8 @@ Record fields, by op (a "load info" is size_log2 | signed << 2 | to 32 bits << 3
 """
 
 import numpy as np
-from numba import njit
 
+from smpsim.jit.compile import jit
 from smpsim.jit import decode_cache, exits, hostmem, ops
 from smpsim.jit.alu import M32, U0, U1, sign_extend_from
 from smpsim.jit.records import (F_A, F_D, F_IMM, F_M, F_N, F_X, F_Y, dst_zr, rec, reg_sp,
@@ -50,7 +51,7 @@ LOAD_TO_32 = 8
 # --- decode -----------------------------------------------------------------------
 
 
-@njit(cache=True)
+@jit
 def _kind(size, opc, prefetch_allowed):
     """(kind, load info) for size/opc: kind 0 store, 1 load, 2 prefetch, -1 unallocated."""
     if opc == 0:
@@ -66,7 +67,7 @@ def _kind(size, opc, prefetch_allowed):
     return -1, 0
 
 
-@njit(cache=True)
+@jit
 def _single(size, opc, Rn, Rt, imm, mode, prefetch_allowed):
     kind, info = _kind(size, opc, prefetch_allowed)
     if kind < 0:
@@ -78,32 +79,32 @@ def _single(size, opc, Rn, Rt, imm, mode, prefetch_allowed):
     return rec(ops.LDR_IMM, d=dst_zr(Rt), n=reg_sp(Rn), imm=imm, x=info, y=mode)
 
 
-@njit(cache=True)
+@jit
 def LDST_unsigned(size, opc, imm12, Rn, Rt):
     return _single(size, opc, Rn, Rt, imm12 << size, MODE_OFFSET, True)
 
 
-@njit(cache=True)
+@jit
 def LDST_unscaled(size, opc, imm9, Rn, Rt):
     return _single(size, opc, Rn, Rt, sign_extend(imm9, 9), MODE_OFFSET, True)
 
 
-@njit(cache=True)
+@jit
 def LDST_post(size, opc, imm9, Rn, Rt):
     return _single(size, opc, Rn, Rt, sign_extend(imm9, 9), MODE_POST, False)
 
 
-@njit(cache=True)
+@jit
 def LDST_pre(size, opc, imm9, Rn, Rt):
     return _single(size, opc, Rn, Rt, sign_extend(imm9, 9), MODE_PRE, False)
 
 
-@njit(cache=True)
+@jit
 def LDST_unprivileged(size, opc, imm9, Rn, Rt):
     return _single(size, opc, Rn, Rt, sign_extend(imm9, 9), MODE_OFFSET | UNPRIVILEGED, False)
 
 
-@njit(cache=True)
+@jit
 def LDST_register(size, opc, Rm, option, S, Rn, Rt):
     if option & 2 == 0:  # UXTB/UXTH/SXTB/SXTH are not allowed as an index
         return undefined()
@@ -118,7 +119,7 @@ def LDST_register(size, opc, Rm, option, S, Rn, Rt):
     return rec(ops.LDR_REG, d=dst_zr(Rt), n=reg_sp(Rn), m=src_zr(Rm), x=info, y=y)
 
 
-@njit(cache=True)
+@jit
 def LDR_literal(opc, imm19, Rt):
     if opc == 3:
         return rec(ops.NOP)  # PRFM (literal)
@@ -126,7 +127,7 @@ def LDR_literal(opc, imm19, Rt):
     return rec(ops.LDR_LIT, d=dst_zr(Rt), imm=sign_extend(imm19, 19) << 2, x=info)
 
 
-@njit(cache=True)
+@jit
 def _pair(opc, L, imm7, Rt2, Rn, Rt, mode):
     if opc == 3 or (opc == 1 and L == 0):  # opc 01 with L=0 is STGP (FEAT_MTE)
         return undefined()
@@ -138,24 +139,24 @@ def _pair(opc, L, imm7, Rt2, Rn, Rt, mode):
     return rec(ops.STP, d=src_zr(Rt), a=src_zr(Rt2), n=reg_sp(Rn), imm=imm, x=info, y=mode)
 
 
-@njit(cache=True)
+@jit
 def LDSTNP(opc, L, imm7, Rt2, Rn, Rt):
     if opc == 1:
         return undefined()
     return _pair(opc, L, imm7, Rt2, Rn, Rt, MODE_OFFSET)
 
 
-@njit(cache=True)
+@jit
 def LDSTP_post(opc, L, imm7, Rt2, Rn, Rt):
     return _pair(opc, L, imm7, Rt2, Rn, Rt, MODE_POST)
 
 
-@njit(cache=True)
+@jit
 def LDSTP_offset(opc, L, imm7, Rt2, Rn, Rt):
     return _pair(opc, L, imm7, Rt2, Rn, Rt, MODE_OFFSET)
 
 
-@njit(cache=True)
+@jit
 def LDSTP_pre(opc, L, imm7, Rt2, Rn, Rt):
     return _pair(opc, L, imm7, Rt2, Rn, Rt, MODE_PRE)
 
@@ -163,21 +164,21 @@ def LDSTP_pre(opc, L, imm7, Rt2, Rn, Rt):
 # Rs and Rt2 of the forms below that do not use them are "should be one" bits; like
 # QEMU we ignore their value rather than treat other values as UNPREDICTABLE.
 
-@njit(cache=True)
+@jit
 def LDST_exclusive_reg(size, L, Rs, o0, Rt2, Rn, Rt):
     if L:
         return rec(ops.LDXR, d=dst_zr(Rt), n=reg_sp(Rn), x=size)
     return rec(ops.STXR, d=src_zr(Rt), a=dst_zr(Rs), n=reg_sp(Rn), x=size)
 
 
-@njit(cache=True)
+@jit
 def LDST_exclusive_pair(sz, L, Rs, o0, Rt2, Rn, Rt):
     if L:
         return rec(ops.LDXP, d=dst_zr(Rt), a=dst_zr(Rt2), n=reg_sp(Rn), x=2 + sz)
     return rec(ops.STXP, d=src_zr(Rt), m=src_zr(Rt2), a=dst_zr(Rs), n=reg_sp(Rn), x=2 + sz)
 
 
-@njit(cache=True)
+@jit
 def LDST_ordered(size, L, Rs, o0, Rt2, Rn, Rt):
     # o0 = 0 is the LORegion form (LDLAR/STLLR); with no LORegions it behaves as LDAR/STLR
     if L:
@@ -185,24 +186,24 @@ def LDST_ordered(size, L, Rs, o0, Rt2, Rn, Rt):
     return rec(ops.STLR, d=src_zr(Rt), n=reg_sp(Rn), x=size)
 
 
-@njit(cache=True)
+@jit
 def CAS(size, L, Rs, o0, Rn, Rt):
     return rec(ops.CAS, d=src_zr(Rt), m=src_zr(Rs), a=dst_zr(Rs), n=reg_sp(Rn), x=size)
 
 
-@njit(cache=True)
+@jit
 def CASP(sz, L, Rs, o0, Rn, Rt):
     if Rs & 1 or Rt & 1:  # CONSTRAINED UNPREDICTABLE; QEMU makes it UNDEFINED
         return undefined()
     return rec(ops.CASP, d=Rt, m=Rs, a=dst_zr(Rs + 1), n=reg_sp(Rn), x=2 + sz)
 
 
-@njit(cache=True)
+@jit
 def LD_atomic(size, A, R, Rs, opc, Rn, Rt):
     return rec(ops.LD_ATOMIC, d=dst_zr(Rt), m=src_zr(Rs), n=reg_sp(Rn), x=size, y=opc)
 
 
-@njit(cache=True)
+@jit
 def SWP(size, A, R, Rs, Rn, Rt):
     return rec(ops.LD_ATOMIC, d=dst_zr(Rt), m=src_zr(Rs), n=reg_sp(Rn), x=size,
                y=hostmem.RMW_SWP)
@@ -211,7 +212,7 @@ def SWP(size, A, R, Rs, Rn, Rt):
 # --- guest memory accesses --------------------------------------------------------
 
 
-@njit(cache=True)
+@jit
 def ram_offset(cpu, addr, nbytes):
     """The offset in `mem` of an access that lies wholly in RAM, or -1."""
     off = addr - cpu[RAM_BASE]
@@ -220,7 +221,7 @@ def ram_offset(cpu, addr, nbytes):
     return np.int64(-1)
 
 
-@njit(cache=True)
+@jit
 def _device_access(cpu, addr, size_log2, kind, value):
     """A device access: answered from the replay buffer, or an exit for the caller."""
     seq = cpu[MMIO_SEQ]
@@ -233,7 +234,7 @@ def _device_access(cpu, addr, size_log2, kind, value):
     return kind, U0
 
 
-@njit(cache=True)
+@jit
 def read(cpu, mem, addr, size_log2):
     """(exit kind or 0, value zero-extended)."""
     off = ram_offset(cpu, addr, 1 << size_log2)
@@ -242,7 +243,7 @@ def read(cpu, mem, addr, size_log2):
     return _device_access(cpu, addr, size_log2, exits.MMIO_READ, U0)
 
 
-@njit(cache=True)
+@jit
 def write(cpu, mem, page_slot, dec, addr, size_log2, value):
     """Exit kind or 0."""
     nbytes = 1 << size_log2
@@ -255,7 +256,7 @@ def write(cpu, mem, page_slot, dec, addr, size_log2, value):
     return kind
 
 
-@njit(cache=True)
+@jit
 def finish_load(value, info):
     """Sign-extend a loaded value as the load info asks."""
     if info & LOAD_SIGNED:
@@ -265,7 +266,7 @@ def finish_load(value, info):
     return value
 
 
-@njit(cache=True)
+@jit
 def _abort(cpu, addr, nbytes, is_write, reason):
     cpu[EXIT_A] = addr
     cpu[EXIT_B] = np.uint64(nbytes)
@@ -274,7 +275,7 @@ def _abort(cpu, addr, nbytes, is_write, reason):
     return exits.DATA_ABORT
 
 
-@njit(cache=True)
+@jit
 def _atomic_offset(cpu, addr, nbytes, is_write):
     """(exit kind or 0, RAM offset) for an exclusive or atomic access: aligned, in RAM."""
     if addr & np.uint64(nbytes - 1):
@@ -288,7 +289,7 @@ def _atomic_offset(cpu, addr, nbytes, is_write):
 # --- execute ----------------------------------------------------------------------
 
 
-@njit(cache=True)
+@jit
 def _address(regs, dec, row):
     """(access address, written-back base) for the immediate forms."""
     base = regs[dec[row, F_N]]
@@ -297,7 +298,7 @@ def _address(regs, dec, row):
     return (base if mode == MODE_POST else updated), updated, mode
 
 
-@njit(cache=True)
+@jit
 def exec_LDR_IMM(regs, cpu, mem, dec, row):
     addr, updated, mode = _address(regs, dec, row)
     info = dec[row, F_X]
@@ -310,7 +311,7 @@ def exec_LDR_IMM(regs, cpu, mem, dec, row):
     return 0
 
 
-@njit(cache=True)
+@jit
 def exec_STR_IMM(regs, cpu, mem, page_slot, dec, row):
     addr, updated, mode = _address(regs, dec, row)
     n = dec[row, F_N]
@@ -322,7 +323,7 @@ def exec_STR_IMM(regs, cpu, mem, page_slot, dec, row):
     return 0
 
 
-@njit(cache=True)
+@jit
 def _register_address(regs, dec, row):
     y = dec[row, F_Y]
     index = regs[dec[row, F_M]]
@@ -335,7 +336,7 @@ def _register_address(regs, dec, row):
     return regs[dec[row, F_N]] + (index << shift)
 
 
-@njit(cache=True)
+@jit
 def exec_LDR_REG(regs, cpu, mem, dec, row):
     info = dec[row, F_X]
     kind, v = read(cpu, mem, _register_address(regs, dec, row), info & np.uint64(3))
@@ -345,13 +346,13 @@ def exec_LDR_REG(regs, cpu, mem, dec, row):
     return 0
 
 
-@njit(cache=True)
+@jit
 def exec_STR_REG(regs, cpu, mem, page_slot, dec, row):
     return write(cpu, mem, page_slot, dec, _register_address(regs, dec, row),
                  dec[row, F_X] & np.uint64(3), regs[dec[row, F_D]])
 
 
-@njit(cache=True)
+@jit
 def exec_LDR_LIT(regs, cpu, mem, dec, row, pc):
     info = dec[row, F_X]
     kind, v = read(cpu, mem, pc + dec[row, F_IMM], info & np.uint64(3))
@@ -361,7 +362,7 @@ def exec_LDR_LIT(regs, cpu, mem, dec, row, pc):
     return 0
 
 
-@njit(cache=True)
+@jit
 def exec_LDP(regs, cpu, mem, dec, row):
     addr, updated, mode = _address(regs, dec, row)
     info = dec[row, F_X]
@@ -372,14 +373,15 @@ def exec_LDP(regs, cpu, mem, dec, row):
     kind, v2 = read(cpu, mem, addr + (U1 << size), size)
     if kind:
         return kind
-    regs[dec[row, F_D]] = finish_load(v1, info)
+    # Rt last: with Rt == Rt2 (CONSTRAINED UNPREDICTABLE) the first value wins, as in QEMU
     regs[dec[row, F_A]] = finish_load(v2, info)
+    regs[dec[row, F_D]] = finish_load(v1, info)
     if mode != MODE_OFFSET:
         regs[dec[row, F_N]] = updated
     return 0
 
 
-@njit(cache=True)
+@jit
 def exec_STP(regs, cpu, mem, page_slot, dec, row):
     addr, updated, mode = _address(regs, dec, row)
     size = dec[row, F_X] & np.uint64(3)
@@ -396,7 +398,7 @@ def exec_STP(regs, cpu, mem, page_slot, dec, row):
     return 0
 
 
-@njit(cache=True)
+@jit
 def _arm_monitor(cpu, addr, nbytes, lo, hi):
     cpu[EXCL_VALID] = U1
     cpu[EXCL_ADDR] = addr
@@ -405,34 +407,54 @@ def _arm_monitor(cpu, addr, nbytes, lo, hi):
     cpu[EXCL_HI] = hi
 
 
-@njit(cache=True)
+@jit
 def _monitor_matches(cpu, addr, nbytes):
     armed = cpu[EXCL_VALID] != U0 and cpu[EXCL_ADDR] == addr and cpu[EXCL_SIZE] == np.uint64(nbytes)
     cpu[EXCL_VALID] = U0  # a store-exclusive always clears the monitor
     return armed
 
 
-@njit(cache=True)
+@jit
 def _sized(value, size_log2):
     return value if size_log2 == 3 else value & ((U1 << np.uint64(8 << size_log2)) - U1)
 
 
-@njit(cache=True)
+@jit
 def exec_exclusive_or_ordered(regs, cpu, mem, page_slot, dec, row, op):
     """LDXR/LDAXR, STXR/STLXR, LDXP/LDAXP, STXP/STLXP, LDAR, STLR."""
     addr = regs[dec[row, F_N]]
     size = np.int64(dec[row, F_X])
     pair = op == ops.LDXP or op == ops.STXP
     nbytes = (2 << size) if pair else (1 << size)
-    is_write = op == ops.STXR or op == ops.STXP or op == ops.STLR
-    kind, off = _atomic_offset(cpu, addr, nbytes, is_write)
+    if op == ops.LDAR or op == ops.STLR:
+        # Ordered accesses must be aligned (no FEAT_LSE2) but, unlike exclusives and
+        # atomics, may go to a device
+        if addr & np.uint64(nbytes - 1):
+            return _abort(cpu, addr, nbytes, op == ops.STLR, exits.ABORT_ALIGNMENT)
+        if op == ops.LDAR:
+            kind, v = read(cpu, mem, addr, size)
+            if kind == 0:
+                regs[dec[row, F_D]] = v
+            return kind
+        kind = write(cpu, mem, page_slot, dec, addr, size, regs[dec[row, F_D]])
+        hostmem.fence()
+        return kind
+    if op == ops.STXR or op == ops.STXP:
+        # AArch64.ExclusiveMonitorsPass: the alignment check comes first; whether other
+        # aborts are detected before the monitor check is IMPLEMENTATION DEFINED, and we
+        # do what QEMU does: a store-exclusive the monitor fails never reaches memory.
+        if addr & np.uint64(nbytes - 1):
+            return _abort(cpu, addr, nbytes, True, exits.ABORT_ALIGNMENT)
+        if not _monitor_matches(cpu, addr, nbytes):
+            regs[dec[row, F_A]] = U1
+            return 0
+    kind, off = _atomic_offset(cpu, addr, nbytes, op == ops.STXR or op == ops.STXP)
     if kind:
         return kind
-    if op == ops.LDXR or op == ops.LDAR:
+    if op == ops.LDXR:
         v = hostmem.load(mem, off, size)
         regs[dec[row, F_D]] = v
-        if op == ops.LDXR:
-            _arm_monitor(cpu, addr, nbytes, v, U0)
+        _arm_monitor(cpu, addr, nbytes, v, U0)
     elif op == ops.LDXP:
         if size == 3:
             lo = hostmem.load64(mem, off)
@@ -445,31 +467,26 @@ def exec_exclusive_or_ordered(regs, cpu, mem, page_slot, dec, row, op):
             regs[dec[row, F_D]] = lo & M32
             regs[dec[row, F_A]] = lo >> np.uint64(32)
         _arm_monitor(cpu, addr, nbytes, lo, hi)
-    elif op == ops.STLR:
-        hostmem.store(mem, off, size, regs[dec[row, F_D]])
-        hostmem.fence()
-        decode_cache.note_store(page_slot, dec, off, nbytes)
-    else:  # STXR, STXP: the status register is written last (it may be Rt's own)
-        ok = _monitor_matches(cpu, addr, nbytes)
+    else:  # STXR, STXP whose monitor passed; the status register is written last (it may
+        # be Rt's own)
+        expected = cpu[EXCL_LO]
+        if op == ops.STXR:
+            new = regs[dec[row, F_D]]
+            ok = hostmem.compare_and_swap(mem, off, size, expected, new) == _sized(expected, size)
+        elif size == 3:
+            old_lo, old_hi = hostmem.cas128(mem, off, expected, cpu[EXCL_HI],
+                                            regs[dec[row, F_D]], regs[dec[row, F_M]])
+            ok = old_lo == expected and old_hi == cpu[EXCL_HI]
+        else:
+            new = (regs[dec[row, F_D]] & M32) | (regs[dec[row, F_M]] << np.uint64(32))
+            ok = hostmem.cas64(mem, off, expected, new) == expected
         if ok:
-            expected = cpu[EXCL_LO]
-            if op == ops.STXR:
-                new = regs[dec[row, F_D]]
-                ok = hostmem.compare_and_swap(mem, off, size, expected, new) == _sized(expected, size)
-            elif size == 3:
-                old_lo, old_hi = hostmem.cas128(mem, off, expected, cpu[EXCL_HI],
-                                                regs[dec[row, F_D]], regs[dec[row, F_M]])
-                ok = old_lo == expected and old_hi == cpu[EXCL_HI]
-            else:
-                new = (regs[dec[row, F_D]] & M32) | (regs[dec[row, F_M]] << np.uint64(32))
-                ok = hostmem.cas64(mem, off, expected, new) == expected
-            if ok:
-                decode_cache.note_store(page_slot, dec, off, nbytes)
+            decode_cache.note_store(page_slot, dec, off, nbytes)
         regs[dec[row, F_A]] = U0 if ok else U1
     return 0
 
 
-@njit(cache=True)
+@jit
 def exec_cas(regs, cpu, mem, page_slot, dec, row, op):
     """CAS*, CASP*: compare with Rs, store Rt if equal, Rs receives the old value."""
     addr = regs[dec[row, F_N]]
@@ -502,7 +519,7 @@ def exec_cas(regs, cpu, mem, page_slot, dec, row, op):
     return 0
 
 
-@njit(cache=True)
+@jit
 def exec_LD_ATOMIC(regs, cpu, mem, page_slot, dec, row):
     addr = regs[dec[row, F_N]]
     size = np.int64(dec[row, F_X])

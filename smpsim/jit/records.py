@@ -11,8 +11,8 @@ Each class module documents what its ops put in D..Y.
 """
 
 import numpy as np
-from numba import njit
 
+from smpsim.jit.compile import jit
 from smpsim.jit import ops
 from smpsim.jit.state import DISCARD, SP, ZR
 
@@ -23,44 +23,44 @@ MASK32 = np.uint64(0xFFFF_FFFF)
 MASK64 = np.uint64(0xFFFF_FFFF_FFFF_FFFF)
 
 
-@njit(cache=True)
+@jit
 def rec(op, d=0, n=0, m=0, a=0, imm=0, x=0, y=0):
     """A record; every argument is wrapped to uint64 (negative ints become two's complement)."""
     return (np.uint64(op), np.uint64(d), np.uint64(n), np.uint64(m), np.uint64(a),
             np.uint64(imm), np.uint64(x), np.uint64(y))
 
 
-@njit(cache=True)
+@jit
 def undefined():
     return rec(ops.UNDEFINED)
 
 
-@njit(cache=True)
+@jit
 def width_mask(sf):
     """The result mask of a 64-bit (sf=1) or 32-bit (sf=0) operation."""
     return MASK64 if sf else MASK32
 
 
 # Register-31 resolution, done once at decode time.
-@njit(cache=True)
+@jit
 def src_zr(r):
     """A source register where 31 means XZR/WZR."""
     return r  # slot 31 is ZR and always holds zero
 
 
-@njit(cache=True)
+@jit
 def dst_zr(r):
     """A destination register where 31 means XZR/WZR: the write is discarded."""
     return DISCARD if r == 31 else r
 
 
-@njit(cache=True)
+@jit
 def reg_sp(r):
     """A source or destination register where 31 means SP."""
     return SP if r == 31 else r
 
 
-@njit(cache=True)
+@jit
 def sign_extend(value, bits):
     """`value` (an int64 holding `bits` bits) sign-extended, as an int64."""
     shift = 64 - bits
