@@ -1,4 +1,4 @@
-"""How every function of the jit core is compiled.
+"""How every function of the jit core is compiled and cached.
 
 `jit` is `numba.njit` with the compile cache on and Numba's reference-counting runtime
 (NRT) off. The core never allocates arrays; it only works on arrays its caller owns
@@ -7,8 +7,66 @@ decrements the reference counts of its array arguments with atomic instructions,
 which measured ~20 ns per call: more than most instructions take to interpret.
 (`_nrt` is a Numba flag without a public spelling; pyproject.toml pins the Numba
 versions it was measured with.)
+
+Numba checks a cached function against its own source file only, so after an edit
+to one module, a function of another module that inlined the old code would load
+stale machine code. The core is therefore cached as one unit: when the digest of
+all its sources changes, every cached function of the package is dropped.
 """
+
+from __future__ import annotations
+
+import hashlib
+import pathlib
 
 from numba import njit
 
+PACKAGE_DIR = pathlib.Path(__file__).resolve().parent
+_STAMP = "smpsim-jit-sources.sha256"
+
+
+def sources_digest(package_dir: pathlib.Path = PACKAGE_DIR) -> str:
+    h = hashlib.sha256()
+    for path in sorted(package_dir.glob("*.py")) + sorted(package_dir.glob("*.decode")):
+        h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def cache_dir(package_dir: pathlib.Path = PACKAGE_DIR) -> pathlib.Path:
+    """Where Numba caches the functions of this package (as Numba's own locators decide)."""
+    source = str(package_dir / "compile.py")
+    try:
+        from numba.core.caching import _CacheImpl  # noqa: PLC0415 (private: fall back below)
+
+        for locator in _CacheImpl._locator_classes:
+            found = locator.from_function(None, source)
+            if found is not None:
+                return pathlib.Path(found.get_cache_path())
+    except (ImportError, AttributeError, TypeError):
+        pass
+    return package_dir / "__pycache__"
+
+
+def drop_stale_cache(package_dir: pathlib.Path = PACKAGE_DIR) -> bool:
+    """Remove this package's cached functions if its sources changed; True if it did."""
+    directory = cache_dir(package_dir)
+    stamp = directory / _STAMP
+    digest = sources_digest(package_dir)
+    try:
+        if stamp.read_text() == digest:
+            return False
+    except OSError:
+        pass
+    modules = {p.stem for p in package_dir.glob("*.py")}
+    try:
+        for entry in directory.iterdir():
+            if entry.suffix in (".nbi", ".nbc") and entry.name.split(".", 1)[0] in modules:
+                entry.unlink(missing_ok=True)
+        stamp.write_text(digest)
+    except OSError:
+        pass  # a read-only or missing cache directory: Numba will not cache there either
+    return True
+
+
+drop_stale_cache()
 jit = njit(cache=True, _nrt=False)

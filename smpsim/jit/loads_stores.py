@@ -252,6 +252,8 @@ def write(cpu, mem, page_slot, dec, addr, size_log2, value):
         hostmem.store(mem, off, size_log2, value)
         decode_cache.note_store(page_slot, dec, off, nbytes)
         return 0
+    if size_log2 < 3:  # the device sees the bytes stored, not the whole register
+        value &= (U1 << np.uint64(8 << size_log2)) - U1
     kind, _ = _device_access(cpu, addr, size_log2, exits.MMIO_WRITE, value)
     return kind
 
