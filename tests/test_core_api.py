@@ -99,7 +99,7 @@ def test_device_store_reports_the_value_and_completes_once_acknowledged():
     core.set_x(1, 0x0900_0000)
     core.set_x(2, 0xABCD_1234)
     ex = core.run(10)
-    assert (ex.kind, ex.a, ex.b, ex.c) == (exits.MMIO_WRITE, 0x0900_0002, 2, 0xABCD_1234)
+    assert (ex.kind, ex.a, ex.b, ex.c) == (exits.MMIO_WRITE, 0x0900_0002, 2, 0x1234)
     core.answer_mmio()
     ex = core.run(10)  # the store completes, the next device access is a new exit
     assert (ex.kind, ex.a, ex.b, ex.pc) == (exits.MMIO_READ, 0x0900_0000, 1, BASE + 4)
