@@ -1,0 +1,1 @@
+"""Performance harness for smpsim (run `python -m benchmarks.bench_core`); not a test suite."""
