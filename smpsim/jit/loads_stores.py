@@ -17,11 +17,12 @@ follow the host's order (x86-64 TSO), and STLR and DMB/DSB add a host fence for 
 store-to-load order that TSO does not give.
 
 Record fields, by op (a "load info" is size_log2 | signed << 2 | to 32 bits << 3):
-    LDR_IMM, STR_IMM   D = Rt, N = base, IMM = offset, X = load info (stores: size_log2),
-                       Y = mode (0 offset, 1 post-index, 2 pre-index) | unprivileged << 2
+    LDR_IMM, STR_IMM   D = Rt, N = base, M = written-back slot (N, or DISCARD), IMM = offset,
+                       X = load info (stores: size_log2) | unprivileged << 4,
+                       Y = address mask (all ones, or 0 for post-index: base + (IMM & Y))
     LDR_REG, STR_REG   D = Rt, N = base, M = index, X = load info, Y = option | shift << 3
     LDR_LIT            D = Rt, IMM = offset from PC, X = load info
-    LDP, STP           D = Rt, A = Rt2, N = base, IMM = offset, X = load info, Y = mode
+    LDP, STP           D = Rt, A = Rt2, N, M, IMM, Y as LDR_IMM, X = load info
     LDXR, LDAR         D = Rt, N = base, X = size_log2
     STXR               D = Rt, A = Rs (status), N = base, X = size_log2
     STLR               D = Rt, N = base, X = size_log2
@@ -36,17 +37,17 @@ import numpy as np
 
 from smpsim.jit.compile import jit
 from smpsim.jit import decode_cache, exits, hostmem, ops
-from smpsim.jit.alu import M32, U0, U1, sign_extend_from
+from smpsim.jit.alu import M32, M64, U0, U1, sign_extend_from
 from smpsim.jit.records import (F_A, F_D, F_IMM, F_M, F_N, F_X, F_Y, dst_zr, rec, reg_sp,
                                 sign_extend, src_zr, undefined)
-from smpsim.jit.state import (EXCL_ADDR, EXCL_HI, EXCL_LO, EXCL_SIZE, EXCL_VALID, EXIT_A,
+from smpsim.jit.state import (DISCARD, EXCL_ADDR, EXCL_HI, EXCL_LO, EXCL_SIZE, EXCL_VALID, EXIT_A,
                               EXIT_B, EXIT_C, EXIT_D, MMIO_DONE, MMIO_SEQ, MMIO_VAL0, RAM_BASE,
                               RAM_SIZE)
 
 MODE_OFFSET, MODE_POST, MODE_PRE = 0, 1, 2
-UNPRIVILEGED = 4
 LOAD_SIGNED = 4
 LOAD_TO_32 = 8
+UNPRIVILEGED = 16  # in the load info / store size of LDTR/STTR
 
 # --- decode -----------------------------------------------------------------------
 
@@ -68,15 +69,26 @@ def _kind(size, opc, prefetch_allowed):
 
 
 @jit
-def _single(size, opc, Rn, Rt, imm, mode, prefetch_allowed):
+def _addressing(Rn, mode):
+    """(base slot, written-back slot, address mask) of an immediate-offset access: the
+    address is base + (offset & mask), and base + offset goes to the written-back slot
+    (DISCARD without writeback), so that executing it takes no branch on the mode."""
+    n = reg_sp(Rn)
+    return n, (DISCARD if mode == MODE_OFFSET else n), (0 if mode == MODE_POST else -1)
+
+
+@jit
+def _single(size, opc, Rn, Rt, imm, mode, prefetch_allowed, unprivileged=0):
     kind, info = _kind(size, opc, prefetch_allowed)
     if kind < 0:
         return undefined()
     if kind == 2:
         return rec(ops.NOP)  # PRFM/PRFUM: a hint
+    n, wb, amask = _addressing(Rn, mode)
+    info |= unprivileged
     if kind == 0:
-        return rec(ops.STR_IMM, d=src_zr(Rt), n=reg_sp(Rn), imm=imm, x=info, y=mode)
-    return rec(ops.LDR_IMM, d=dst_zr(Rt), n=reg_sp(Rn), imm=imm, x=info, y=mode)
+        return rec(ops.STR_IMM, d=src_zr(Rt), n=n, m=wb, imm=imm, x=info, y=amask)
+    return rec(ops.LDR_IMM, d=dst_zr(Rt), n=n, m=wb, imm=imm, x=info, y=amask)
 
 
 @jit
@@ -101,7 +113,7 @@ def LDST_pre(size, opc, imm9, Rn, Rt):
 
 @jit
 def LDST_unprivileged(size, opc, imm9, Rn, Rt):
-    return _single(size, opc, Rn, Rt, sign_extend(imm9, 9), MODE_OFFSET | UNPRIVILEGED, False)
+    return _single(size, opc, Rn, Rt, sign_extend(imm9, 9), MODE_OFFSET, False, UNPRIVILEGED)
 
 
 @jit
@@ -134,9 +146,10 @@ def _pair(opc, L, imm7, Rt2, Rn, Rt, mode):
     size = 3 if opc == 2 else 2
     info = size | (LOAD_SIGNED if opc == 1 else 0)
     imm = sign_extend(imm7, 7) << size
+    n, wb, amask = _addressing(Rn, mode)
     if L:
-        return rec(ops.LDP, d=dst_zr(Rt), a=dst_zr(Rt2), n=reg_sp(Rn), imm=imm, x=info, y=mode)
-    return rec(ops.STP, d=src_zr(Rt), a=src_zr(Rt2), n=reg_sp(Rn), imm=imm, x=info, y=mode)
+        return rec(ops.LDP, d=dst_zr(Rt), a=dst_zr(Rt2), n=n, m=wb, imm=imm, x=info, y=amask)
+    return rec(ops.STP, d=src_zr(Rt), a=src_zr(Rt2), n=n, m=wb, imm=imm, x=info, y=amask)
 
 
 @jit
@@ -244,6 +257,17 @@ def read(cpu, mem, addr, size_log2):
 
 
 @jit
+def read_for_load(cpu, mem, addr, size_log2):
+    """As `read`, but the value's bits above the access size may hold the next bytes of
+    RAM: one 8-byte load serves every size without a branch on it (finish_load drops
+    the extra bytes)."""
+    off = ram_offset(cpu, addr, 8)
+    if off >= 0:
+        return 0, hostmem.load64(mem, off)
+    return read(cpu, mem, addr, size_log2)
+
+
+@jit
 def write(cpu, mem, page_slot, dec, addr, size_log2, value):
     """Exit kind or 0."""
     nbytes = 1 << size_log2
@@ -260,12 +284,13 @@ def write(cpu, mem, page_slot, dec, addr, size_log2, value):
 
 @jit
 def finish_load(value, info):
-    """Sign-extend a loaded value as the load info asks."""
-    if info & LOAD_SIGNED:
-        value = sign_extend_from(value, 8 << (info & 3))
-        if info & LOAD_TO_32:
-            value &= M32
-    return value
+    """Keep the access size's bytes of a loaded value, zero- or sign-extended as the
+    load info asks, without branching on it."""
+    shift = np.uint64(64) - (np.uint64(8) << (info & np.uint64(3)))
+    top = value << shift
+    signed = U0 - ((info >> np.uint64(2)) & U1)
+    extended = (np.uint64(np.int64(top) >> np.int64(shift)) & signed) | ((top >> shift) & ~signed)
+    return extended & (M64 >> (((info >> np.uint64(3)) & U1) << np.uint64(5)))
 
 
 @jit
@@ -295,53 +320,48 @@ def _atomic_offset(cpu, addr, nbytes, is_write):
 def _address(regs, dec, row):
     """(access address, written-back base) for the immediate forms."""
     base = regs[dec[row, F_N]]
-    updated = base + dec[row, F_IMM]
-    mode = dec[row, F_Y] & np.uint64(3)
-    return (base if mode == MODE_POST else updated), updated, mode
+    offset = dec[row, F_IMM]
+    return base + (offset & dec[row, F_Y]), base + offset
 
 
 @jit
 def exec_LDR_IMM(regs, cpu, mem, dec, row):
-    addr, updated, mode = _address(regs, dec, row)
+    addr, updated = _address(regs, dec, row)
     info = dec[row, F_X]
-    kind, v = read(cpu, mem, addr, info & np.uint64(3))
+    kind, v = read_for_load(cpu, mem, addr, info & np.uint64(3))
     if kind:
         return kind
     regs[dec[row, F_D]] = finish_load(v, info)
-    if mode != MODE_OFFSET:  # after the load: with Rn == Rt the written-back base wins, as in QEMU
-        regs[dec[row, F_N]] = updated
+    regs[dec[row, F_M]] = updated  # after the load: with Rn == Rt the base wins, as in QEMU
     return 0
 
 
 @jit
 def exec_STR_IMM(regs, cpu, mem, page_slot, dec, row):
-    addr, updated, mode = _address(regs, dec, row)
-    n = dec[row, F_N]
+    addr, updated = _address(regs, dec, row)
     kind = write(cpu, mem, page_slot, dec, addr, dec[row, F_X] & np.uint64(3), regs[dec[row, F_D]])
     if kind:
         return kind
-    if mode != MODE_OFFSET:
-        regs[n] = updated
+    regs[dec[row, F_M]] = updated
     return 0
 
 
 @jit
 def _register_address(regs, dec, row):
+    """Base + extended index << shift (LSL/SXTX, UXTW or SXTW), without branches."""
     y = dec[row, F_Y]
-    index = regs[dec[row, F_M]]
-    option = y & np.uint64(7)
-    shift = y >> np.uint64(3)
-    if option == 2:  # UXTW
-        index &= M32
-    elif option == 6:  # SXTW
-        index = sign_extend_from(index, 32)
-    return regs[dec[row, F_N]] + (index << shift)
+    w_index = U1 - (y & U1)  # option 010 UXTW and 110 SXTW take a W register
+    signed = U0 - ((y >> np.uint64(2)) & U1)
+    drop = w_index << np.uint64(5)
+    top = regs[dec[row, F_M]] << drop
+    index = (np.uint64(np.int64(top) >> np.int64(drop)) & signed) | ((top >> drop) & ~signed)
+    return regs[dec[row, F_N]] + (index << (y >> np.uint64(3)))
 
 
 @jit
 def exec_LDR_REG(regs, cpu, mem, dec, row):
     info = dec[row, F_X]
-    kind, v = read(cpu, mem, _register_address(regs, dec, row), info & np.uint64(3))
+    kind, v = read_for_load(cpu, mem, _register_address(regs, dec, row), info & np.uint64(3))
     if kind:
         return kind
     regs[dec[row, F_D]] = finish_load(v, info)
@@ -357,7 +377,7 @@ def exec_STR_REG(regs, cpu, mem, page_slot, dec, row):
 @jit
 def exec_LDR_LIT(regs, cpu, mem, dec, row, pc):
     info = dec[row, F_X]
-    kind, v = read(cpu, mem, pc + dec[row, F_IMM], info & np.uint64(3))
+    kind, v = read_for_load(cpu, mem, pc + dec[row, F_IMM], info & np.uint64(3))
     if kind:
         return kind
     regs[dec[row, F_D]] = finish_load(v, info)
@@ -366,26 +386,25 @@ def exec_LDR_LIT(regs, cpu, mem, dec, row, pc):
 
 @jit
 def exec_LDP(regs, cpu, mem, dec, row):
-    addr, updated, mode = _address(regs, dec, row)
+    addr, updated = _address(regs, dec, row)
     info = dec[row, F_X]
     size = info & np.uint64(3)
-    kind, v1 = read(cpu, mem, addr, size)
+    kind, v1 = read_for_load(cpu, mem, addr, size)
     if kind:
         return kind
-    kind, v2 = read(cpu, mem, addr + (U1 << size), size)
+    kind, v2 = read_for_load(cpu, mem, addr + (U1 << size), size)
     if kind:
         return kind
     # Rt last: with Rt == Rt2 (CONSTRAINED UNPREDICTABLE) the first value wins, as in QEMU
     regs[dec[row, F_A]] = finish_load(v2, info)
     regs[dec[row, F_D]] = finish_load(v1, info)
-    if mode != MODE_OFFSET:
-        regs[dec[row, F_N]] = updated
+    regs[dec[row, F_M]] = updated
     return 0
 
 
 @jit
 def exec_STP(regs, cpu, mem, page_slot, dec, row):
-    addr, updated, mode = _address(regs, dec, row)
+    addr, updated = _address(regs, dec, row)
     size = dec[row, F_X] & np.uint64(3)
     v1 = regs[dec[row, F_D]]
     v2 = regs[dec[row, F_A]]
@@ -395,8 +414,7 @@ def exec_STP(regs, cpu, mem, page_slot, dec, row):
     kind = write(cpu, mem, page_slot, dec, addr + (U1 << size), size, v2)
     if kind:
         return kind
-    if mode != MODE_OFFSET:
-        regs[dec[row, F_N]] = updated
+    regs[dec[row, F_M]] = updated
     return 0
 
 
