@@ -70,3 +70,6 @@ def drop_stale_cache(package_dir: pathlib.Path = PACKAGE_DIR) -> bool:
 
 drop_stale_cache()
 jit = njit(cache=True, _nrt=False)
+# for the executors of the common ops: Numba inlines them into the run loop itself, as
+# LLVM would not (a call that passes the state arrays costs several nanoseconds)
+jit_inline = njit(cache=True, _nrt=False, inline="always")

@@ -20,7 +20,7 @@ Record fields, by op:
 
 import numpy as np
 
-from smpsim.jit.compile import jit
+from smpsim.jit.compile import jit, jit_inline
 from smpsim.jit import alu, ops
 from smpsim.jit.alu import M32, M64, U0, U1
 from smpsim.jit.records import (F_D, F_IMM, F_M, F_N, F_X, F_Y, dst_zr, rec, reg_sp,
@@ -113,56 +113,56 @@ def EXTRACT(sf, op21, N, o0, Rm, imms, Rn, Rd):
 # --- execute ----------------------------------------------------------------------
 
 
-@jit
+@jit_inline
 def exec_ADD_IMM(regs, dec, row):
     regs[dec[row, F_D]] = (regs[dec[row, F_N]] + dec[row, F_IMM]) & dec[row, F_X]
 
 
-@jit
+@jit_inline
 def exec_ADDS_X(regs, dec, row):
     r, nzcv = alu.add_with_carry64(regs[dec[row, F_N]], dec[row, F_IMM], dec[row, F_Y])
     regs[dec[row, F_D]] = r
     return nzcv
 
 
-@jit
+@jit_inline
 def exec_ADDS_W(regs, dec, row):
     r, nzcv = alu.add_with_carry32(regs[dec[row, F_N]], dec[row, F_IMM], dec[row, F_Y])
     regs[dec[row, F_D]] = r
     return nzcv
 
 
-@jit
+@jit_inline
 def exec_MOVK(regs, dec, row):
     d = dec[row, F_D]
     regs[d] = (regs[d] & dec[row, F_X]) | dec[row, F_IMM]
 
 
-@jit
+@jit_inline
 def exec_ANDS_IMM(regs, dec, row):
     r = regs[dec[row, F_N]] & dec[row, F_IMM]
     regs[dec[row, F_D]] = r
     return alu.logic_flags(r, dec[row, F_X])
 
 
-@jit
+@jit_inline
 def exec_LSL_IMM(regs, dec, row):
     regs[dec[row, F_D]] = (regs[dec[row, F_N]] << dec[row, F_IMM]) & dec[row, F_X]
 
 
-@jit
+@jit_inline
 def exec_LSR_IMM(regs, dec, row):
     regs[dec[row, F_D]] = (regs[dec[row, F_N]] & dec[row, F_X]) >> dec[row, F_IMM]
 
 
-@jit
+@jit_inline
 def exec_ASR_IMM(regs, dec, row):
     top = dec[row, F_Y]  # 0 for 64-bit, 32 for 32-bit: move the sign bit to bit 63 first
     v = np.int64(regs[dec[row, F_N]] << top) >> np.int64(top + dec[row, F_IMM])
     regs[dec[row, F_D]] = np.uint64(v) & dec[row, F_X]
 
 
-@jit
+@jit_inline
 def exec_bitfield(regs, dec, row, kind):
     """UBFM (kind 0), SBFM (1), BFM (2), after the Arm ARM's pseudocode."""
     y = dec[row, F_Y]
@@ -183,7 +183,7 @@ def exec_bitfield(regs, dec, row, kind):
     regs[d] = ((top & ~tmask) | (bot & tmask)) & mask
 
 
-@jit
+@jit_inline
 def exec_EXTR(regs, dec, row):
     lsb = dec[row, F_IMM]
     hi = regs[dec[row, F_N]]

@@ -24,7 +24,7 @@ where "shift" is type | amount << 2 and "width" is the data size in bits.
 
 import numpy as np
 
-from smpsim.jit.compile import jit
+from smpsim.jit.compile import jit, jit_inline
 from smpsim.jit import alu, ops
 from smpsim.jit.alu import M32, M64, U0, U1
 from smpsim.jit.records import (F_A, F_D, F_IMM, F_M, F_N, F_X, F_Y, dst_zr, rec, reg_sp,
@@ -184,7 +184,7 @@ def _shifted_operand(regs, dec, row, width):
     return alu.shift_reg(regs[dec[row, F_M]], sh & np.uint64(3), sh >> np.uint64(2), width)
 
 
-@jit
+@jit_inline
 def exec_LOGICAL_REG(regs, dec, row):
     y = dec[row, F_Y]
     width = np.int64(y >> np.uint64(2))
@@ -200,7 +200,7 @@ def exec_LOGICAL_REG(regs, dec, row):
     regs[dec[row, F_D]] = r & (M64 if width == 64 else M32)
 
 
-@jit
+@jit_inline
 def exec_ANDS_REG(regs, dec, row):
     width = np.int64(dec[row, F_Y])
     b = _shifted_operand(regs, dec, row, width) ^ dec[row, F_IMM]
@@ -222,7 +222,7 @@ def _add_sub_operand(regs, dec, row, extended):
     return b ^ dec[row, F_IMM], y & U1, width
 
 
-@jit
+@jit_inline
 def exec_add_sub(regs, dec, row, extended):
     """ADD_SREG / ADD_EREG: no flags."""
     b, carry, width = _add_sub_operand(regs, dec, row, extended)
@@ -230,7 +230,7 @@ def exec_add_sub(regs, dec, row, extended):
     regs[dec[row, F_D]] = r & (M64 if width == 64 else M32)
 
 
-@jit
+@jit_inline
 def exec_adds_sub(regs, dec, row, extended):
     """ADDS/SUBS shifted or extended: returns the flags."""
     b, carry, width = _add_sub_operand(regs, dec, row, extended)
@@ -256,7 +256,7 @@ def exec_adc(regs, dec, row, nzcv, set_flags):
     return flags if set_flags else nzcv
 
 
-@jit
+@jit_inline
 def exec_ccmp(regs, dec, row, nzcv, width):
     x = dec[row, F_X]
     if not alu.condition_holds(x & np.uint64(15), nzcv):
@@ -275,7 +275,7 @@ def exec_ccmp(regs, dec, row, nzcv, width):
     return flags
 
 
-@jit
+@jit_inline
 def exec_CSEL(regs, dec, row, nzcv):
     if alu.condition_holds(dec[row, F_X], nzcv):
         r = regs[dec[row, F_N]]
@@ -312,7 +312,7 @@ def exec_one_source(regs, dec, row, op):
     regs[dec[row, F_D]] = r
 
 
-@jit
+@jit_inline
 def exec_two_source(regs, dec, row, op):
     """UDIV, SDIV, LSLV, LSRV, ASRV, RORV, CRC32*."""
     a = regs[dec[row, F_N]]
@@ -346,7 +346,7 @@ def exec_two_source(regs, dec, row, op):
     regs[d] = r & mask
 
 
-@jit
+@jit_inline
 def exec_multiply(regs, dec, row, op):
     """MADD/MSUB, SMADDL/SMSUBL, UMADDL/UMSUBL, SMULH, UMULH."""
     a = regs[dec[row, F_N]]

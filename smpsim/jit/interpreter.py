@@ -172,6 +172,22 @@ def _loop(regs, cpu, mem, page_slot, slot_page, dec, budget):
             nzcv = dpr.exec_adds_sub(regs, dec, row, True)
         elif op == ops.CSEL:
             dpr.exec_CSEL(regs, dec, row, nzcv)
+        elif op == ops.UBFM:
+            dpi.exec_bitfield(regs, dec, row, 0)
+        elif op == ops.SBFM:
+            dpi.exec_bitfield(regs, dec, row, 1)
+        elif op == ops.BFM:
+            dpi.exec_bitfield(regs, dec, row, 2)
+        elif op == ops.EXTR:
+            dpi.exec_EXTR(regs, dec, row)
+        elif op == ops.CCMP_X:
+            nzcv = dpr.exec_ccmp(regs, dec, row, nzcv, 64)
+        elif op == ops.CCMP_W:
+            nzcv = dpr.exec_ccmp(regs, dec, row, nzcv, 32)
+        elif op >= ops.UDIV and op <= ops.RORV:
+            dpr.exec_two_source(regs, dec, row, op)
+        elif op >= ops.MADD and op <= ops.UMULH:
+            dpr.exec_multiply(regs, dec, row, op)
         elif op == ops.NOP or op == ops.YIELD:
             pass
         else:
@@ -203,28 +219,14 @@ def _loop(regs, cpu, mem, page_slot, slot_page, dec, budget):
 @jit
 def _rare(regs, cpu, mem, page_slot, dec, row, op, nzcv, pc):
     """Ops kept out of the hot loop: (exit kind or 0, flags)."""
-    if op == ops.UBFM:
-        dpi.exec_bitfield(regs, dec, row, 0)
-    elif op == ops.SBFM:
-        dpi.exec_bitfield(regs, dec, row, 1)
-    elif op == ops.BFM:
-        dpi.exec_bitfield(regs, dec, row, 2)
-    elif op == ops.EXTR:
-        dpi.exec_EXTR(regs, dec, row)
-    elif op == ops.ADC:
+    if op == ops.ADC:
         nzcv = dpr.exec_adc(regs, dec, row, nzcv, False)
     elif op == ops.ADCS_X or op == ops.ADCS_W:
         nzcv = dpr.exec_adc(regs, dec, row, nzcv, True)
-    elif op == ops.CCMP_X:
-        nzcv = dpr.exec_ccmp(regs, dec, row, nzcv, 64)
-    elif op == ops.CCMP_W:
-        nzcv = dpr.exec_ccmp(regs, dec, row, nzcv, 32)
     elif op >= ops.RBIT and op <= ops.CLS:
         dpr.exec_one_source(regs, dec, row, op)
-    elif op >= ops.UDIV and op <= ops.CRC32:
+    elif op == ops.CRC32:
         dpr.exec_two_source(regs, dec, row, op)
-    elif op >= ops.MADD and op <= ops.UMULH:
-        dpr.exec_multiply(regs, dec, row, op)
     elif op == ops.LDXR or op == ops.STXR or op == ops.LDXP or op == ops.STXP \
             or op == ops.LDAR or op == ops.STLR:
         return ls.exec_exclusive_or_ordered(regs, cpu, mem, page_slot, dec, row, op), nzcv

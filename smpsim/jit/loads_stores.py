@@ -35,7 +35,7 @@ Record fields, by op (a "load info" is size_log2 | signed << 2 | to 32 bits << 3
 
 import numpy as np
 
-from smpsim.jit.compile import jit
+from smpsim.jit.compile import jit, jit_inline
 from smpsim.jit import decode_cache, exits, hostmem, ops
 from smpsim.jit.alu import M32, M64, U0, U1, sign_extend_from
 from smpsim.jit.records import (F_A, F_D, F_IMM, F_M, F_N, F_X, F_Y, dst_zr, rec, reg_sp,
@@ -74,7 +74,7 @@ def _addressing(Rn, mode):
     address is base + (offset & mask), and base + offset goes to the written-back slot
     (DISCARD without writeback), so that executing it takes no branch on the mode."""
     n = reg_sp(Rn)
-    return n, (DISCARD if mode == MODE_OFFSET else n), (0 if mode == MODE_POST else -1)
+    return n, (DISCARD if mode == MODE_OFFSET else n), (U0 if mode == MODE_POST else M64)
 
 
 @jit
@@ -324,7 +324,7 @@ def _address(regs, dec, row):
     return base + (offset & dec[row, F_Y]), base + offset
 
 
-@jit
+@jit_inline
 def exec_LDR_IMM(regs, cpu, mem, dec, row):
     addr, updated = _address(regs, dec, row)
     info = dec[row, F_X]
@@ -336,7 +336,7 @@ def exec_LDR_IMM(regs, cpu, mem, dec, row):
     return 0
 
 
-@jit
+@jit_inline
 def exec_STR_IMM(regs, cpu, mem, page_slot, dec, row):
     addr, updated = _address(regs, dec, row)
     kind = write(cpu, mem, page_slot, dec, addr, dec[row, F_X] & np.uint64(3), regs[dec[row, F_D]])
@@ -358,7 +358,7 @@ def _register_address(regs, dec, row):
     return regs[dec[row, F_N]] + (index << (y >> np.uint64(3)))
 
 
-@jit
+@jit_inline
 def exec_LDR_REG(regs, cpu, mem, dec, row):
     info = dec[row, F_X]
     kind, v = read_for_load(cpu, mem, _register_address(regs, dec, row), info & np.uint64(3))
@@ -368,13 +368,13 @@ def exec_LDR_REG(regs, cpu, mem, dec, row):
     return 0
 
 
-@jit
+@jit_inline
 def exec_STR_REG(regs, cpu, mem, page_slot, dec, row):
     return write(cpu, mem, page_slot, dec, _register_address(regs, dec, row),
                  dec[row, F_X] & np.uint64(3), regs[dec[row, F_D]])
 
 
-@jit
+@jit_inline
 def exec_LDR_LIT(regs, cpu, mem, dec, row, pc):
     info = dec[row, F_X]
     kind, v = read_for_load(cpu, mem, pc + dec[row, F_IMM], info & np.uint64(3))
@@ -384,7 +384,7 @@ def exec_LDR_LIT(regs, cpu, mem, dec, row, pc):
     return 0
 
 
-@jit
+@jit_inline
 def exec_LDP(regs, cpu, mem, dec, row):
     addr, updated = _address(regs, dec, row)
     info = dec[row, F_X]
@@ -402,7 +402,7 @@ def exec_LDP(regs, cpu, mem, dec, row):
     return 0
 
 
-@jit
+@jit_inline
 def exec_STP(regs, cpu, mem, page_slot, dec, row):
     addr, updated = _address(regs, dec, row)
     size = dec[row, F_X] & np.uint64(3)
