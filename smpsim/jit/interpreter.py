@@ -108,8 +108,23 @@ def _loop(regs, cpu, mem, page_slot, slot_page, dec, budget):
             if k:
                 kind = k
                 break
-        elif op == ops.STR_IMM:
-            k = ls.exec_STR_IMM(regs, cpu, mem, page_slot, dec, row)
+        elif op == ops.STRX_IMM:
+            k = ls.exec_STR_IMM(regs, cpu, mem, page_slot, dec, row, 3)
+            if k:
+                kind = k
+                break
+        elif op == ops.STRW_IMM:
+            k = ls.exec_STR_IMM(regs, cpu, mem, page_slot, dec, row, 2)
+            if k:
+                kind = k
+                break
+        elif op == ops.STRH_IMM:
+            k = ls.exec_STR_IMM(regs, cpu, mem, page_slot, dec, row, 1)
+            if k:
+                kind = k
+                break
+        elif op == ops.STRB_IMM:
+            k = ls.exec_STR_IMM(regs, cpu, mem, page_slot, dec, row, 0)
             if k:
                 kind = k
                 break

@@ -17,7 +17,7 @@ follow the host's order (x86-64 TSO), and STLR and DMB/DSB add a host fence for 
 store-to-load order that TSO does not give.
 
 Record fields, by op (a "load info" is size_log2 | signed << 2 | to 32 bits << 3):
-    LDR_IMM, STR_IMM   D = Rt, N = base, M = written-back slot (N, or DISCARD), IMM = offset,
+    LDR_IMM, STR*_IMM  D = Rt, N = base, M = written-back slot (N, or DISCARD), IMM = offset,
                        X = load info (stores: size_log2) | unprivileged << 4,
                        Y = address mask (all ones, or 0 for post-index: base + (IMM & Y))
     LDR_REG, STR_REG   D = Rt, N = base, M = index, X = load info, Y = option | shift << 3
@@ -87,7 +87,8 @@ def _single(size, opc, Rn, Rt, imm, mode, prefetch_allowed, unprivileged=0):
     n, wb, amask = _addressing(Rn, mode)
     info |= unprivileged
     if kind == 0:
-        return rec(ops.STR_IMM, d=src_zr(Rt), n=n, m=wb, imm=imm, x=info, y=amask)
+        # one op per size: the size is then known where the store runs, with no branch on it
+        return rec(ops.STRB_IMM + size, d=src_zr(Rt), n=n, m=wb, imm=imm, x=info, y=amask)
     return rec(ops.LDR_IMM, d=dst_zr(Rt), n=n, m=wb, imm=imm, x=info, y=amask)
 
 
@@ -337,9 +338,9 @@ def exec_LDR_IMM(regs, cpu, mem, dec, row):
 
 
 @jit_inline
-def exec_STR_IMM(regs, cpu, mem, page_slot, dec, row):
+def exec_STR_IMM(regs, cpu, mem, page_slot, dec, row, size_log2):
     addr, updated = _address(regs, dec, row)
-    kind = write(cpu, mem, page_slot, dec, addr, dec[row, F_X] & np.uint64(3), regs[dec[row, F_D]])
+    kind = write(cpu, mem, page_slot, dec, addr, size_log2, regs[dec[row, F_D]])
     if kind:
         return kind
     regs[dec[row, F_M]] = updated

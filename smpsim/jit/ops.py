@@ -85,23 +85,26 @@ SEVL = 75
 CLREX = 76
 BARRIER = 77
 LDR_IMM = 78
-STR_IMM = 79
-LDR_REG = 80
-STR_REG = 81
-LDR_LIT = 82
-LDP = 83
-STP = 84
-LDXR = 85
-STXR = 86
-LDXP = 87
-STXP = 88
-LDAR = 89
-STLR = 90
-CAS = 91
-CASP = 92
-LD_ATOMIC = 93
+STRB_IMM = 79
+STRH_IMM = 80
+STRW_IMM = 81
+STRX_IMM = 82
+LDR_REG = 83
+STR_REG = 84
+LDR_LIT = 85
+LDP = 86
+STP = 87
+LDXR = 88
+STXR = 89
+LDXP = 90
+STXP = 91
+LDAR = 92
+STLR = 93
+CAS = 94
+CASP = 95
+LD_ATOMIC = 96
 
-COUNT = 94
+COUNT = 97
 
 _NAMES = {value: key for key, value in dict(globals()).items() if key.isupper() and key != "COUNT"}
 
