@@ -84,24 +84,23 @@ def ror(value, amount, width):
 
 @jit
 def shift_reg(value, shift_type, amount, width):
-    """ShiftReg: LSL=0, LSR=1, ASR=2, ROR=3 by amount (< width) on a `width`-bit value."""
+    """ShiftReg: LSL=0, LSR=1, ASR=2, ROR=3 by amount (< width) on a `width`-bit value.
+
+    Branch-free: the four results are computed and one is selected with masks, since a
+    guest's mix of shift types is data the host cannot predict."""
     amount = np.uint64(amount)
-    if width == 32:
-        value &= M32
-        if shift_type == 0:
-            return (value << amount) & M32
-        if shift_type == 1:
-            return value >> amount
-        if shift_type == 2:
-            return np.uint64(np.int64(value << np.uint64(32)) >> np.int64(amount + np.uint64(32))) & M32
-        return ror(value, amount, 32)
-    if shift_type == 0:
-        return value << amount
-    if shift_type == 1:
-        return value >> amount
-    if shift_type == 2:
-        return np.uint64(np.int64(value) >> np.int64(amount))
-    return ror(value, amount, 64)
+    shift_type = np.uint64(shift_type)
+    top = np.uint64(64 - width)  # 0 or 32
+    mask = M64 >> top
+    v = value & mask
+    lsl = (v << amount) & mask
+    lsr = v >> amount
+    asr = np.uint64((np.int64(v << top) >> np.int64(top)) >> np.int64(amount)) & mask
+    rotated_in = (v << ((np.uint64(width) - amount) & np.uint64(63))) & (U0 - np.uint64(amount != U0))
+    ror = (lsr | rotated_in) & mask
+    return ((lsl & (U0 - np.uint64(shift_type == U0))) | (lsr & (U0 - np.uint64(shift_type == U1)))
+            | (asr & (U0 - np.uint64(shift_type == np.uint64(2))))
+            | (ror & (U0 - np.uint64(shift_type == np.uint64(3)))))
 
 
 @jit
