@@ -19,8 +19,8 @@ Record fields, by op:
 """
 
 
-from smpsim.jit.compile import jit
 from smpsim.jit import ops
+from smpsim.jit.compile import jit
 from smpsim.jit.records import rec, sign_extend, src_zr, undefined, width_mask
 
 

@@ -20,9 +20,9 @@ Record fields, by op:
 
 import numpy as np
 
-from smpsim.jit.compile import jit, jit_inline
 from smpsim.jit import alu, ops
 from smpsim.jit.alu import M32, M64, U0, U1
+from smpsim.jit.compile import jit, jit_inline
 from smpsim.jit.records import (F_D, F_IMM, F_M, F_N, F_X, F_Y, dst_zr, rec, reg_sp,
                                 sign_extend, src_zr, undefined, width_mask)
 

@@ -24,9 +24,9 @@ where "shift" is type | amount << 2 and "width" is the data size in bits.
 
 import numpy as np
 
-from smpsim.jit.compile import jit, jit_inline
 from smpsim.jit import alu, ops
 from smpsim.jit.alu import M32, M64, U0, U1
+from smpsim.jit.compile import jit, jit_inline
 from smpsim.jit.records import (F_A, F_D, F_IMM, F_M, F_N, F_X, F_Y, dst_zr, rec, reg_sp,
                                 src_zr, undefined, width_mask)
 

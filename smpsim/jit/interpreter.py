@@ -1,20 +1,22 @@
 """The run loop: execute up to a budget of instructions, or until an exit.
 
-One `@njit` loop keeps PC and NZCV in locals, fetches through the decode cache
+One jit-compiled loop keeps PC and NZCV in locals, fetches through the decode cache
 (decode_cache.py), decodes a word only the first time it runs, and dispatches on the
-op id with a flat if/elif chain that LLVM turns into a jump table. Anything rare or
-that needs the outside world leaves the loop as an exit (exits.py).
+op id with a flat if/elif chain that LLVM turns into a jump table. The branch ops
+(branches_exceptions_system.py documents their records) run inline because they
+change the PC; the common ops' executors are inlined by Numba (compile.jit_inline);
+the rare ones are reached through one call, `_rare`. Anything that needs the outside
+world leaves the loop as an exit (exits.py).
 """
 
 import numpy as np
 
-from smpsim.jit.compile import jit
 from smpsim.jit import a64_decoder, decode_cache, exits, hostmem, ops
-from smpsim.jit import branches_exceptions_system as bes  # noqa: F401  (documents the branch ops)
 from smpsim.jit import data_processing_immediate as dpi
 from smpsim.jit import data_processing_register as dpr
 from smpsim.jit import loads_stores as ls
 from smpsim.jit.alu import COND, U0, U1
+from smpsim.jit.compile import jit
 from smpsim.jit.decode_cache import PAGE_INSNS, PAGE_SHIFT
 from smpsim.jit.records import F_D, F_IMM, F_M, F_N, F_OP, F_X, F_Y, RECORD_WORDS
 from smpsim.jit.state import (EVENT_REGISTER, EXCL_VALID, EXIT_A, EXIT_B, EXIT_C, EXIT_INSN,
@@ -22,7 +24,6 @@ from smpsim.jit.state import (EVENT_REGISTER, EXCL_VALID, EXIT_A, EXIT_B, EXIT_C
                               RAM_BASE, RAM_SIZE)
 
 _LR = 30
-_SIMPLE_EXITS = (exits.SVC, exits.HVC, exits.SMC, exits.BRK, exits.HLT)
 
 
 @jit

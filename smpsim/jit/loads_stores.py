@@ -35,9 +35,9 @@ Record fields, by op (a "load info" is size_log2 | signed << 2 | to 32 bits << 3
 
 import numpy as np
 
-from smpsim.jit.compile import jit, jit_inline
 from smpsim.jit import decode_cache, exits, hostmem, ops
-from smpsim.jit.alu import M32, M64, U0, U1, sign_extend_from
+from smpsim.jit.alu import M32, M64, U0, U1
+from smpsim.jit.compile import jit, jit_inline
 from smpsim.jit.records import (F_A, F_D, F_IMM, F_M, F_N, F_X, F_Y, dst_zr, rec, reg_sp,
                                 sign_extend, src_zr, undefined)
 from smpsim.jit.state import (DISCARD, EXCL_ADDR, EXCL_HI, EXCL_LO, EXCL_SIZE, EXCL_VALID, EXIT_A,

@@ -12,8 +12,8 @@ Each class module documents what its ops put in D..Y.
 
 import numpy as np
 
-from smpsim.jit.compile import jit
 from smpsim.jit import ops
+from smpsim.jit.compile import jit
 from smpsim.jit.state import DISCARD, SP, ZR
 
 F_OP, F_D, F_N, F_M, F_A, F_IMM, F_X, F_Y = range(8)
