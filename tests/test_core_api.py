@@ -155,3 +155,20 @@ def test_register_31_and_bad_arguments():
         Core(np.zeros(100, dtype=np.uint8))
     with pytest.raises(ValueError):
         core.load(BASE - 4, b"1234")
+
+
+@pytest.mark.parametrize("slots", [1, 4])
+def test_straight_line_code_runs_across_page_boundaries(slots):
+    # add x0, x0, #1 on the last word of each of three pages, then a branch back across them
+    core = Core(np.zeros(4 * 4096, dtype=np.uint8), ram_base=BASE, cache_slots=slots)
+    for page in range(3):
+        core.load(BASE + page * 4096 + 4092, struct.pack("<I", 0x91000400))
+    core.load(BASE + 3 * 4096, struct.pack("<II", 0xF1000421, HLT))  # subs x1, x1, #1 ; hlt
+    core.load(BASE + 3 * 4096 + 8, struct.pack("<I", 0x54000000))  # never reached
+    # first word of pages 1 and 2: nops up to the page's last word
+    for page in (1, 2):
+        core.load(BASE + page * 4096, struct.pack("<I", 0xD503201F) * 1023)
+    core.pc = BASE + 4092
+    ex = core.run(10_000)
+    assert ex.kind == exits.HLT and ex.pc == BASE + 3 * 4096 + 4
+    assert core.x(0) == 3 and core.icount == 3 + 2 * 1023 + 1

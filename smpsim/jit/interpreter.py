@@ -16,14 +16,15 @@ from smpsim.jit import data_processing_immediate as dpi
 from smpsim.jit import data_processing_register as dpr
 from smpsim.jit import loads_stores as ls
 from smpsim.jit.alu import COND, U0, U1
-from smpsim.jit.compile import jit
-from smpsim.jit.decode_cache import PAGE_INSNS, PAGE_SHIFT
+from smpsim.jit.compile import jit, jit_inline
+from smpsim.jit.decode_cache import PAGE_SHIFT, SLOT_ROWS
 from smpsim.jit.records import F_D, F_IMM, F_M, F_N, F_OP, F_X, F_Y, RECORD_WORDS
 from smpsim.jit.state import (EVENT_REGISTER, EXCL_VALID, EXIT_A, EXIT_B, EXIT_C, EXIT_INSN,
                               EXIT_KIND, EXIT_PC, ICOUNT, MMIO_DONE, MMIO_SEQ, NZCV, PC,
                               RAM_BASE, RAM_SIZE)
 
 _LR = 30
+PAGE_MASK = (1 << PAGE_SHIFT) - 1
 
 
 @jit
@@ -33,6 +34,14 @@ def _decode_into(dec, row, word):
         dec[row, i] = r[i]
 
 
+@jit_inline
+def _follow(next_pc, page_va, base_row, force_row):
+    """After a branch: (base_row, page_va) for `next_pc`; the lookup row when it left the
+    page (branch-free: the host should not have to predict the guest's branches twice)."""
+    far = ((next_pc - page_va) >> np.uint64(PAGE_SHIFT)) != U0
+    return (force_row if far else base_row), (next_pc if far else page_va)
+
+
 @jit
 def _loop(regs, cpu, mem, page_slot, slot_page, dec, budget):
     """Run at most `budget` instructions; returns (exit kind, instructions retired)."""
@@ -40,12 +49,23 @@ def _loop(regs, cpu, mem, page_slot, slot_page, dec, budget):
     nzcv = cpu[NZCV]
     ram_base = cpu[RAM_BASE]
     ram_size = cpu[RAM_SIZE]
-    page = ~U0  # the 4 KiB page of `pc` whose cache rows start at `base_row`
-    base_row = np.int64(0)
+    # the rows of the page of `pc` start at `base_row`; the page starts at `page_va`.
+    # Starting on the lookup row makes the first dispatch look the page up.
+    force_row = np.int64(dec.shape[0] - 1)
+    base_row = force_row
+    page_va = pc
     count = np.int64(0)
     kind = exits.BUDGET
     while count < budget:
-        if (pc >> np.uint64(PAGE_SHIFT)) != page:
+        row = base_row + np.int64((pc - page_va) >> np.uint64(2))
+        op = np.int64(dec[row, F_OP])
+        next_pc = pc + np.uint64(4)
+
+        # --- the common ops, inline or in small executors -------------------------
+        if op == ops.NOT_DECODED:  # part of the dispatch, not a test of its own
+            _decode_into(dec, row, hostmem.load32(mem, pc - ram_base))
+            continue
+        elif op == ops.PAGE_END:  # pc has left the page of `base_row`: find its own
             off = pc - ram_base
             if off >= ram_size:
                 cpu[EXIT_A] = pc
@@ -53,17 +73,10 @@ def _loop(regs, cpu, mem, page_slot, slot_page, dec, budget):
                 break
             slot = decode_cache.slot_for_page(cpu, page_slot, slot_page, dec,
                                               np.int64(off >> np.uint64(PAGE_SHIFT)))
-            base_row = slot * PAGE_INSNS
-            page = pc >> np.uint64(PAGE_SHIFT)
-        row = base_row + np.int64((pc >> np.uint64(2)) & np.uint64(PAGE_INSNS - 1))
-        op = np.int64(dec[row, F_OP])
-        if op == ops.NOT_DECODED:
-            _decode_into(dec, row, hostmem.load32(mem, pc - ram_base))
-            op = np.int64(dec[row, F_OP])
-        next_pc = pc + np.uint64(4)
-
-        # --- the common ops, inline or in small executors -------------------------
-        if op == ops.ADD_IMM:
+            base_row = slot * SLOT_ROWS
+            page_va = pc & ~np.uint64(PAGE_MASK)
+            continue
+        elif op == ops.ADD_IMM:
             dpi.exec_ADD_IMM(regs, dec, row)
         elif op == ops.ADDS_X:
             nzcv = dpi.exec_ADDS_X(regs, dec, row)
@@ -76,23 +89,30 @@ def _loop(regs, cpu, mem, page_slot, slot_page, dec, budget):
         elif op == ops.B_COND:
             if COND[(np.int64(dec[row, F_X]) << 4) | np.int64(nzcv)]:
                 next_pc = pc + dec[row, F_IMM]
+            base_row, page_va = _follow(next_pc, page_va, base_row, force_row)
         elif op == ops.B:
             next_pc = pc + dec[row, F_IMM]
+            base_row, page_va = _follow(next_pc, page_va, base_row, force_row)
         elif op == ops.BL:
             regs[_LR] = next_pc
             next_pc = pc + dec[row, F_IMM]
+            base_row, page_va = _follow(next_pc, page_va, base_row, force_row)
         elif op == ops.CBZ:
             if regs[dec[row, F_N]] & dec[row, F_X] == U0:
                 next_pc = pc + dec[row, F_IMM]
+            base_row, page_va = _follow(next_pc, page_va, base_row, force_row)
         elif op == ops.CBNZ:
             if regs[dec[row, F_N]] & dec[row, F_X] != U0:
                 next_pc = pc + dec[row, F_IMM]
+            base_row, page_va = _follow(next_pc, page_va, base_row, force_row)
         elif op == ops.TBZ:
             if (regs[dec[row, F_N]] >> dec[row, F_X]) & U1 == U0:
                 next_pc = pc + dec[row, F_IMM]
+            base_row, page_va = _follow(next_pc, page_va, base_row, force_row)
         elif op == ops.TBNZ:
             if (regs[dec[row, F_N]] >> dec[row, F_X]) & U1 != U0:
                 next_pc = pc + dec[row, F_IMM]
+            base_row, page_va = _follow(next_pc, page_va, base_row, force_row)
         elif op == ops.BR or op == ops.BLR:
             target = regs[dec[row, F_N]]  # read before BLR writes LR: BLR X30 is allowed
             if op == ops.BLR:
@@ -104,6 +124,7 @@ def _loop(regs, cpu, mem, page_slot, slot_page, dec, budget):
                 cpu[EXIT_A] = target
                 kind = exits.PC_ALIGNMENT
                 break
+            base_row, page_va = _follow(next_pc, page_va, base_row, force_row)
         elif op == ops.LDR_IMM:
             k = ls.exec_LDR_IMM(regs, cpu, mem, dec, row)
             if k:
