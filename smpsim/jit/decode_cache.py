@@ -5,7 +5,7 @@ lazily, the first time the interpreter reaches them (op 0 = not decoded yet). Sl
 are recycled round robin when all are in use.
 
 Each slot ends with one more row whose op is PAGE_END, and the cache ends with one
-such row of its own (FORCE_LOOKUP_ROW): code that runs off the end of its page, and
+such row of its own (the lookup row): code that runs off the end of its page, and
 a branch to another page (which points the interpreter at that last row), reach the
 page lookup through the ordinary dispatch, so the interpreter tests nothing per
 instruction to notice a page change.
@@ -40,13 +40,13 @@ def new_cache(ram_size: int, slots: int = DEFAULT_SLOTS):
     page_slot = np.full(pages, -1, dtype=np.int32)
     slot_page = np.full(slots, -1, dtype=np.int64)
     dec = np.zeros((slots * SLOT_ROWS + 1, RECORD_WORDS), dtype=np.uint64)
-    dec[PAGE_INSNS::SLOT_ROWS, F_OP] = ops.PAGE_END  # every slot's last row
-    dec[-1, F_OP] = ops.PAGE_END  # FORCE_LOOKUP_ROW
+    # slots get their PAGE_END row when first used (slot_for_page), which leaves the
+    # memory of unused slots untouched
+    dec[-1, F_OP] = ops.PAGE_END  # the lookup row
     return page_slot, slot_page, dec
 
 
-def force_lookup_row(dec) -> int:
-    return dec.shape[0] - 1
+
 
 
 @jit
@@ -66,6 +66,7 @@ def slot_for_page(cpu, page_slot, slot_page, dec, page):
             dec[base + i, F_OP] = 0
     slot_page[victim] = page
     page_slot[page] = victim
+    dec[victim * SLOT_ROWS + PAGE_INSNS, F_OP] = ops.PAGE_END
     return victim
 
 
