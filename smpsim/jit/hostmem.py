@@ -74,21 +74,6 @@ def _make_cas(bits):
     return cas
 
 
-def _make_rmw(bits, llvm_op):
-    @intrinsic
-    def rmw(typingctx, mem, off, value):
-        """Atomically: old = mem[off]; mem[off] = old <op> value; return old."""
-        def codegen(context, builder, sig, args):
-            p = _pointer(context, builder, sig.args[0], args[0], args[1], bits)
-            v = _u64(context, builder, sig.args[2], args[2])
-            if bits < 64:
-                v = builder.trunc(v, ir.IntType(bits))
-            old = builder.atomic_rmw(llvm_op, p, v, "seq_cst")
-            return old if bits == 64 else builder.zext(old, _I64)
-        return types.uint64(mem, off, value), codegen
-    return rmw
-
-
 @intrinsic
 def cas128(typingctx, mem, off, exp_lo, exp_hi, new_lo, new_hi):
     """A 16-byte compare-and-swap (offset 16-byte aligned); returns the old (lo, hi)."""
