@@ -104,3 +104,18 @@ def test_check_prints_the_machine():
     r = smpsim("check", SELFTEST)
     assert r.returncode == 0
     assert "cpu0" in r.stdout and "MPIDR 0x80000000" in r.stdout and "EL2" in r.stdout
+
+
+def test_decode_names_the_op_and_the_spec_pattern():
+    r = smpsim("decode", "91000400", "0x00000000", "f8220003")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].split()[:3] == ["91000400", "ADD_IMM", "data_processing_immediate.ADD_SUB_imm"]
+    assert lines[1].split()[:3] == ["00000000", "UNDEFINED", "no"]
+    assert lines[2].split()[:3] == ["f8220003", "LD_ATOMIC", "loads_stores.LD_atomic"]
+
+
+def test_compile_and_version():
+    assert smpsim("compile").returncode == 0
+    r = smpsim("version")
+    assert r.returncode == 0 and r.stdout.startswith("smpsim ")
