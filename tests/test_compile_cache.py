@@ -1,6 +1,8 @@
 """The jit core is cached as one unit: editing any of its modules drops every cached
 function, so no function keeps machine code that inlined the old version of another."""
 
+import pathlib
+
 from smpsim.jit import compile as jit_compile
 
 
@@ -28,3 +30,16 @@ def test_the_digest_covers_the_spec_file(tmp_path):
     before = jit_compile.sources_digest(tmp_path)
     (tmp_path / "a64.decode").write_text("A 1 x:31\n")
     assert jit_compile.sources_digest(tmp_path) != before
+
+
+def test_the_cache_directory_is_numbas_own_choice(tmp_path):
+    """With NUMBA_CACHE_DIR set, the stale-cache check looks where Numba caches."""
+    import os
+    import subprocess
+    import sys
+    code = "from smpsim.jit import compile as c; print(c.cache_dir())"
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out.startswith(str(tmp_path))
+    assert (pathlib.Path(out) / "smpsim-jit-sources.sha256").exists()

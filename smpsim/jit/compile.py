@@ -34,16 +34,16 @@ def sources_digest(package_dir: pathlib.Path = PACKAGE_DIR) -> str:
 
 def cache_dir(package_dir: pathlib.Path = PACKAGE_DIR) -> pathlib.Path:
     """Where Numba caches the functions of this package (as Numba's own locators decide)."""
-    source = str(package_dir / "compile.py")
-    try:
-        from numba.core.caching import _CacheImpl  # noqa: PLC0415 (private: fall back below)
+    from numba.core import caching
 
-        for locator in _CacheImpl._locator_classes:
-            found = locator.from_function(None, source)
-            if found is not None:
-                return pathlib.Path(found.get_cache_path())
-    except (ImportError, AttributeError, TypeError):
-        pass
+    source = str(package_dir / "compile.py")
+    # the locator list is internal to Numba (named CacheImpl, earlier _CacheImpl): a
+    # Numba without it fails here, loudly, rather than leave a stale cache in place
+    impl = getattr(caching, "CacheImpl", None) or getattr(caching, "_CacheImpl")
+    for locator in impl._locator_classes:
+        found = locator.from_function(sources_digest, source)  # any function of the package
+        if found is not None:
+            return pathlib.Path(found.get_cache_path())
     return package_dir / "__pycache__"
 
 
