@@ -207,6 +207,11 @@ def ldst_reg(size: int, opc: int, rt: int, rn: int, rm: int) -> int:
             | 0b10 << 10 | rn << 5 | rt)
 
 
+def ldst_reg_scaled(size: int, opc: int, rt: int, rn: int, rm: int) -> int:
+    """LDR/STR family, register offset scaled by the access size: [rn, xm, lsl #size]."""
+    return ldst_reg(size, opc, rt, rn, rm) | 1 << 12
+
+
 def ldstp(load: int, rt: int, rt2: int, rn: int, offset: int) -> int:
     """LDP/STP (64-bit), signed offset."""
     if offset % 8:
@@ -323,6 +328,50 @@ def mem_loop(slot: int, rng: random.Random, nbytes: int = 4096) -> Workload:
                     p, end, trip_reg=4, regs={10: src, 11: dst},
                     data=[(src, rng.randbytes(nbytes)), (dst, bytes(nbytes))],
                     compare=[(dst, nbytes)], insns=lambda trip: per_trip * trip)
+
+
+def sort_loop(slot: int, rng: random.Random, n: int = 256) -> Workload:
+    """Insertion sort of n random 64-bit values, restored from a pristine copy on every
+    trip: loops whose branches depend on the data, as in real code."""
+    work = _data_base(slot)
+    pristine = work + 0x8000
+    p = Program(_code_base(slot))
+    outer = p.here
+    p.emit(mov_reg(6, 10), "mov x6, x10")
+    p.emit(mov_reg(7, 11), "mov x7, x11")
+    p.emit(movz(8, n), f"mov x8, #{n}")
+    copy = p.here
+    p.emit(ldst_post(3, 1, 2, 7, 8), "ldr x2, [x7], #8")
+    p.emit(ldst_post(3, 0, 2, 6, 8), "str x2, [x6], #8")
+    p.emit(subs_imm(8, 8, 1), "subs x8, x8, #1")
+    p.emit(b_cond("ne", copy - p.here), f"b.ne #{copy:#x}")
+    p.emit(movz(1, 1), "mov x1, #1")
+    sort = p.here
+    p.emit(ldst_reg_scaled(3, 1, 2, 10, 1), "ldr x2, [x10, x1, lsl #3]")
+    p.emit(sub_imm(3, 1, 1), "sub x3, x1, #1")
+    inner = p.here
+    p.emit(ldst_reg_scaled(3, 1, 4, 10, 3), "ldr x4, [x10, x3, lsl #3]")
+    p.emit(addsub_reg(1, 1, 31, 4, 2), "cmp x4, x2")
+    place = p.here + 4 * 5  # after the b.ls and the four instructions that follow it
+    p.emit(b_cond("ls", place - p.here), f"b.ls #{place:#x}")
+    p.emit(add_imm(5, 3, 1), "add x5, x3, #1")
+    p.emit(ldst_reg_scaled(3, 0, 4, 10, 5), "str x4, [x10, x5, lsl #3]")
+    p.emit(subs_imm(3, 3, 1), "subs x3, x3, #1")
+    p.emit(b_cond("pl", inner - p.here), f"b.pl #{inner:#x}")
+    assert p.here == place
+    p.emit(add_imm(5, 3, 1), "add x5, x3, #1")
+    p.emit(ldst_reg_scaled(3, 0, 2, 10, 5), "str x2, [x10, x5, lsl #3]")
+    p.emit(add_imm(1, 1, 1), "add x1, x1, #1")
+    p.emit(cmp_imm(1, n), f"cmp x1, #{n}")
+    p.emit(b_cond("ne", sort - p.here), f"b.ne #{sort:#x}")
+    p.emit(subs_imm(12, 12, 1), "subs x12, x12, #1")
+    p.emit(b_cond("ne", outer - p.here), f"b.ne #{outer:#x}")
+    end = p.here
+    p.emit(hlt(0), "hlt #0")
+    values = rng.randbytes(8 * n)
+    return Workload("sort", f"insertion sort, {n} random u64 (data-dependent branches)",
+                    p, end, trip_reg=12, regs={10: work, 11: pristine},
+                    data=[(pristine, values), (work, bytes(8 * n))], compare=[(work, 8 * n)])
 
 
 # --- the random straight-line stream ------------------------------------------------
@@ -541,12 +590,13 @@ def stream(slot: int, key: str, title: str, seed: int, length: int,
 
 
 def build_workloads(seed: int) -> tuple[list[Workload], list[Workload]]:
-    """(the three main workloads, one stream per instruction class)."""
+    """(the main workloads, one stream per instruction class)."""
     rng = random.Random(seed)
     main = [int_loop(0), mem_loop(1, rng),
             stream(2, "mixed", "mixed random stream (4000 insns, ld/st, flags, b.cond)",
-                   seed, 4000, {k: v[1] for k, v in CLASSES.items()})]
-    per_class = [stream(3 + i, f"class:{name}", f"  {name}: {desc}", seed + 1 + i, 1000,
+                   seed, 4000, {k: v[1] for k, v in CLASSES.items()}),
+            sort_loop(3, rng)]
+    per_class = [stream(4 + i, f"class:{name}", f"  {name}: {desc}", seed + 1 + i, 1000,
                         {name: 1}, chain=True)
                  for i, (name, (_, _, desc)) in enumerate(CLASSES.items())]
     return main, per_class
@@ -865,7 +915,7 @@ def _status_bytes(field: str) -> int:
 
 def child_rss(seed: int, quick: bool) -> None:
     """In a fresh process (no Unicorn, no capstone): VmRSS before and after building one
-    core over 512 MiB of RAM, and after running the three main workloads on it."""
+    core over 512 MiB of RAM, and after running the main workloads on it."""
     r = {"after_imports_numpy": _status_bytes("VmRSS")}
     from smpsim.jit.core import Core  # noqa: F401  (the import is part of the figure)
     r["after_import_smpsim"] = _status_bytes("VmRSS")
@@ -881,7 +931,7 @@ def child_rss(seed: int, quick: bool) -> None:
     r["cache_path"], r["compiled"] = _numba_cache_info()
     for w in main:
         ours.install(w)
-        trip = {"int_loop": 3_000_000, "mem_loop": 300, "mixed": 100}[w.key]
+        trip = {"int_loop": 3_000_000, "mem_loop": 300, "mixed": 100, "sort": 20}[w.key]
         ours.reset(w, trip // 10 if quick else trip)
         ours.run(w)
     r["after_workloads"] = _status_bytes("VmRSS")
@@ -1074,7 +1124,7 @@ def main(argv=None) -> int:
     child = out["rss_child"] = measure_rss_child(args.seed, args.quick)
     say(f"  fresh process, our core only : after numpy {_mib(child['after_imports_numpy'])}, "
         f"+ smpsim {_mib(child['after_import_smpsim'])}, core built {_mib(child['after_core_built'])},"
-        f"\n{'':33}first run (compiled code loaded) {_mib(child['after_first_run'])}, after the 3 "
+        f"\n{'':33}first run (compiled code loaded) {_mib(child['after_first_run'])}, after the main "
         f"workloads {_mib(child['after_workloads'])} (peak {_mib(child['peak_VmHWM'])})"
         + ("\n    ! that process found no compiled core in Numba's cache and compiled it "
            f"({child['first_run_s']:.1f} s): its figures include the compiler"
