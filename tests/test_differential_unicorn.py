@@ -42,12 +42,11 @@ from collections import Counter
 import numpy as np
 import pytest
 
-capstone = pytest.importorskip("capstone")
-pytest.importorskip("unicorn")
+# capstone and unicorn come with the test extra: a missing one is an error, not a skip
+import capstone
+import unicorn_oracle as uo  # tests/unicorn_oracle.py
 
-import unicorn_oracle as uo  # noqa: E402  (tests/unicorn_oracle.py)
-
-from smpsim.jit import a64_decoder, decodegen, exits, ops  # noqa: E402
+from smpsim.jit import a64_decoder, decodegen, exits, ops
 from smpsim.jit.core import Core  # noqa: E402
 from smpsim.jit.state import EXCL_VALID, NZCV, PC, SP  # noqa: E402
 
