@@ -48,9 +48,7 @@ PC_ALIGNMENT = 16
 FETCH_ABORT = 17
 DATA_ABORT = 18
 
-NAMES = ("BUDGET", "UNDEFINED", "MMIO_READ", "MMIO_WRITE", "SVC", "HVC", "SMC", "BRK", "HLT",
-         "ERET", "SYSREG", "MSR_IMM", "WFI", "WFE", "SEV", "SEVL", "PC_ALIGNMENT",
-         "FETCH_ABORT", "DATA_ABORT")
+NAMES = {value: key for key, value in dict(globals()).items() if key.isupper()}
 
 # DATA_ABORT reasons
 ABORT_ALIGNMENT = 1  # an exclusive or atomic access that is not naturally aligned

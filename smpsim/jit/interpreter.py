@@ -11,11 +11,11 @@ world leaves the loop as an exit (exits.py).
 
 import numpy as np
 
-from smpsim.jit import a64_decoder, decode_cache, exits, hostmem, ops
+from smpsim.jit import a64_decoder, alu, decode_cache, exits, hostmem, ops
 from smpsim.jit import data_processing_immediate as dpi
 from smpsim.jit import data_processing_register as dpr
 from smpsim.jit import loads_stores as ls
-from smpsim.jit.alu import COND, U0, U1
+from smpsim.jit.alu import U0, U1
 from smpsim.jit.compile import jit, jit_inline
 from smpsim.jit.decode_cache import PAGE_SHIFT, SLOT_ROWS
 from smpsim.jit.records import F_D, F_IMM, F_M, F_N, F_OP, F_X, F_Y, RECORD_WORDS
@@ -87,7 +87,7 @@ def _loop(regs, cpu, mem, page_slot, slot_page, dec, budget):
         elif op == ops.MOV_REG:
             regs[dec[row, F_D]] = regs[dec[row, F_M]] & dec[row, F_X]
         elif op == ops.B_COND:
-            if COND[(np.int64(dec[row, F_X]) << 4) | np.int64(nzcv)]:
+            if alu.condition_holds(dec[row, F_X], nzcv):
                 next_pc = pc + dec[row, F_IMM]
             base_row, page_va = _follow(next_pc, page_va, base_row, force_row)
         elif op == ops.B:
@@ -178,7 +178,7 @@ def _loop(regs, cpu, mem, page_slot, slot_page, dec, budget):
         elif op == ops.ADR:
             regs[dec[row, F_D]] = pc + dec[row, F_IMM]
         elif op == ops.ADRP:
-            regs[dec[row, F_D]] = (pc & ~np.uint64(0xFFF)) + dec[row, F_IMM]
+            regs[dec[row, F_D]] = (pc & ~np.uint64(PAGE_MASK)) + dec[row, F_IMM]
         elif op == ops.AND_IMM:
             regs[dec[row, F_D]] = regs[dec[row, F_N]] & dec[row, F_IMM] & dec[row, F_X]
         elif op == ops.ORR_IMM:

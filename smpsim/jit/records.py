@@ -13,14 +13,13 @@ Each class module documents what its ops put in D..Y.
 import numpy as np
 
 from smpsim.jit import ops
+from smpsim.jit.alu import M32, M64
 from smpsim.jit.compile import jit
 from smpsim.jit.state import DISCARD, SP, ZR
 
 F_OP, F_D, F_N, F_M, F_A, F_IMM, F_X, F_Y = range(8)
 RECORD_WORDS = 8
 
-MASK32 = np.uint64(0xFFFF_FFFF)
-MASK64 = np.uint64(0xFFFF_FFFF_FFFF_FFFF)
 
 
 @jit
@@ -38,7 +37,7 @@ def undefined():
 @jit
 def width_mask(sf):
     """The result mask of a 64-bit (sf=1) or 32-bit (sf=0) operation."""
-    return MASK64 if sf else MASK32
+    return M64 if sf else M32
 
 
 # Register-31 resolution, done once at decode time.
