@@ -566,14 +566,14 @@ CLASSES = {
 
 
 def stream(slot: int, key: str, title: str, seed: int, length: int,
-           weights: dict[str, int], chain: bool = False) -> Workload:
+           weights: dict[str, int], chain: bool = False, code_base: int | None = None) -> Workload:
     """A random straight-line stream of about `length` instructions, then
     `subs x28, x28, #1; b.ne start; hlt #0`. With `chain`, ALU instructions read the
     register they write (`op xd, xd, ...`), so no result is dead."""
     rng = random.Random(seed)
     names = list(weights)
     w = [weights[n] for n in names]
-    p = Program(_code_base(slot))
+    p = Program(_code_base(slot) if code_base is None else code_base)
     start = p.here
     while len(p.words) < length:
         CLASSES[rng.choices(names, w)[0]][0](p, rng, chain)
@@ -600,6 +600,19 @@ def build_workloads(seed: int) -> tuple[list[Workload], list[Workload]]:
                         {name: 1}, chain=True)
                  for i, (name, (_, _, desc)) in enumerate(CLASSES.items())]
     return main, per_class
+
+
+SCAN_LENGTHS = (1000, 16000, 64000)
+SCAN_AREA = RAM_BASE + 0x200_0000  # 1 MiB of code per scan stream
+
+
+def scan_workloads(seed: int) -> list[Workload]:
+    """The mixed stream at other lengths: how far each emulator's speed holds up as
+    the code grows (the host's branch predictors and caches fill up)."""
+    weights = {k: v[1] for k, v in CLASSES.items()}
+    return [stream(20 + i, f"scan:{n}", f"  mixed random stream, {n} insns", seed, n, weights,
+                   code_base=SCAN_AREA + (i << 20))
+            for i, n in enumerate(SCAN_LENGTHS)]
 
 
 # --- capstone cross-check -----------------------------------------------------------
@@ -1013,6 +1026,8 @@ def main(argv=None) -> int:
     ap.add_argument("--cold", action="store_true", help="measure the cold compile even with --quick")
     ap.add_argument("--no-compile", action="store_true", help="skip the compile/start-up figures")
     ap.add_argument("--no-classes", action="store_true", help="skip the per-class table")
+    ap.add_argument("--no-scan", action="store_true",
+                    help="skip the mixed stream at other lengths (always skipped with --quick)")
     ap.add_argument("--child-rss", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
 
@@ -1041,7 +1056,8 @@ def main(argv=None) -> int:
         f"capstone {m['capstone']}; {m['platform']}")
 
     main_w, class_w = build_workloads(args.seed)
-    n_checked = check_encodings([w.program for w in main_w + class_w])
+    scan_w = [] if args.quick or args.no_scan else scan_workloads(args.seed)
+    n_checked = check_encodings([w.program for w in main_w + class_w + scan_w])
     out["encodings_checked_with_capstone"] = n_checked
 
     # our core: one core over 512 MiB, as a CPU process holds it
@@ -1085,6 +1101,17 @@ def main(argv=None) -> int:
         for w in class_w:
             r = measure(w, ours, uni, class_reps, class_time)
             out["classes"].append(r)
+            say(_row(r))
+            for note in r["notes"]:
+                say(f"    ! {note}")
+    if scan_w:
+        say()
+        say(f"the mixed stream at other lengths ({class_reps} rep(s) of >= {class_time} s; "
+            f"4000 is the main table's):")
+        out["scan"] = []
+        for w in scan_w:
+            r = measure(w, ours, uni, class_reps, class_time)
+            out["scan"].append(r)
             say(_row(r))
             for note in r["notes"]:
                 say(f"    ! {note}")
