@@ -9,11 +9,13 @@ Record fields, by op:
     CBZ, CBNZ      N, IMM = offset, X = width mask
     TBZ, TBNZ      N, IMM = offset, X = bit number
     BR, BLR        N (RET is BR)
-    SVC HVC SMC BRK HLT   IMM = imm16                      -> exits, not executed
-    ERET                                                   -> exit, not executed
+    SVC HVC SMC BRK HLT   IMM = imm16   -> exceptions (exceptions.py); an untrapped SMC
+                                           and HLT leave the core as exits
+    ERET                                   -> exceptions.exception_return
     SYSREG         IMM = op0 << 14 | op1 << 11 | CRn << 7 | CRm << 3 | op2,
-                   X = Rt (architectural number), Y = read (MRS, SYSL) -> exit, not executed
-    MSR_IMM        IMM = op1 << 3 | op2 (the PSTATE field), X = CRm -> exit, not executed
+                   X = Rt (architectural number), Y = read (MRS, SYSL),
+                   A = 1 + row in sysreg_table (0: unallocated) -> system_registers.py
+    MSR_IMM        IMM = op1 << 3 | op2 (the PSTATE field), X = CRm -> system_registers.py
     WFE WFI SEV SEVL YIELD                                   -> executed, then an exit
     NOP, BARRIER (X = the barrier: 4 DSB, 5 DMB, 6 ISB, 7 SB), CLREX
 """
@@ -22,6 +24,7 @@ Record fields, by op:
 from smpsim.jit import ops
 from smpsim.jit.compile import jit
 from smpsim.jit.records import rec, sign_extend, src_zr, undefined, width_mask
+from smpsim.jit.system_registers import entry_for_key
 
 
 @jit
@@ -91,7 +94,8 @@ def MSR_imm(op1, CRm, op2):
 @jit
 def _sysreg(op0, op1, CRn, CRm, op2, Rt, read):
     key = (op0 << 14) | (op1 << 11) | (CRn << 7) | (CRm << 3) | op2
-    return rec(ops.SYSREG, imm=key, x=Rt, y=read)
+    # A = 1 + the register's row in the system register table (0: no such register)
+    return rec(ops.SYSREG, a=entry_for_key(key) + 1, imm=key, x=Rt, y=read)
 
 
 @jit

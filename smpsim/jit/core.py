@@ -16,9 +16,12 @@ import dataclasses
 
 import numpy as np
 
-from smpsim.jit import decode_cache, exits, interpreter, state
-from smpsim.jit.state import (EXIT_A, EXIT_B, EXIT_C, EXIT_D, EXIT_INSN, EXIT_KIND, EXIT_PC,
-                              ICOUNT, MMIO_DONE, MMIO_VAL0, NZCV, PC, SP, ZR)
+from smpsim.jit import decode_cache, exits, interpreter, state, sysreg_table
+from smpsim.jit.features import Features, reset_state
+from smpsim.jit.state import (CUR_EL, DAIF_BITS, EXIT_A, EXIT_B, EXIT_C, EXIT_D, EXIT_INSN,
+                              EXIT_KIND, EXIT_PC, FIQ_LINE, ICOUNT, IRQ_LINE, MMIO_DONE,
+                              MMIO_VAL0, NZCV, PC, SERROR_LINE, SP, SPSEL, STOP_ON_EXCEPTION,
+                              SYSREG_BASE, ZR)
 
 _MASK64 = (1 << 64) - 1
 
@@ -47,7 +50,8 @@ class Core:
     """One AArch64 core over a RAM buffer (a uint8 array, e.g. a shared-memory view)."""
 
     def __init__(self, ram: np.ndarray, ram_base: int = 0x4000_0000,
-                 cache_slots: int = decode_cache.DEFAULT_SLOTS):
+                 cache_slots: int = decode_cache.DEFAULT_SLOTS,
+                 features: Features | None = None, stop_on_exception: bool = False):
         if ram.dtype != np.uint8 or ram.ndim != 1:
             raise ValueError("ram must be a one-dimensional uint8 array")
         if len(ram) < 4096 or len(ram) % 4096:
@@ -57,6 +61,60 @@ class Core:
         self.regs = state.new_regs()
         self.cpu = state.new_cpu(ram_base, len(ram))
         self.page_slot, self.slot_page, self.dec = decode_cache.new_cache(len(ram), cache_slots)
+        self.features = features if features is not None else Features()
+        reset_state(self.cpu, self.features)
+        self.stop_on_exception = stop_on_exception
+
+    # --- PSTATE, system registers, interrupt lines -------------------------------------
+    @property
+    def el(self) -> int:
+        """The current exception level."""
+        return int(self.cpu[CUR_EL])
+
+    @property
+    def spsel(self) -> int:
+        return int(self.cpu[SPSEL])
+
+    @property
+    def daif(self) -> int:
+        """PSTATE.{D,A,I,F} as MRS DAIF reads them (bits 9..6)."""
+        return int(self.cpu[DAIF_BITS])
+
+    @daif.setter
+    def daif(self, value: int) -> None:
+        self.cpu[DAIF_BITS] = value & (0xF << 6)
+
+    def set_el(self, el: int, spsel: int = 1) -> None:
+        """Move to `el` (banking the stack pointers as an exception entry would)."""
+        if not 0 <= el <= (2 if self.features.el2 else 1) or spsel not in (0, 1):
+            raise ValueError(f"EL{el} with SPSel={spsel} does not exist on this CPU")
+        if el == 0:
+            spsel = 0
+        from smpsim.jit.exceptions import switch_stack
+        switch_stack(self.regs, self.cpu, el, spsel)
+
+    def sysreg(self, name: str) -> int:
+        """The stored value of a system register (no access checks, no E2H redirection)."""
+        return int(self.cpu[SYSREG_BASE + sysreg_table.storage_index(name)])
+
+    def set_sysreg(self, name: str, value: int) -> None:
+        self.cpu[SYSREG_BASE + sysreg_table.storage_index(name)] = value & _MASK64
+
+    @property
+    def stop_on_exception(self) -> bool:
+        """When set, every exception the core takes also ends the run (exits.EXCEPTION)."""
+        return bool(self.cpu[STOP_ON_EXCEPTION])
+
+    @stop_on_exception.setter
+    def stop_on_exception(self, on: bool) -> None:
+        self.cpu[STOP_ON_EXCEPTION] = int(bool(on))
+
+    def set_lines(self, irq: bool | None = None, fiq: bool | None = None,
+                  serror: bool | None = None) -> None:
+        """Drive the physical interrupt inputs (the GIC's outputs to this CPU)."""
+        for word, level in ((IRQ_LINE, irq), (FIQ_LINE, fiq), (SERROR_LINE, serror)):
+            if level is not None:
+                self.cpu[word] = int(bool(level))
 
     # --- registers ------------------------------------------------------------------
     def x(self, n: int) -> int:
@@ -148,7 +206,7 @@ class Core:
         self.cpu[MMIO_DONE] = done + 1
 
     def complete(self, result: int | None = None) -> None:
-        """Finish the instruction that exited without retiring (SYSREG, SVC, ...): for a
+        """Finish the instruction that exited without retiring (SYSREG, SMC, HLT): for a
         register read, write `result` to its Rt; then step past it."""
         ex = self.last_exit()
         if result is not None:

@@ -12,6 +12,8 @@ world leaves the loop as an exit (exits.py).
 import numpy as np
 
 from smpsim.jit import a64_decoder, alu, decode_cache, exits, hostmem, ops
+from smpsim.jit import exceptions as exc
+from smpsim.jit import system_registers as sysregs
 from smpsim.jit import data_processing_immediate as dpi
 from smpsim.jit import data_processing_register as dpr
 from smpsim.jit import loads_stores as ls
@@ -19,9 +21,10 @@ from smpsim.jit.alu import U0, U1
 from smpsim.jit.compile import jit, jit_inline
 from smpsim.jit.decode_cache import PAGE_SHIFT, SLOT_ROWS
 from smpsim.jit.records import F_D, F_IMM, F_M, F_N, F_OP, F_X, F_Y, RECORD_WORDS
-from smpsim.jit.state import (EVENT_REGISTER, EXCL_VALID, EXIT_A, EXIT_B, EXIT_C, EXIT_INSN,
-                              EXIT_KIND, EXIT_PC, ICOUNT, MMIO_DONE, MMIO_SEQ, NZCV, PC,
-                              RAM_BASE, RAM_SIZE)
+from smpsim.jit.state import (CUR_EL, EVENT_REGISTER, EXCL_VALID, EXIT_A, EXIT_B, EXIT_C, EXIT_D,
+                              EXIT_INSN, EXIT_KIND, EXIT_PC, ICOUNT, MMIO_DONE, MMIO_SEQ, NZCV,
+                              PC, RAM_BASE, RAM_SIZE, STOP_ON_EXCEPTION, SYSREG_BASE)
+from smpsim.jit.sysreg_table import HCR, storage_index
 
 _LR = 30
 PAGE_MASK = (1 << PAGE_SHIFT) - 1
@@ -68,9 +71,19 @@ def _loop(regs, cpu, mem, page_slot, slot_page, dec, budget):
         elif op == ops.PAGE_END:  # pc has left the page of `base_row`: find its own
             off = pc - ram_base
             if off >= ram_size:
-                cpu[EXIT_A] = pc
-                kind = exits.FETCH_ABORT
-                break
+                vector = exc.take_sync(regs, cpu, exc.sync_target(cpu), exc.EC_IABORT_SAME,
+                                       exc.FSC_EXTERNAL, np.int64(pc), pc, nzcv)
+                count += 1
+                if vector == pc:  # the vector itself cannot be fetched: no way forward
+                    cpu[EXIT_A] = pc
+                    kind = exits.FETCH_ABORT
+                    break
+                pc = vector
+                base_row, page_va = force_row, pc
+                if cpu[STOP_ON_EXCEPTION] != U0:
+                    kind = exits.EXCEPTION
+                    break
+                continue
             slot = decode_cache.slot_for_page(cpu, page_slot, slot_page, dec,
                                               np.int64(off >> np.uint64(PAGE_SHIFT)))
             base_row = slot * SLOT_ROWS
@@ -118,12 +131,15 @@ def _loop(regs, cpu, mem, page_slot, slot_page, dec, budget):
             if op == ops.BLR:
                 regs[_LR] = next_pc
             next_pc = target
-            if target & np.uint64(3):
-                pc = target
+            if target & np.uint64(3):  # the fault comes from fetching at the target
                 count += 1
-                cpu[EXIT_A] = target
-                kind = exits.PC_ALIGNMENT
-                break
+                pc = exc.take_sync(regs, cpu, exc.sync_target(cpu), exc.EC_PC_ALIGNMENT, 0,
+                                   np.int64(target), target, nzcv)
+                base_row, page_va = force_row, pc
+                if cpu[STOP_ON_EXCEPTION] != U0:
+                    kind = exits.EXCEPTION
+                    break
+                continue
             base_row, page_va = _follow(next_pc, page_va, base_row, force_row)
         elif op == ops.LDR_IMM:
             k = ls.exec_LDR_IMM(regs, cpu, mem, dec, row)
@@ -229,7 +245,18 @@ def _loop(regs, cpu, mem, page_slot, slot_page, dec, budget):
             pass
         else:
             # --- rare ops ----------------------------------------------------------
-            k, nzcv = _rare(regs, cpu, mem, page_slot, dec, row, op, nzcv, pc)
+            k, nzcv, target = _rare(regs, cpu, mem, page_slot, dec, row, op, nzcv, pc)
+            if k == sysregs.TAKEN or k == sysregs.RECHECK:  # the PC moves to `target`
+                pc = target
+                count += 1
+                base_row, page_va = force_row, pc
+                if k == sysregs.RECHECK:  # an interrupt may have become deliverable
+                    kind = sysregs.RECHECK
+                    break
+                if cpu[STOP_ON_EXCEPTION] != U0:
+                    kind = exits.EXCEPTION
+                    break
+                continue
             if k:
                 kind = k
                 if kind >= exits.WFI and kind <= exits.SEVL:  # hints retire, then exit
@@ -239,7 +266,12 @@ def _loop(regs, cpu, mem, page_slot, slot_page, dec, budget):
         pc = next_pc
         count += 1
 
-    if kind != exits.BUDGET:
+    if kind == exits.EXCEPTION:
+        el = np.int64(cpu[CUR_EL])
+        cpu[EXIT_A] = np.uint64(el)
+        cpu[EXIT_B] = cpu[exc.sysreg_word(el, 2)]
+        cpu[EXIT_C] = cpu[exc.sysreg_word(el, 0)]
+    if kind != exits.BUDGET and kind != sysregs.RECHECK:
         exit_pc = pc
         if kind >= exits.WFI and kind <= exits.SEVL:
             exit_pc = pc - np.uint64(4)
@@ -253,9 +285,47 @@ def _loop(regs, cpu, mem, page_slot, slot_page, dec, budget):
     return kind, count
 
 
+_MDCR_EL2 = SYSREG_BASE + storage_index("MDCR_EL2")
+_SCTLR_EL1 = SYSREG_BASE + storage_index("SCTLR_EL1")
+_SCTLR_EL2 = SYSREG_BASE + storage_index("SCTLR_EL2")
+_HCR_HCD = np.uint64(1 << HCR["HCD"])
+_HCR_TSC = np.uint64(1 << HCR["TSC"])
+_HCR_TWI = np.uint64(1 << HCR["TWI"])
+_HCR_TWE = np.uint64(1 << HCR["TWE"])
+_HCR_TGE = np.uint64(1 << HCR["TGE"])
+_MDCR_TDE = np.uint64(1 << 8)
+
+
+@jit
+def _sync(regs, cpu, target_el, ec, iss, far, return_pc, nzcv):
+    """Take a synchronous exception: the status tuple of _rare."""
+    return sysregs.TAKEN, nzcv, exc.take_sync(regs, cpu, target_el, ec, iss, far, return_pc,
+                                              nzcv)
+
+
+@jit
+def _wait_trap(regs, cpu, pc, nzcv, is_wfe):
+    """WFI/WFE trapped by SCTLR_ELx.nTWI/nTWE (from EL0) or HCR_EL2.TWI/TWE (EL0/EL1):
+    (status, nzcv, target), or status 0 when the instruction is not trapped."""
+    cur = np.int64(cpu[CUR_EL])
+    iss = (1 << 24) | (0xE << 20) | (1 if is_wfe else 0)  # CV = 1, COND = AL, TI
+    if cur == 0:
+        sctlr = cpu[_SCTLR_EL2] if exc.e2h_tge(cpu) else cpu[_SCTLR_EL1]
+        if (sctlr >> np.uint64(18 if is_wfe else 16)) & U1 == U0:  # nTWE / nTWI
+            return _sync(regs, cpu, exc.sync_target(cpu), exc.EC_WFX, iss, -1, pc, nzcv)
+    if cur < 2 and exc.has(cpu, exc.F_EL2):
+        if exc.hcr(cpu) & (_HCR_TWE if is_wfe else _HCR_TWI) != U0:
+            return _sync(regs, cpu, 2, exc.EC_WFX, iss, -1, pc, nzcv)
+    return 0, nzcv, pc + np.uint64(4)
+
+
 @jit
 def _rare(regs, cpu, mem, page_slot, dec, row, op, nzcv, pc):
-    """Ops kept out of the hot loop: (exit kind or 0, flags)."""
+    """Ops kept out of the hot loop: (status, flags, next PC). Status 0 continues at the
+    next PC; TAKEN and RECHECK continue at the PC returned (an exception vector, ERET's
+    target); anything else is an exit kind."""
+    next_pc = pc + np.uint64(4)
+    cur = np.int64(cpu[CUR_EL])
     if op == ops.ADC:
         nzcv = dpr.exec_adc(regs, dec, row, nzcv, False)
     elif op == ops.ADCS_X or op == ops.ADCS_W:
@@ -265,45 +335,103 @@ def _rare(regs, cpu, mem, page_slot, dec, row, op, nzcv, pc):
     elif op == ops.CRC32:
         dpr.exec_two_source(regs, dec, row, op)
     elif op == ops.LDXR or op == ops.STXR or op == ops.LDXP or op == ops.STXP \
-            or op == ops.LDAR or op == ops.STLR:
-        return ls.exec_exclusive_or_ordered(regs, cpu, mem, page_slot, dec, row, op), nzcv
-    elif op == ops.CAS or op == ops.CASP:
-        return ls.exec_cas(regs, cpu, mem, page_slot, dec, row, op), nzcv
-    elif op == ops.LD_ATOMIC:
-        return ls.exec_LD_ATOMIC(regs, cpu, mem, page_slot, dec, row), nzcv
+            or op == ops.LDAR or op == ops.STLR or op == ops.CAS or op == ops.CASP \
+            or op == ops.LD_ATOMIC:
+        if op == ops.CAS or op == ops.CASP:
+            k = ls.exec_cas(regs, cpu, mem, page_slot, dec, row, op)
+        elif op == ops.LD_ATOMIC:
+            k = ls.exec_LD_ATOMIC(regs, cpu, mem, page_slot, dec, row)
+        else:
+            k = ls.exec_exclusive_or_ordered(regs, cpu, mem, page_slot, dec, row, op)
+        if k == exits.DATA_ABORT:
+            fsc = exc.FSC_ALIGNMENT if cpu[EXIT_D] == exits.ABORT_ALIGNMENT else exc.FSC_EXTERNAL
+            iss = (np.int64(cpu[EXIT_C]) << 6) | fsc  # WnR, DFSC; ISV = 0 for these
+            return _sync(regs, cpu, exc.sync_target(cpu), exc.EC_DABORT_SAME, iss,
+                         np.int64(cpu[EXIT_A]), pc, nzcv)
+        return k, nzcv, next_pc
     elif op == ops.CLREX:
         cpu[EXCL_VALID] = U0
     elif op == ops.BARRIER:
         hostmem.fence()
-    elif op >= ops.SVC and op <= ops.HLT:
-        cpu[EXIT_A] = dec[row, F_IMM]
-        return exits.SVC + (op - ops.SVC), nzcv
+    elif op == ops.SVC:
+        return _sync(regs, cpu, exc.sync_target(cpu), exc.EC_SVC, np.int64(dec[row, F_IMM]), -1,
+                     next_pc, nzcv)
+    elif op == ops.HVC:
+        if cur == 0 or not exc.has(cpu, exc.F_EL2) or exc.hcr(cpu) & _HCR_HCD != U0:
+            return sysregs.TAKEN, nzcv, exc.undefined(regs, cpu, pc, nzcv)
+        return _sync(regs, cpu, 2, exc.EC_HVC, np.int64(dec[row, F_IMM]), -1, next_pc, nzcv)
+    elif op == ops.SMC:
+        if cur == 0:
+            return sysregs.TAKEN, nzcv, exc.undefined(regs, cpu, pc, nzcv)
+        if cur == 1 and exc.has(cpu, exc.F_EL2) and exc.hcr(cpu) & _HCR_TSC != U0:
+            # a trapped SMC returns to itself (its preferred return address)
+            return _sync(regs, cpu, 2, exc.EC_SMC, np.int64(dec[row, F_IMM]), -1, pc, nzcv)
+        cpu[EXIT_A] = dec[row, F_IMM]  # no EL3: the caller is the firmware (PSCI)
+        return exits.SMC, nzcv, next_pc
+    elif op == ops.BRK:
+        target = exc.sync_target(cpu)
+        if cur < 2 and exc.has(cpu, exc.F_EL2) and (
+                cpu[_MDCR_EL2] & _MDCR_TDE != U0 or exc.hcr(cpu) & _HCR_TGE != U0):
+            target = 2  # debug exceptions routed to EL2
+        return _sync(regs, cpu, target, exc.EC_BRK, np.int64(dec[row, F_IMM]), -1, pc, nzcv)
+    elif op == ops.HLT:
+        cpu[EXIT_A] = dec[row, F_IMM]  # semihosting, or the caller makes it UNDEFINED
+        return exits.HLT, nzcv, next_pc
     elif op == ops.ERET:
-        return exits.ERET, nzcv
+        if cur == 0:
+            return sysregs.TAKEN, nzcv, exc.undefined(regs, cpu, pc, nzcv)
+        target, nzcv, legal = exc.exception_return(regs, cpu, nzcv)
+        if not legal:  # PSTATE.IL is set: the next instruction is an illegal-state fault
+            return _sync(regs, cpu, exc.sync_target(cpu), exc.EC_ILLEGAL_STATE, 0, -1, target,
+                         nzcv)
+        if target & np.uint64(3):
+            return _sync(regs, cpu, exc.sync_target(cpu), exc.EC_PC_ALIGNMENT, 0,
+                         np.int64(target), target, nzcv)
+        return sysregs.RECHECK, nzcv, target
     elif op == ops.SYSREG:
-        cpu[EXIT_A] = dec[row, F_IMM]
-        cpu[EXIT_B] = dec[row, F_X]
-        cpu[EXIT_C] = dec[row, F_Y]
-        return exits.SYSREG, nzcv
+        k, nzcv, target = sysregs.access(regs, cpu, dec, row, nzcv, pc)
+        return k, nzcv, target
     elif op == ops.MSR_IMM:
-        cpu[EXIT_A] = dec[row, F_IMM]
-        cpu[EXIT_B] = dec[row, F_X]
-        return exits.MSR_IMM, nzcv
-    elif op == ops.WFE:
+        k, nzcv, target = sysregs.msr_immediate(regs, cpu, dec, row, nzcv, pc)
+        return k, nzcv, target
+    elif op == ops.WFE or op == ops.WFI:
+        k, nzcv, target = _wait_trap(regs, cpu, pc, nzcv, op == ops.WFE)
+        if k:
+            return k, nzcv, target
+        if op == ops.WFI:
+            return exits.WFI, nzcv, next_pc
         if cpu[EVENT_REGISTER] != U0:  # an event is pending: consume it, do not wait
             cpu[EVENT_REGISTER] = U0
-            return 0, nzcv
-        return exits.WFE, nzcv
-    elif op == ops.WFI:
-        return exits.WFI, nzcv
+            return 0, nzcv, next_pc
+        return exits.WFE, nzcv, next_pc
     elif op == ops.SEV:
-        return exits.SEV, nzcv
+        return exits.SEV, nzcv, next_pc
     elif op == ops.SEVL:
         cpu[EVENT_REGISTER] = U1
-        return exits.SEVL, nzcv
+        return exits.SEVL, nzcv, next_pc
     else:  # UNDEFINED, and any op without an executor
-        return exits.UNDEFINED, nzcv
-    return 0, nzcv
+        return sysregs.TAKEN, nzcv, exc.undefined(regs, cpu, pc, nzcv)
+    return 0, nzcv, next_pc
+
+
+@jit
+def _interrupt(regs, cpu):
+    """Take a pending, unmasked interrupt before the instruction at cpu[PC]; True if the
+    run must stop to report it (STOP_ON_EXCEPTION)."""
+    el, vector = exc.pending_interrupt(cpu)
+    if el < 0:
+        return False
+    pc = cpu[PC]
+    cpu[PC] = exc.take_interrupt(regs, cpu, el, vector, pc, cpu[NZCV])
+    if cpu[STOP_ON_EXCEPTION] == U0:
+        return False
+    cpu[EXIT_KIND] = np.uint64(exits.EXCEPTION)
+    cpu[EXIT_PC] = cpu[PC]
+    cpu[EXIT_INSN] = U0
+    cpu[EXIT_A] = np.uint64(el)
+    cpu[EXIT_B] = cpu[exc.sysreg_word(el, 2)]
+    cpu[EXIT_C] = pc
+    return True
 
 
 @jit
@@ -312,6 +440,8 @@ def run(regs, cpu, mem, page_slot, slot_page, dec, budget):
 
     An instruction whose device accesses the caller has just answered (MMIO_DONE > 0)
     re-executes alone first, so that its answers are not mistaken for the next one's.
+    Interrupts are taken at the start and whenever an instruction may have made one
+    deliverable (a write to DAIF or HCR_EL2, an exception return).
     """
     cpu[MMIO_SEQ] = U0
     if cpu[MMIO_DONE] != U0:
@@ -320,8 +450,16 @@ def run(regs, cpu, mem, page_slot, slot_page, dec, budget):
             return kind
         cpu[MMIO_DONE] = U0
         cpu[MMIO_SEQ] = U0
-        budget -= 1
-        if kind != exits.BUDGET or budget <= 0:
+        budget -= count
+        if kind != exits.BUDGET and kind != sysregs.RECHECK:
             return kind
-    kind, _ = _loop(regs, cpu, mem, page_slot, slot_page, dec, budget)
-    return kind
+    while True:
+        if _interrupt(regs, cpu):
+            return exits.EXCEPTION
+        if budget <= 0:
+            cpu[EXIT_KIND] = np.uint64(exits.BUDGET)
+            return exits.BUDGET
+        kind, count = _loop(regs, cpu, mem, page_slot, slot_page, dec, budget)
+        budget -= count
+        if kind != sysregs.RECHECK:
+            return kind

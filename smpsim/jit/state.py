@@ -13,6 +13,8 @@ A core is a handful of NumPy arrays that the jit functions take as arguments:
 
 import numpy as np
 
+from smpsim.jit.sysreg_table import STORAGE_WORDS
+
 # --- regs -------------------------------------------------------------------------
 ZR = 31  # always zero: nothing ever writes this slot
 DISCARD = 32  # destination for writes to XZR/WZR
@@ -52,7 +54,35 @@ MMIO_VAL1 = 20
 CACHE_CLOCK = 21  # next slot to evict, round robin
 EVENT_REGISTER = 22  # the WFE event register (SEV/SEVL set it, WFE clears it)
 
-CPU_WORDS = 64
+
+# PSTATE beyond NZCV (Arm ARM D1.4); the architectural bit positions where SPSR has them
+CUR_EL = 23  # 0, 1 or 2
+SPSEL = 24  # 0: SP_EL0 is the stack pointer, 1: SP_ELx
+DAIF_BITS = 25  # D A I F in bits 9..6, as in SPSR and MRS DAIF
+PAN_BIT = 26  # PSTATE.PAN (0/1)
+IL_BIT = 27  # PSTATE.IL (0/1)
+
+# the banked stack pointers not currently in regs[SP]
+SP_EL0_BANK = 28
+SP_EL1_BANK = 29
+SP_EL2_BANK = 30
+
+# interrupt inputs, levels set by the CPU process (from the GIC): 1 = asserted
+IRQ_LINE = 31
+FIQ_LINE = 32
+SERROR_LINE = 33
+
+# features of this CPU (sysreg_table.FEATURES), one bit each, set at reset
+FEATURE_BITS = 34
+# identification the jit reads directly
+MIDR = 35
+MPIDR = 36
+# an exception taken to this EL while its own vector is being fetched: stop (see exceptions)
+STOP_ON_EXCEPTION = 37  # 1: every exception taken also ends the run (exits.EXCEPTION)
+OS_LOCK = 38  # OSLSR_EL1.OSLK
+
+SYSREG_BASE = 64  # the values of the system registers (sysreg_table storage) start here
+CPU_WORDS = SYSREG_BASE + STORAGE_WORDS
 
 
 def new_regs() -> np.ndarray:

@@ -1,0 +1,307 @@
+"""MRS, MSR (register and immediate) and SYS: access checks, traps and the registers
+with behaviour of their own. The registers themselves are the table in
+sysreg_table.py; the decoder has already found each instruction's table entry.
+
+Order of the checks for an access (Arm ARM D1.12 and the pseudocode of each register):
+the encoding exists on this CPU (else UNDEFINED); a *_EL12 alias is reached only from
+EL2 with E2H = 1; at EL2 with E2H = 1 an EL1 name reaches its EL2 register; an EL
+below the register's is UNDEFINED, except EL0 accesses that a control lets through or
+traps to EL1; EL1/EL0 accesses that HCR_EL2 traps go to EL2; then the access.
+
+`access` returns (status, nzcv, next_pc) where status is 0 (done), TAKEN (an exception
+was taken; next_pc is its vector), RECHECK (done, and what was written may unmask an
+interrupt), or an exit kind for the caller (the GIC's registers).
+"""
+
+import numpy as np
+
+from smpsim.jit import exceptions as exc
+from smpsim.jit import exits
+from smpsim.jit.alu import U0, U1
+from smpsim.jit.compile import jit
+from smpsim.jit.records import F_A, F_IMM, F_X, F_Y
+from smpsim.jit.state import (CUR_EL, DAIF_BITS, EXIT_A, EXIT_B, EXIT_C, MIDR, MPIDR, OS_LOCK,
+                              PAN_BIT, SP, SP_EL0_BANK, SP_EL1_BANK, SPSEL, SYSREG_BASE)
+from smpsim.jit.sysreg_table import (HCR, I_ALIAS, I_E2H, I_EL, I_EL0, I_FEATURE, I_KIND,
+                                     I_SPECIAL, I_STORAGE, I_TRAP_R, I_TRAP_W, INFO, KEYS,
+                                     PLAIN, RAZWI, RES1, RO, SPECIAL, WMASK, WO, EL0_GATES,
+                                     special_id, storage_index)
+
+TAKEN = 1000  # internal statuses, beyond the exit kinds
+RECHECK = 1001
+
+_SCTLR_EL1 = SYSREG_BASE + storage_index("SCTLR_EL1")
+_SCTLR_EL2 = SYSREG_BASE + storage_index("SCTLR_EL2")
+_CCSIDR_SEL = SYSREG_BASE + storage_index("CSSELR_EL1")
+_HCR = exc.HCR_WORD
+
+SP_ALIAS = special_id("alias")
+SP_MIDR = special_id("midr")
+SP_MPIDR = special_id("mpidr")
+SP_CCSIDR = special_id("ccsidr")
+SP_HCR = special_id("hcr")
+SP_CPTR = special_id("cptr")
+SP_E2H_ONLY = special_id("e2h_only")
+SP_ISR = special_id("isr")
+SP_NZCV = special_id("nzcv")
+SP_DAIF = special_id("daif")
+SP_CURRENTEL = special_id("currentel")
+SP_SPSEL = special_id("spsel")
+SP_PAN = special_id("pan")
+SP_SP_EL0 = special_id("sp_el0")
+SP_SP_EL1 = special_id("sp_el1")
+SP_TPIDRRO = special_id("tpidrro")
+SP_OSLAR = special_id("oslar")
+SP_OSLSR = special_id("oslsr")
+SP_ICC = special_id("icc")
+SP_ICC_SRE = special_id("icc_sre")
+
+GATE_ALWAYS = EL0_GATES.index("always")
+GATE_UCT = EL0_GATES.index("uct")
+GATE_DZE = EL0_GATES.index("dze")
+GATE_UCI = EL0_GATES.index("uci")
+GATE_UMA = EL0_GATES.index("uma")
+
+# HCR_EL2 bits a write can change (RES0 elsewhere; E2H only with VHE, see write_hcr)
+HCR_WRITABLE = np.uint64(((1 << 42) - 1) & ~((1 << 39) | (1 << 10) | (1 << 11)))
+HCR_E2H = np.uint64(1 << HCR["E2H"])
+HCR_RW = np.uint64(1 << HCR["RW"])
+HCR_INTERRUPT_BITS = np.uint64(0x1F8 | (1 << HCR["TGE"]))  # FMO IMO AMO VF VI VSE, TGE
+
+
+@jit
+def entry_for_key(key):
+    """The table row of encoding `key`, or -1 (decode time)."""
+    i = np.searchsorted(KEYS, key)
+    if i < KEYS.shape[0] and KEYS[i] == key:
+        return np.int64(i)
+    return np.int64(-1)
+
+
+@jit
+def iss_sysreg(key, rt, read):
+    """ISS of EC 0x18 (D19.2.37.24): Op0, Op2, Op1, CRn, Rt, CRm, direction."""
+    op0 = (key >> 14) & 3
+    op1 = (key >> 11) & 7
+    crn = (key >> 7) & 15
+    crm = (key >> 3) & 15
+    op2 = key & 7
+    return (op0 << 20) | (op2 << 17) | (op1 << 14) | (crn << 10) | (rt << 5) | (crm << 1) \
+        | read
+
+
+@jit
+def _el0_gate_open(cpu, gate):
+    sctlr = cpu[_SCTLR_EL2] if exc.e2h_tge(cpu) else cpu[_SCTLR_EL1]
+    if gate == GATE_ALWAYS:
+        return True
+    if gate == GATE_UCT:
+        return (sctlr >> np.uint64(15)) & U1 != U0
+    if gate == GATE_DZE:
+        return (sctlr >> np.uint64(14)) & U1 != U0
+    if gate == GATE_UCI:
+        return (sctlr >> np.uint64(26)) & U1 != U0
+    if gate == GATE_UMA:
+        return (sctlr >> np.uint64(9)) & U1 != U0
+    return False
+
+
+@jit
+def read_special(regs, cpu, entry, sp, nzcv):
+    if sp == SP_MIDR:
+        return cpu[MIDR]
+    if sp == SP_MPIDR:
+        return cpu[MPIDR]
+    if sp == SP_CCSIDR:
+        return U0  # no cache geometry to report: CLIDR_EL1 says there are no caches
+    if sp == SP_HCR or sp == SP_CPTR or sp == SP_E2H_ONLY:
+        return cpu[SYSREG_BASE + INFO[entry, I_STORAGE]]
+    if sp == SP_ISR:
+        return exc.isr(cpu)
+    if sp == SP_NZCV:
+        return nzcv << np.uint64(28)
+    if sp == SP_DAIF:
+        return cpu[DAIF_BITS]
+    if sp == SP_CURRENTEL:
+        return cpu[CUR_EL] << np.uint64(2)
+    if sp == SP_SPSEL:
+        return cpu[SPSEL]
+    if sp == SP_PAN:
+        return cpu[PAN_BIT] << np.uint64(22)
+    if sp == SP_SP_EL0:
+        return cpu[SP_EL0_BANK]
+    if sp == SP_SP_EL1:
+        return regs[SP] if (cpu[CUR_EL] == U1 and cpu[SPSEL] != U0) else cpu[SP_EL1_BANK]
+    if sp == SP_TPIDRRO:
+        return cpu[SYSREG_BASE + INFO[entry, I_STORAGE]]
+    if sp == SP_ICC_SRE:  # SRE, DFB, DIB fixed at 1 (system registers only, as QEMU),
+        return np.uint64(0xF) if cpu[CUR_EL] == np.uint64(2) else np.uint64(0x7)  # + Enable
+    if sp == SP_OSLSR:
+        return np.uint64(0x8) | (cpu[OS_LOCK] << np.uint64(1))  # OSLM = 0b10: lock present
+    return U0
+
+
+@jit
+def write_special(regs, cpu, entry, sp, value, nzcv):
+    """(status, nzcv) after writing `value` to a SPECIAL register."""
+    word = SYSREG_BASE + INFO[entry, I_STORAGE]
+    if sp == SP_HCR:
+        if not exc.has(cpu, exc.F_VHE):
+            value &= ~HCR_E2H  # E2H is RES0 without VHE
+        value |= HCR_RW  # EL1 is AArch64: RW is RES1 here (no AArch32)
+        cpu[word] = value & HCR_WRITABLE
+        return RECHECK, nzcv
+    if sp == SP_CPTR:
+        cpu[word] = value
+        return 0, nzcv
+    if sp == SP_E2H_ONLY:
+        cpu[word] = value
+        return 0, nzcv
+    if sp == SP_NZCV:
+        return 0, (value >> np.uint64(28)) & np.uint64(0xF)
+    if sp == SP_DAIF:
+        cpu[DAIF_BITS] = value & exc.DAIF_ALL
+        return RECHECK, nzcv
+    if sp == SP_SPSEL:
+        exc.switch_stack(regs, cpu, np.int64(cpu[CUR_EL]), np.int64(value & U1))
+        return 0, nzcv
+    if sp == SP_PAN:
+        cpu[PAN_BIT] = (value >> np.uint64(22)) & U1
+        return 0, nzcv
+    if sp == SP_SP_EL0:
+        cpu[SP_EL0_BANK] = value
+        return 0, nzcv
+    if sp == SP_SP_EL1:
+        cpu[SP_EL1_BANK] = value
+        return 0, nzcv
+    if sp == SP_TPIDRRO:
+        cpu[word] = value
+        return 0, nzcv
+    if sp == SP_OSLAR:
+        cpu[OS_LOCK] = value & U1
+        return 0, nzcv
+    if sp == SP_ICC_SRE:  # its bits are fixed: the write is ignored
+        return 0, nzcv
+    return 0, nzcv  # read-only specials never get here (see _writable)
+
+
+@jit
+def _special_read_only(sp):
+    return sp == SP_MIDR or sp == SP_MPIDR or sp == SP_CCSIDR or sp == SP_ISR \
+        or sp == SP_CURRENTEL or sp == SP_OSLSR
+
+
+@jit
+def _special_write_only(sp):
+    return sp == SP_OSLAR
+
+
+@jit
+def access(regs, cpu, dec, row, nzcv, pc):
+    """MRS/MSR/SYS at `pc`: (status, nzcv, next_pc)."""
+    key = np.int64(dec[row, F_IMM])
+    rt = np.int64(dec[row, F_X])
+    read = np.int64(dec[row, F_Y])
+    entry = np.int64(dec[row, F_A]) - 1
+    cur = np.int64(cpu[CUR_EL])
+    next_pc = pc + np.uint64(4)
+    if entry < 0:
+        return TAKEN, nzcv, exc.undefined(regs, cpu, pc, nzcv)
+    feature = INFO[entry, I_FEATURE]
+    if feature >= 0 and not exc.has(cpu, np.uint64(1) << np.uint64(feature)):
+        return TAKEN, nzcv, exc.undefined(regs, cpu, pc, nzcv)
+
+    h = cpu[_HCR] if exc.has(cpu, exc.F_EL2) else U0
+    e2h = (h & HCR_E2H) != U0
+    alias = INFO[entry, I_ALIAS]
+    if alias >= 0:
+        if cur != 2 or not e2h:
+            return TAKEN, nzcv, exc.undefined(regs, cpu, pc, nzcv)
+        entry = alias
+    elif cur == 2 and e2h and INFO[entry, I_E2H] >= 0:
+        entry = INFO[entry, I_E2H]
+    elif INFO[entry, I_SPECIAL] == SP_E2H_ONLY and not e2h:
+        return TAKEN, nzcv, exc.undefined(regs, cpu, pc, nzcv)
+
+    min_el = INFO[entry, I_EL]
+    if cur < min_el and alias < 0:
+        return TAKEN, nzcv, exc.undefined(regs, cpu, pc, nzcv)
+    iss = iss_sysreg(key, rt, read)
+    if cur == 0:
+        gate = INFO[entry, I_EL0]
+        if gate < 0:
+            return TAKEN, nzcv, exc.undefined(regs, cpu, pc, nzcv)
+        if not _el0_gate_open(cpu, gate):
+            return TAKEN, nzcv, exc.take_sync(regs, cpu, exc.sync_target(cpu), exc.EC_SYSREG,
+                                              iss, -1, pc, nzcv)
+    if cur < 2 and alias < 0 and not exc.e2h_tge(cpu):
+        bit = INFO[entry, I_TRAP_R] if read else INFO[entry, I_TRAP_W]
+        if bit >= 0 and (h >> np.uint64(bit)) & U1 != U0:
+            return TAKEN, nzcv, exc.take_sync(regs, cpu, 2, exc.EC_SYSREG, iss, -1, pc, nzcv)
+
+    kind = INFO[entry, I_KIND]
+    sp = INFO[entry, I_SPECIAL]
+    if sp == SP_ICC:
+        return gic_exit(cpu, dec, row), nzcv, pc
+    if read:
+        if kind == WO or (kind == SPECIAL and _special_write_only(sp)):
+            return TAKEN, nzcv, exc.undefined(regs, cpu, pc, nzcv)
+        if kind == PLAIN or kind == RO:
+            value = cpu[SYSREG_BASE + INFO[entry, I_STORAGE]]
+        elif kind == RAZWI:
+            value = U0
+        else:
+            value = read_special(regs, cpu, entry, sp, nzcv)
+        if rt != 31:  # MRS to XZR reads and discards
+            regs[rt] = value
+        return 0, nzcv, next_pc
+    value = regs[rt] if rt != 31 else U0
+    if kind == RO or (kind == SPECIAL and _special_read_only(sp)):
+        return TAKEN, nzcv, exc.undefined(regs, cpu, pc, nzcv)
+    if kind == PLAIN:
+        cpu[SYSREG_BASE + INFO[entry, I_STORAGE]] = (value & WMASK[entry]) | RES1[entry]
+        return 0, nzcv, next_pc
+    if kind == RAZWI:
+        return 0, nzcv, next_pc
+    status, nzcv = write_special(regs, cpu, entry, sp, value, nzcv)
+    return status, nzcv, next_pc
+
+
+@jit
+def msr_immediate(regs, cpu, dec, row, nzcv, pc):
+    """MSR (immediate) to a PSTATE field: (status, nzcv, next_pc)."""
+    field = np.int64(dec[row, F_IMM])  # op1 << 3 | op2
+    crm = dec[row, F_X]
+    cur = np.int64(cpu[CUR_EL])
+    next_pc = pc + np.uint64(4)
+    if field == (3 << 3) | 6 or field == (3 << 3) | 7:  # DAIFSet, DAIFClr
+        if cur == 0 and not _el0_gate_open(cpu, GATE_UMA):
+            iss = (3 << 20) | ((field & 7) << 17) | (3 << 14) | (4 << 10) | (31 << 5) \
+                | (np.int64(crm) << 1)
+            return TAKEN, nzcv, exc.take_sync(regs, cpu, exc.sync_target(cpu), exc.EC_SYSREG,
+                                              iss, -1, pc, nzcv)
+        bits = (crm & np.uint64(0xF)) << np.uint64(6)
+        if field & 1:
+            cpu[DAIF_BITS] &= ~bits
+            return RECHECK, nzcv, next_pc
+        cpu[DAIF_BITS] |= bits
+        return 0, nzcv, next_pc
+    if cur == 0:
+        return TAKEN, nzcv, exc.undefined(regs, cpu, pc, nzcv)
+    if field == 5:  # SPSel
+        exc.switch_stack(regs, cpu, cur, np.int64(crm & U1))
+        return 0, nzcv, next_pc
+    if field == 4 and exc.has(cpu, exc.F_PAN):  # PAN
+        cpu[PAN_BIT] = crm & U1
+        return 0, nzcv, next_pc
+    return TAKEN, nzcv, exc.undefined(regs, cpu, pc, nzcv)
+
+
+@jit
+def gic_exit(cpu, dec, row):
+    """Hand a GIC CPU-interface register access to the CPU process (exits.SYSREG)."""
+    cpu[EXIT_A] = dec[row, F_IMM]
+    cpu[EXIT_B] = dec[row, F_X]
+    cpu[EXIT_C] = dec[row, F_Y]
+    return exits.SYSREG
+
