@@ -20,7 +20,7 @@ or answers a device access and runs again.
     SEV SEVL      yes
     FETCH_ABORT   -        the PC: an exception vector outside RAM, so the instruction
                            abort it raised cannot be taken either
-    EXCEPTION     yes      target EL       its ESR         its ELR         -
+    EXCEPTION     yes      target EL       its ESR         its ELR         its FAR
                            (only with cpu[STOP_ON_EXCEPTION] = 1: an exception was
                            taken; PC is its vector)
 

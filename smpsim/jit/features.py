@@ -6,8 +6,8 @@ from the features (explicit overrides last), PSTATE at the highest implemented E
 and every system register at its table reset value.
 
 The ID values describe only what the core really implements: no FP/Advanced SIMD yet
-(ID_AA64PFR0.FP/AdvSIMD = 0xF), no PMU (PMUVer = 0; its registers are RAZ/WI), no
-DC ZVA yet (DCZID_EL0.DZP = 1), debug registers stored but without debug exceptions.
+(ID_AA64PFR0.FP/AdvSIMD = 0xF), no PMU (PMUVer = 0; its registers are RAZ/WI),
+debug registers stored but without debug exceptions.
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ class Features:
         return {
             "ID_AA64PFR0_EL1": pfr0, "ID_AA64ISAR0_EL1": isar0, "ID_AA64MMFR0_EL1": mmfr0,
             "ID_AA64MMFR1_EL1": mmfr1, "ID_AA64DFR0_EL1": dfr0, "CTR_EL0": ctr,
-            "DCZID_EL0": (1 << 4) | 4,  # DC ZVA prohibited (not implemented yet); 64 bytes
+            "DCZID_EL0": 4,  # DC ZVA zeroes 2^4 words: 64 bytes
             "CLIDR_EL1": 0,  # no caches to maintain: memory is coherent
         }
 

@@ -20,10 +20,11 @@ from smpsim.jit import loads_stores as ls
 from smpsim.jit.alu import U0, U1
 from smpsim.jit.compile import jit, jit_inline
 from smpsim.jit.decode_cache import PAGE_SHIFT, SLOT_ROWS
-from smpsim.jit.records import F_D, F_IMM, F_M, F_N, F_OP, F_X, F_Y, RECORD_WORDS
-from smpsim.jit.state import (CUR_EL, EVENT_REGISTER, EXCL_VALID, EXIT_A, EXIT_B, EXIT_C, EXIT_D,
-                              EXIT_INSN, EXIT_KIND, EXIT_PC, ICOUNT, MMIO_DONE, MMIO_SEQ, NZCV,
-                              PC, RAM_BASE, RAM_SIZE, STOP_ON_EXCEPTION, SYSREG_BASE)
+from smpsim.jit.records import F_D, F_IMM, F_M, F_N, F_OP, F_X, RECORD_WORDS
+from smpsim.jit.state import (CUR_EL, EVENT_REGISTER, EXCL_VALID, EXIT_A, EXIT_B, EXIT_C,
+                              EXIT_D, EXIT_INSN, EXIT_KIND, EXIT_PC, FLUSH_DECODED, ICOUNT,
+                              MMIO_DONE, MMIO_SEQ, NZCV, PC, RAM_BASE, RAM_SIZE,
+                              STOP_ON_EXCEPTION, SYSREG_BASE)
 from smpsim.jit.sysreg_table import HCR, storage_index
 
 _LR = 30
@@ -71,9 +72,9 @@ def _loop(regs, cpu, mem, page_slot, slot_page, dec, budget):
         elif op == ops.PAGE_END:  # pc has left the page of `base_row`: find its own
             off = pc - ram_base
             if off >= ram_size:
+                # nothing was fetched, so nothing retires
                 vector = exc.take_sync(regs, cpu, exc.sync_target(cpu), exc.EC_IABORT_SAME,
                                        exc.FSC_EXTERNAL, np.int64(pc), pc, nzcv)
-                count += 1
                 if vector == pc:  # the vector itself cannot be fetched: no way forward
                     cpu[EXIT_A] = pc
                     kind = exits.FETCH_ABORT
@@ -271,6 +272,7 @@ def _loop(regs, cpu, mem, page_slot, slot_page, dec, budget):
         cpu[EXIT_A] = np.uint64(el)
         cpu[EXIT_B] = cpu[exc.sysreg_word(el, 2)]
         cpu[EXIT_C] = cpu[exc.sysreg_word(el, 0)]
+        cpu[EXIT_D] = cpu[exc.sysreg_word(el, 3)]
     if kind != exits.BUDGET and kind != sysregs.RECHECK:
         exit_pc = pc
         if kind >= exits.WFI and kind <= exits.SEVL:
@@ -389,7 +391,7 @@ def _rare(regs, cpu, mem, page_slot, dec, row, op, nzcv, pc):
                          np.int64(target), target, nzcv)
         return sysregs.RECHECK, nzcv, target
     elif op == ops.SYSREG:
-        k, nzcv, target = sysregs.access(regs, cpu, dec, row, nzcv, pc)
+        k, nzcv, target = sysregs.access(regs, cpu, mem, page_slot, dec, row, nzcv, pc)
         return k, nzcv, target
     elif op == ops.MSR_IMM:
         k, nzcv, target = sysregs.msr_immediate(regs, cpu, dec, row, nzcv, pc)
@@ -431,6 +433,7 @@ def _interrupt(regs, cpu):
     cpu[EXIT_A] = np.uint64(el)
     cpu[EXIT_B] = cpu[exc.sysreg_word(el, 2)]
     cpu[EXIT_C] = pc
+    cpu[EXIT_D] = cpu[exc.sysreg_word(el, 3)]
     return True
 
 
@@ -453,6 +456,9 @@ def run(regs, cpu, mem, page_slot, slot_page, dec, budget):
         budget -= count
         if kind != exits.BUDGET and kind != sysregs.RECHECK:
             return kind
+        if cpu[FLUSH_DECODED] != U0:
+            cpu[FLUSH_DECODED] = U0
+            decode_cache.flush(page_slot, slot_page, dec)
     while True:
         if _interrupt(regs, cpu):
             return exits.EXCEPTION
@@ -463,3 +469,6 @@ def run(regs, cpu, mem, page_slot, slot_page, dec, budget):
         budget -= count
         if kind != sysregs.RECHECK:
             return kind
+        if cpu[FLUSH_DECODED] != U0:
+            cpu[FLUSH_DECODED] = U0
+            decode_cache.flush(page_slot, slot_page, dec)

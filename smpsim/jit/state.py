@@ -80,6 +80,7 @@ MPIDR = 36
 # an exception taken to this EL while its own vector is being fetched: stop (see exceptions)
 STOP_ON_EXCEPTION = 37  # 1: every exception taken also ends the run (exits.EXCEPTION)
 OS_LOCK = 38  # OSLSR_EL1.OSLK
+FLUSH_DECODED = 39  # 1: an instruction-cache invalidation asks for the decode cache to go
 
 SYSREG_BASE = 64  # the values of the system registers (sysreg_table storage) start here
 CPU_WORDS = SYSREG_BASE + STORAGE_WORDS

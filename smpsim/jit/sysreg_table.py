@@ -266,6 +266,39 @@ _ICH += [(f"ICH_LR{n}_EL2", (3, 4, 12, 12 + n // 8, n % 8)) for n in range(16)]
 TABLE += [SysReg(name, enc, el=2, kind=SPECIAL, special="icc", feature="gicv3")
           for name, enc in _ICH]
 
+# --- cache and TLB maintenance (SYS instructions, op0 = 1) ---------------------------------
+# Memory is coherent and there is no TLB before the MMU exists, so most are no-ops;
+# instruction-cache invalidation flushes this CPU's decoded instructions; DC ZVA zeroes.
+def _sys(name, enc, special, el=1, trap=None, el0=None):
+    return SysReg(name, enc, el=el, kind=SPECIAL, special=special, trap_write=trap, el0=el0)
+
+
+TABLE += [
+    _sys("IC_IALLUIS", (1, 0, 7, 1, 0), "ic_flush", trap="TPU"),
+    _sys("IC_IALLU", (1, 0, 7, 5, 0), "ic_flush", trap="TPU"),
+    _sys("IC_IVAU", (1, 3, 7, 5, 1), "ic_flush", el=0, trap="TPU", el0="uci"),
+    _sys("DC_IVAC", (1, 0, 7, 6, 1), "cache_nop", trap="TPCP"),
+    _sys("DC_ISW", (1, 0, 7, 6, 2), "cache_nop", trap="TSW"),
+    _sys("DC_CSW", (1, 0, 7, 10, 2), "cache_nop", trap="TSW"),
+    _sys("DC_CISW", (1, 0, 7, 14, 2), "cache_nop", trap="TSW"),
+    _sys("DC_ZVA", (1, 3, 7, 4, 1), "dc_zva", el=0, trap="TDZ", el0="dze"),
+    _sys("DC_CVAC", (1, 3, 7, 10, 1), "cache_nop", el=0, trap="TPCP", el0="uci"),
+    _sys("DC_CVAU", (1, 3, 7, 11, 1), "cache_nop", el=0, trap="TPU", el0="uci"),
+    _sys("DC_CVAP", (1, 3, 7, 12, 1), "cache_nop", el=0, trap="TPCP", el0="uci"),
+    _sys("DC_CIVAC", (1, 3, 7, 14, 1), "cache_nop", el=0, trap="TPCP", el0="uci"),
+]
+# TLB maintenance of the EL1&0 regime (trapped by HCR_EL2.TTLB) and of EL2
+_TLBI_EL1 = [("VMALLE1IS", 3, 0), ("VAE1IS", 3, 1), ("ASIDE1IS", 3, 2), ("VAAE1IS", 3, 3),
+             ("VALE1IS", 3, 5), ("VAALE1IS", 3, 7), ("VMALLE1", 7, 0), ("VAE1", 7, 1),
+             ("ASIDE1", 7, 2), ("VAAE1", 7, 3), ("VALE1", 7, 5), ("VAALE1", 7, 7)]
+_TLBI_EL2 = [("IPAS2E1IS", 0, 1), ("IPAS2LE1IS", 0, 5), ("ALLE2IS", 3, 0), ("VAE2IS", 3, 1),
+             ("ALLE1IS", 3, 4), ("VALE2IS", 3, 5), ("VMALLS12E1IS", 3, 6), ("IPAS2E1", 4, 1),
+             ("IPAS2LE1", 4, 5), ("ALLE2", 7, 0), ("VAE2", 7, 1), ("ALLE1", 7, 4),
+             ("VALE2", 7, 5), ("VMALLS12E1", 7, 6)]
+TABLE += [_sys(f"TLBI_{n}", (1, 0, 8, crm, op2), "tlbi", trap="TTLB") for n, crm, op2 in _TLBI_EL1]
+TABLE += [SysReg(f"TLBI_{n}", (1, 4, 8, crm, op2), el=2, kind=SPECIAL, special="tlbi",
+                 feature="el2") for n, crm, op2 in _TLBI_EL2]
+
 # --- ID group 3: the allocated registers above, every other encoding reads as zero ---
 _taken = {r.enc for r in TABLE}
 TABLE += [_id(f"ID_RAZ_{crm}_{op2}", (3, 0, 0, crm, op2), reset=0)
@@ -282,7 +315,7 @@ NO_BIT = -1
 
 SPECIALS = ("alias", "midr", "mpidr", "ccsidr", "hcr", "cptr", "e2h_only", "isr", "nzcv",
             "daif", "currentel", "spsel", "pan", "sp_el0", "sp_el1", "tpidrro", "oslar",
-            "oslsr", "icc", "icc_sre")
+            "oslsr", "icc", "icc_sre", "ic_flush", "cache_nop", "dc_zva", "tlbi")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -15,12 +15,14 @@ interrupt), or an exit kind for the caller (the GIC's registers).
 
 import numpy as np
 
+from smpsim.jit import decode_cache
 from smpsim.jit import exceptions as exc
 from smpsim.jit import exits
 from smpsim.jit.alu import U0, U1
 from smpsim.jit.compile import jit
 from smpsim.jit.records import F_A, F_IMM, F_X, F_Y
-from smpsim.jit.state import (CUR_EL, DAIF_BITS, EXIT_A, EXIT_B, EXIT_C, MIDR, MPIDR, OS_LOCK,
+from smpsim.jit.state import (CUR_EL, DAIF_BITS, EXIT_A, EXIT_B, EXIT_C, FLUSH_DECODED, MIDR,
+                              MPIDR, OS_LOCK, RAM_BASE, RAM_SIZE,
                               PAN_BIT, SP, SP_EL0_BANK, SP_EL1_BANK, SPSEL, SYSREG_BASE)
 from smpsim.jit.sysreg_table import (HCR, I_ALIAS, I_E2H, I_EL, I_EL0, I_FEATURE, I_KIND,
                                      I_SPECIAL, I_STORAGE, I_TRAP_R, I_TRAP_W, INFO, KEYS,
@@ -55,6 +57,11 @@ SP_OSLAR = special_id("oslar")
 SP_OSLSR = special_id("oslsr")
 SP_ICC = special_id("icc")
 SP_ICC_SRE = special_id("icc_sre")
+SP_IC_FLUSH = special_id("ic_flush")
+SP_CACHE_NOP = special_id("cache_nop")
+SP_DC_ZVA = special_id("dc_zva")
+SP_TLBI = special_id("tlbi")
+DC_ZVA_BYTES = 64  # DCZID_EL0.BS = 4 (features.py)
 
 GATE_ALWAYS = EL0_GATES.index("always")
 GATE_UCT = EL0_GATES.index("uct")
@@ -142,6 +149,23 @@ def read_special(regs, cpu, entry, sp, nzcv):
 
 
 @jit
+def _dc_zva(regs, cpu, mem, page_slot, dec, value, pc, nzcv):
+    """DC ZVA: zero the 64-byte block holding address `value` (no MMU yet: a physical
+    address). Outside RAM it is an external abort, ISV = 0; QEMU likewise zeroes RAM
+    without looking at the memory type."""
+    addr = value & ~np.uint64(DC_ZVA_BYTES - 1)
+    off = addr - cpu[RAM_BASE]
+    if off >= cpu[RAM_SIZE]:
+        return TAKEN, exc.take_sync(regs, cpu, exc.sync_target(cpu), exc.EC_DABORT_SAME,
+                                    (1 << 6) | exc.FSC_EXTERNAL, np.int64(value), pc, nzcv)
+    start = np.int64(off)
+    for i in range(DC_ZVA_BYTES):
+        mem[start + i] = np.uint8(0)
+    decode_cache.note_store(page_slot, dec, off, DC_ZVA_BYTES)
+    return 0, pc + np.uint64(4)
+
+
+@jit
 def write_special(regs, cpu, entry, sp, value, nzcv):
     """(status, nzcv) after writing `value` to a SPECIAL register."""
     word = SYSREG_BASE + INFO[entry, I_STORAGE]
@@ -182,6 +206,9 @@ def write_special(regs, cpu, entry, sp, value, nzcv):
         return 0, nzcv
     if sp == SP_ICC_SRE:  # its bits are fixed: the write is ignored
         return 0, nzcv
+    if sp == SP_IC_FLUSH:  # the run loop drops the decoded instructions (interpreter.run)
+        cpu[FLUSH_DECODED] = U1
+        return RECHECK, nzcv
     return 0, nzcv  # read-only specials never get here (see _writable)
 
 
@@ -197,7 +224,7 @@ def _special_write_only(sp):
 
 
 @jit
-def access(regs, cpu, dec, row, nzcv, pc):
+def access(regs, cpu, mem, page_slot, dec, row, nzcv, pc):
     """MRS/MSR/SYS at `pc`: (status, nzcv, next_pc)."""
     key = np.int64(dec[row, F_IMM])
     rt = np.int64(dec[row, F_X])
@@ -220,7 +247,7 @@ def access(regs, cpu, dec, row, nzcv, pc):
         entry = alias
     elif cur == 2 and e2h and INFO[entry, I_E2H] >= 0:
         entry = INFO[entry, I_E2H]
-    elif INFO[entry, I_SPECIAL] == SP_E2H_ONLY and not e2h:
+    elif INFO[entry, I_SPECIAL] == SP_E2H_ONLY and not e2h:  # TTBR1_EL2 exists with E2H
         return TAKEN, nzcv, exc.undefined(regs, cpu, pc, nzcv)
 
     min_el = INFO[entry, I_EL]
@@ -261,8 +288,11 @@ def access(regs, cpu, dec, row, nzcv, pc):
     if kind == PLAIN:
         cpu[SYSREG_BASE + INFO[entry, I_STORAGE]] = (value & WMASK[entry]) | RES1[entry]
         return 0, nzcv, next_pc
-    if kind == RAZWI:
+    if kind == RAZWI or sp == SP_CACHE_NOP or sp == SP_TLBI:  # (TLBI: no TLB before the MMU)
         return 0, nzcv, next_pc
+    if sp == SP_DC_ZVA:
+        status, target = _dc_zva(regs, cpu, mem, page_slot, dec, value, pc, nzcv)
+        return status, nzcv, target
     status, nzcv = write_special(regs, cpu, entry, sp, value, nzcv)
     return status, nzcv, next_pc
 
