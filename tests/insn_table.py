@@ -36,11 +36,11 @@ import struct
 
 import numpy as np
 
+from smpsim.jit import exceptions as exc
 from smpsim.jit import exits
 from smpsim.jit.core import Core
-from smpsim.jit.exits import (BRK, BUDGET, DATA_ABORT, ERET, FETCH_ABORT, HLT, HVC,  # noqa: F401
-                              MMIO_READ, MMIO_WRITE, MSR_IMM, PC_ALIGNMENT, SEV, SEVL, SMC,
-                              SVC, SYSREG, UNDEFINED, WFE, WFI)
+from smpsim.jit.exits import (BUDGET, EXCEPTION, FETCH_ABORT, HLT, MMIO_READ,  # noqa: F401
+                              MMIO_WRITE, SEV, SEVL, SMC, SYSREG, WFE, WFI)
 
 RAM_BASE = 0x4000_0000
 RAM_SIZE = 0x1_0000
@@ -48,12 +48,14 @@ CODE = 0x4000_1000  # code is loaded here unless a row says otherwise
 DATA = 0x4000_8000  # a data area for the load/store rows
 STACK = 0x4000_F000  # the default SP
 DEVICE = 0x0900_0000  # not RAM: every access is a device (MMIO) access
+VECTORS = RAM_BASE  # VBAR_EL1 and VBAR_EL2 of every row
+SYNC_SAME_EL = VECTORS + 0x200  # the vector of a synchronous exception at EL2 (or EL1) with SPx
 
 N, Z, C, V = 1 << 31, 1 << 30, 1 << 29, 1 << 28
 INT64_MAX, INT64_MIN = (1 << 63) - 1, 1 << 63
 M64, M32 = (1 << 64) - 1, (1 << 32) - 1
 
-_RETIRING = (WFI, WFE, SEV, SEVL, PC_ALIGNMENT)  # the instruction retired, then the exit
+_RETIRING = (WFI, WFE, SEV, SEVL)  # the instruction retired, then the exit
 
 
 def fill(n: int) -> int:
@@ -103,7 +105,7 @@ class Ex:
             core.answer_mmio()
         elif self.kind == SYSREG:
             core.complete(self.answer)
-        elif self.kind in _RETIRING:
+        elif self.kind in _RETIRING or self.kind == EXCEPTION:
             pass
         else:
             core.complete()
@@ -112,6 +114,19 @@ class Ex:
         fields = ", ".join(f"{k}={getattr(self, k):#x}" for k in ("a", "b", "c", "d", "pc")
                            if getattr(self, k) is not None)
         return f"{exits.NAMES[self.kind]}({fields})"
+
+
+def Exc(ec: int, iss: int | None = 0, elr: int | None = None, far: int | None = None,
+        el: int = 2, vector: int = SYNC_SAME_EL) -> Ex:
+    """An exception the core takes (rows run with stop_on_exception): class `ec` with
+    `iss` (None: unchecked), ELR `elr` (None: the row's last instruction), FAR `far`."""
+    esr = None if iss is None else (ec << 26) | (1 << 25) | iss
+    return Ex(EXCEPTION, a=el, b=esr, c=elr, d=far, pc=vector)
+
+
+def UNDEF(**kw) -> Ex:
+    """The UNDEFINED exception (EC 0) for the row's last instruction."""
+    return Exc(exc.EC_UNKNOWN, **kw)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -155,13 +170,21 @@ def _hex(v) -> str:
 def run_row(r: Row) -> None:
     __tracebackhide__ = True
     before, after = r.before, r.after
-    unknown = set(before) - {f"x{n}" for n in range(31)} - {"sp", "nzcv", "pc", "mem", "code_at"}
-    unknown |= set(after) - {f"x{n}" for n in range(31)} - {"sp", "nzcv", "pc", "mem", "exit",
-                                                            "retired"}
+    state_keys = {"sp", "nzcv", "pc", "mem", "el", "daif", "spsel", "sysregs"}
+    unknown = set(before) - {f"x{n}" for n in range(31)} - state_keys - {"code_at"}
+    unknown |= set(after) - {f"x{n}" for n in range(31)} - state_keys - {"exit", "retired"}
     assert not unknown, f"unknown keys {sorted(unknown)}"
 
     ram = np.zeros(RAM_SIZE, dtype=np.uint8)
-    core = Core(ram, RAM_BASE, cache_slots=4)
+    core = Core(ram, RAM_BASE, cache_slots=4, stop_on_exception=True)
+    core.set_sysreg("VBAR_EL1", VECTORS)
+    core.set_sysreg("VBAR_EL2", VECTORS)
+    if "el" in before:
+        core.set_el(before["el"], before.get("spsel", 1))
+    if "daif" in before:
+        core.daif = before["daif"]
+    for name, value in before.get("sysregs", {}).items():
+        core.set_sysreg(name, value)
     code_at = before.get("code_at", CODE)
     core.load(code_at, b"".join(u32(enc) for enc, _ in r.code))
     for addr, data in before.get("mem", {}).items():
@@ -197,7 +220,9 @@ def run_row(r: Row) -> None:
 
     want_exit = after.get("exit", Ex(BUDGET))
     last = code_at + 4 * (len(r.code) - 1)  # a non-BUDGET exit is by default at the last insn
-    if want_exit.kind not in (BUDGET, PC_ALIGNMENT, FETCH_ABORT) and want_exit.pc is None:
+    if want_exit.kind == EXCEPTION and want_exit.c is None:  # ELR: by default the last insn
+        want_exit = dataclasses.replace(want_exit, c=last)
+    if want_exit.kind not in (BUDGET, FETCH_ABORT) and want_exit.pc is None:
         want_exit = dataclasses.replace(want_exit, pc=last)
     left = r.steps - (core.icount - start)
     if left > 0 or want_exit.kind != BUDGET:  # (events may have used up the budget)
@@ -209,8 +234,8 @@ def run_row(r: Row) -> None:
     if want_exit.kind == BUDGET:
         pc = code_at + 4 * r.steps
         retired = r.steps
-    elif want_exit.kind == PC_ALIGNMENT:
-        pc, retired = want_exit.a, len(r.code)
+    elif want_exit.kind == EXCEPTION:  # stopped at the vector; the instruction counts
+        pc, retired = want_exit.pc, len(r.code)
     elif want_exit.kind == FETCH_ABORT:
         pc, retired = want_exit.a, len(r.code)
     elif want_exit.kind in _RETIRING:
@@ -224,6 +249,11 @@ def run_row(r: Row) -> None:
         check(f"x{n}", after.get(f"x{n}", regs_before[n]), core.x(n))
     check("sp", after.get("sp", before.get("sp", STACK)), core.sp)
     check("nzcv", after.get("nzcv", before.get("nzcv", 0)), core.nzcv)
+    if want_exit.kind != EXCEPTION:  # (taking one changes EL, DAIF and SPSel by design)
+        check("el", after.get("el", before.get("el", 2)), core.el)
+        check("daif", after.get("daif", before.get("daif", 0xF << 6)), core.daif)
+    for name, value in after.get("sysregs", {}).items():
+        check(name, value, core.sysreg(name))
 
     for addr, data in after.get("mem", {}).items():
         off = addr - RAM_BASE

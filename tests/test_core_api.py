@@ -36,44 +36,71 @@ def test_run_zero_does_nothing():
 
 
 def test_exit_reports_pc_and_encoding_and_does_not_retire():
-    core = make_core([0xD503201F, 0xD4000021])  # nop ; svc #1
+    core = make_core([0xD503201F, 0xD4000023])  # nop ; smc #1 (a firmware call: an exit)
     ex = core.run(10)
-    assert (ex.kind, ex.pc, ex.insn, ex.a) == (exits.SVC, BASE + 4, 0xD4000021, 1)
+    assert (ex.kind, ex.pc, ex.insn, ex.a) == (exits.SMC, BASE + 4, 0xD4000023, 1)
     assert core.pc == BASE + 4 and core.icount == 1
     core.complete()
     assert core.pc == BASE + 8 and core.icount == 2
 
 
-def test_mrs_exit_completed_with_a_value():
-    core = make_core([0xD53BD041, HLT])  # mrs x1, tpidr_el0
+def test_gic_register_exit_completed_with_a_value():
+    core = make_core([0xD538CC01, HLT])  # mrs x1, icc_iar1_el1
     ex = core.run(10)
     assert ex.kind == exits.SYSREG
-    assert (ex.a, ex.b, ex.c) == ((3 << 14) | (3 << 11) | (13 << 7) | (0 << 3) | 2, 1, 1)
-    core.complete(0x1234)
-    assert core.x(1) == 0x1234 and core.run(10).kind == exits.HLT
+    assert (ex.a, ex.b, ex.c) == ((3 << 14) | (0 << 11) | (12 << 7) | (12 << 3) | 0, 1, 1)
+    core.complete(0x1B)
+    assert core.x(1) == 0x1B and core.run(10).kind == exits.HLT
 
 
-def test_undefined_instruction_is_an_exit_not_an_exception():
+def test_undefined_instruction_is_an_exception_in_the_guest():
+    vectors = BASE + 0x800
     core = make_core([0x00000000])
+    core.set_sysreg("VBAR_EL2", vectors)
+    core.load(vectors + 0x200, struct.pack("<I", HLT))
     core.set_x(3, 77)
     ex = core.run(10)
-    assert (ex.kind, ex.pc, ex.insn) == (exits.UNDEFINED, BASE, 0)
-    assert core.x(3) == 77 and core.icount == 0
+    assert (ex.kind, ex.pc) == (exits.HLT, vectors + 0x200)  # the handler ran
+    assert core.sysreg("ESR_EL2") == 1 << 25  # EC 0 (unknown reason), IL
+    assert core.sysreg("ELR_EL2") == BASE
+    assert core.x(3) == 77 and core.el == 2
 
 
-def test_fetch_outside_ram_is_an_exit():
+def test_stop_on_exception_reports_it():
+    core = make_core([0xD4000021], stop_on_exception=True)  # svc #1
+    core.set_sysreg("VBAR_EL2", BASE + 0x800)
+    ex = core.run(10)
+    assert ex.kind == exits.EXCEPTION
+    assert (ex.a, ex.b, ex.c) == (2, (0x15 << 26) | (1 << 25) | 1, BASE + 4)
+    assert ex.pc == core.pc == BASE + 0x800 + 0x200 and core.icount == 1
+
+
+def test_fetch_outside_ram_is_an_instruction_abort():
+    vectors = BASE + 0x800
+    core = make_core([0xD61F0000], stop_on_exception=True)  # br x0
+    core.set_sysreg("VBAR_EL2", vectors)
+    core.set_x(0, 0x1000)
+    ex = core.run(10)
+    assert core.icount == 1  # the branch; nothing was fetched at 0x1000
+    assert ex.kind == exits.EXCEPTION and ex.b >> 26 == 0x21 and ex.c == ex.d == 0x1000
+
+
+def test_unfetchable_vector_stops_the_core():
+    # VBAR_EL2 = 0 is not RAM: the instruction abort cannot be taken either
     core = make_core([0xD61F0000])  # br x0
     core.set_x(0, 0x1000)
     ex = core.run(10)
-    assert core.icount == 1
-    assert (ex.kind, ex.pc, core.pc) == (exits.FETCH_ABORT, 0x1000, 0x1000)
+    assert (ex.kind, ex.pc, core.pc) == (exits.FETCH_ABORT, 0x200, 0x200)
+    assert core.sysreg("ELR_EL2") == 0x200 and core.sysreg("FAR_EL2") == 0x200
 
 
-def test_branch_to_a_misaligned_address_retires_then_exits():
-    core = make_core([0xD63F0000])  # blr x0
+def test_branch_to_a_misaligned_address_retires_then_faults():
+    core = make_core([0xD63F0000], stop_on_exception=True)  # blr x0
+    core.set_sysreg("VBAR_EL2", BASE + 0x800)
     core.set_x(0, BASE + 0x102)
     ex = core.run(10)
-    assert (ex.kind, ex.pc, core.pc, core.x(30)) == (exits.PC_ALIGNMENT, BASE + 0x102, BASE + 0x102, BASE + 4)
+    assert ex.kind == exits.EXCEPTION and ex.b >> 26 == 0x22
+    assert (ex.c, ex.d, core.x(30), core.icount) == (BASE + 0x102, BASE + 0x102, BASE + 4, 1)
 
 
 def test_device_load_pair_is_replayed_access_by_access():

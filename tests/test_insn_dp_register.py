@@ -9,10 +9,11 @@ import zlib
 
 import pytest
 
-from insn_table import (INT64_MAX, INT64_MIN, M64, STACK, UNDEFINED, C, Ex, N, V, Z,
+from insn_table import UNDEF as undefined_exception
+from insn_table import (INT64_MAX, INT64_MIN, M64, STACK, C, Ex, N, V, Z,
                         asm_mismatches, params, row, run_row, u8, u16, u32, u64)
 
-UNDEF = {"exit": Ex(UNDEFINED)}
+UNDEF = {"exit": undefined_exception()}
 
 CRC32_POLY = 0xEDB88320  # bit-reflected polynomials, as the CRC32* instructions use them
 CRC32C_POLY = 0x82F63B78

@@ -8,9 +8,12 @@ MMIO_READ/MMIO_WRITE events, answered as a caller would (exits.py).
 
 import pytest
 
-from insn_table import (CODE, DATA, DATA_ABORT, DEVICE, INT64_MAX, INT64_MIN, M64, MMIO_READ,
-                        MMIO_WRITE, UNDEFINED, Ex, asm_mismatches, params, row, run_row, u8,
+from insn_table import UNDEF as undefined_exception
+from insn_table import (CODE, DATA, DEVICE, INT64_MAX, INT64_MIN, M64, MMIO_READ,
+                        MMIO_WRITE, Ex, asm_mismatches, params, row, run_row, u8,
                         u16, u32, u64)
+from insn_table import Exc
+from smpsim.jit.exceptions import EC_DABORT_SAME, FSC_ALIGNMENT, FSC_EXTERNAL
 from smpsim.jit.exits import ABORT_ALIGNMENT, ABORT_NOT_RAM
 
 # The data every load row starts from, at DATA
@@ -21,7 +24,7 @@ D16 = 0x8796_A5B4_C3D2_E1F0  # at DATA + 16
 D24 = 0xEFCD_AB89_6745_2301  # at DATA + 24
 VAL = 0x0123_4567_89AB_CDEF  # a value to store
 VAL2 = 0xFEDC_BA98_7654_3210
-UNDEF = {"exit": Ex(UNDEFINED)}
+UNDEF = {"exit": undefined_exception()}
 
 
 def pat(**regs):
@@ -43,10 +46,13 @@ def wr(addr, size, value):
 
 
 def abort(addr, size, write, reason=ABORT_ALIGNMENT):
-    """A DATA_ABORT exit; `write` None leaves c unchecked (read-modify-write atomics,
-    for which the read/write attribution of a fault is not something to pin down here)."""
-    c = None if write is None else int(write)
-    return {"exit": Ex(DATA_ABORT, a=addr, b=size, c=c, d=reason)}
+    """The data abort of an exclusive or atomic access of `size` bytes at `addr`: an
+    alignment fault, or an external abort outside RAM; FAR = addr, ISV = 0 (so the size
+    is not in the syndrome). `write` None leaves the ISS unchecked (read-modify-write
+    atomics, for which the read/write attribution is not something to pin down here)."""
+    fsc = FSC_ALIGNMENT if reason == ABORT_ALIGNMENT else FSC_EXTERNAL
+    iss = None if write is None else (int(write) << 6) | fsc
+    return {"exit": Exc(EC_DABORT_SAME, iss=iss, far=addr)}
 
 
 ROWS = [

@@ -68,12 +68,23 @@ def test_a_hung_guest_ends_at_its_timeout_with_status_124(tmp_path):
     assert "timeout after 1 s: CPU0 at pc=0x40000000" in r.stderr
 
 
-def test_an_undefined_instruction_is_reported_not_a_traceback(tmp_path):
+def test_an_undefined_instruction_without_a_handler_is_reported_not_a_traceback(tmp_path):
     image = tmp_path / "zeros.bin"
-    image.write_bytes(bytes(16))
+    image.write_bytes(bytes(16))  # udf #0, and VBAR_EL2 still at its reset value 0
     r = smpsim("run", SELFTEST, "--kernel", image)
     assert r.returncode == 70
-    assert "UNDEFINED at pc=0x40000000" in r.stderr and "Traceback" not in r.stderr
+    assert ("an undefined instruction at pc=0x40000000 (ESR 0x2000000) was taken to EL2, "
+            "whose vector 0x200 is not in RAM") in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_psci_system_off_ends_the_run_with_0(tmp_path):
+    image = tmp_path / "off.bin"
+    # movz w0, #0x8 ; movk w0, #0x8400, lsl #16 ; smc #0 ; b .
+    image.write_bytes(struct.pack("<4I", 0x52800100, 0x72B08000, 0xD4000003, 0x14000000))
+    r = smpsim("run", SELFTEST, "--kernel", image, "--timeout", "30")
+    assert r.returncode == 0, r.stderr
+    assert "PSCI SYSTEM_OFF" in r.stderr
 
 
 @pytest.mark.parametrize("setup, message", [

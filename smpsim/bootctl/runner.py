@@ -1,13 +1,15 @@
 """Run a topology on one core, in this process.
 
-This is the machine as far as the integer core reaches: one CPU, guest RAM, the
-PL011 console and semihosting. Topologies with more CPUs are refused until the
-process-per-CPU machine (CPU processes, GIC and device services over ZeroMQ) exists;
-exceptions, system registers and firmware calls end the run with a report until the
-exception model exists.
+This is the machine as far as one core reaches: one CPU with its exception levels and
+system registers, guest RAM, the PL011 console, semihosting and PSCI firmware.
+Topologies with more CPUs are refused until the process-per-CPU machine (CPU
+processes, GIC and device services over ZeroMQ) exists. Exceptions are the guest's
+own business; an access where no device is mapped is an external abort in the guest.
 
-Exit status (DESIGN.md §7): the guest's semihosting exit code; 124 on timeout or a CPU
-that can never wake; 70 when the simulator cannot go on; 2 for a bad topology or image.
+Exit status (DESIGN.md §7): the guest's semihosting exit code; 0 after PSCI SYSTEM_OFF;
+124 on timeout or a CPU that can never wake; 70 when the simulator cannot go on (an
+exception whose vector is not in RAM, a device this build does not model); 2 for a bad
+topology or image.
 """
 
 from __future__ import annotations
@@ -19,12 +21,13 @@ from typing import Callable
 
 import numpy as np
 
-from smpsim.bootctl import images
+from smpsim.bootctl import images, psci
 from smpsim.bootctl.topology import Topology
 from smpsim.cpu_worker import semihosting
 from smpsim.interconnect import pl011
 from smpsim.jit import exits
 from smpsim.jit.core import Core, Exit
+from smpsim.jit.features import Features
 
 EXIT_TIMEOUT = 124
 EXIT_SIMULATOR = 70
@@ -41,6 +44,38 @@ class Outcome:
 
 def _describe(ex: Exit) -> str:
     return f"{ex.name} at pc={ex.pc:#x} (insn {ex.insn:#010x})"
+
+
+_EC_NAMES = {0x00: "an undefined instruction", 0x01: "a trapped WFI/WFE",
+             0x0E: "an illegal exception return", 0x15: "SVC", 0x16: "HVC", 0x17: "SMC",
+             0x18: "a trapped system register access", 0x20: "an instruction abort",
+             0x21: "an instruction abort", 0x22: "a PC alignment fault",
+             0x24: "a data abort", 0x25: "a data abort", 0x26: "an SP alignment fault",
+             0x2F: "an SError", 0x3C: "BRK"}
+
+
+def _lost_vector(core: Core, ex: Exit) -> str:
+    """The report of an exception whose vector is outside RAM."""
+    ec = (ex.b >> 26) & 0x3F
+    what = _EC_NAMES.get(ec, f"an exception (EC {ec:#04x})")
+    el = core.el
+    return (f"CPU0: {what} at pc={ex.c:#x} (ESR {ex.b:#x}) was taken to EL{el}, whose "
+            f"vector {ex.pc:#x} is not in RAM (VBAR_EL{el} = "
+            f"{core.sysreg(f'VBAR_EL{el}'):#x}): the guest has no exception handler there")
+
+
+def _core_for(topology: Topology) -> Core:
+    """CPU0 of the topology at reset, in the EL the topology starts it in."""
+    cpu = topology.cpus[0]
+    f = cpu.features
+    features = Features(el2=f.el2, vhe=f.vhe, lse=f.lse, pan=f.pan, midr=cpu.midr,
+                        mpidr_aff=(cpu.cluster << 8) | cpu.core)
+    m = topology.machine
+    core = Core(np.zeros(m.ram_size, dtype=np.uint8), ram_base=m.ram_base, features=features)
+    if cpu.start_el(topology.boot) == 1:
+        core.set_el(1)
+    core.firmware_hvc = topology.boot.conduit == "hvc"
+    return core
 
 
 def run(topology: Topology, image_path=None, timeout: float | None = None,
@@ -61,7 +96,7 @@ def run(topology: Topology, image_path=None, timeout: float | None = None,
     except images.ImageError as exc:
         return Outcome(EXIT_USAGE, str(exc), 0, 0.0)
 
-    core = Core(np.zeros(m.ram_size, dtype=np.uint8), ram_base=m.ram_base)
+    core = _core_for(topology)
     for seg in image.segments:
         core.load(seg.address, seg.data)  # the rest of mem_size is already zero
     core.pc = image.entry
@@ -85,20 +120,32 @@ def run(topology: Topology, image_path=None, timeout: float | None = None,
                 return outcome(result.exit_code, f"guest exit {result.exit_code}")
             core.set_x(0, result.x0)
             core.complete()
+        elif kind == exits.HLT:  # halting debug is not enabled: HLT is UNDEFINED
+            core.take_undefined()
         elif kind in (exits.MMIO_READ, exits.MMIO_WRITE):
             if not pl011.BASE <= ex.a < pl011.BASE + pl011.SIZE:
-                return outcome(EXIT_SIMULATOR, f"CPU0: access to {ex.a:#x}, where no device "
-                               f"is mapped, by {_describe(ex)}: data aborts are not modelled yet")
-            if kind == exits.MMIO_READ:
+                core.take_external_abort(ex.a, kind == exits.MMIO_WRITE)
+            elif kind == exits.MMIO_READ:
                 core.answer_mmio(uart.read(ex.a - pl011.BASE, ex.b))
             else:
                 uart.write(ex.a - pl011.BASE, ex.b, ex.c)
                 core.answer_mmio()
+        elif kind in (exits.SMC, exits.HVC):
+            call = psci.serve(core.x(0), core.x(1), core.x(2), core.x(3),
+                              {topology.cpus[0].mpidr & 0xFF_00FF_FFFF: "on"})
+            if call.action == "system_off":
+                return outcome(0, "PSCI SYSTEM_OFF")
+            if call.action == "system_reset":
+                return outcome(0, "PSCI SYSTEM_RESET: the run ends (reset is not modelled)")
+            core.set_x(0, call.x0)
+            core.complete()
+        elif kind == exits.FETCH_ABORT:
+            return outcome(EXIT_SIMULATOR, _lost_vector(core, ex))
         elif kind in (exits.SEV, exits.SEVL, exits.WFE):
             continue  # one CPU: an event is only a hint, WFE may return at once
         elif kind == exits.WFI:
             return outcome(EXIT_TIMEOUT, f"CPU0 waits for an interrupt at pc={ex.pc:#x}, "
                            "and this machine has no interrupt source yet")
-        else:
-            return outcome(EXIT_SIMULATOR, f"CPU0: {_describe(ex)}: exceptions, system "
-                           "registers and firmware calls are not modelled yet")
+        else:  # SYSREG: the GIC's registers
+            return outcome(EXIT_SIMULATOR, f"CPU0: {_describe(ex)}: the GIC is not modelled "
+                           "yet")

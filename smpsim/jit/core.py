@@ -16,10 +16,11 @@ import dataclasses
 
 import numpy as np
 
-from smpsim.jit import decode_cache, exits, interpreter, state, sysreg_table
+from smpsim.jit import decode_cache, exceptions, exits, interpreter, state, sysreg_table
+from smpsim.jit.compile import jit
 from smpsim.jit.features import Features, reset_state
 from smpsim.jit.state import (CUR_EL, DAIF_BITS, EXIT_A, EXIT_B, EXIT_C, EXIT_D, EXIT_INSN,
-                              EXIT_KIND, EXIT_PC, FIQ_LINE, ICOUNT, IRQ_LINE, MMIO_DONE,
+                              EXIT_KIND, EXIT_PC, FIQ_LINE, FIRMWARE_HVC, ICOUNT, IRQ_LINE, MMIO_DONE,
                               MMIO_VAL0, NZCV, PC, SERROR_LINE, SP, SPSEL, STOP_ON_EXCEPTION,
                               SYSREG_BASE, ZR)
 
@@ -90,8 +91,7 @@ class Core:
             raise ValueError(f"EL{el} with SPSel={spsel} does not exist on this CPU")
         if el == 0:
             spsel = 0
-        from smpsim.jit.exceptions import switch_stack
-        switch_stack(self.regs, self.cpu, el, spsel)
+        exceptions.switch_stack(self.regs, self.cpu, el, spsel)
 
     def sysreg(self, name: str) -> int:
         """The stored value of a system register (no access checks, no E2H redirection)."""
@@ -108,6 +108,15 @@ class Core:
     @stop_on_exception.setter
     def stop_on_exception(self, on: bool) -> None:
         self.cpu[STOP_ON_EXCEPTION] = int(bool(on))
+
+    @property
+    def firmware_hvc(self) -> bool:
+        """HVC from EL1 is the firmware conduit (CPUs that start at EL1), not an exception."""
+        return bool(self.cpu[FIRMWARE_HVC])
+
+    @firmware_hvc.setter
+    def firmware_hvc(self, on: bool) -> None:
+        self.cpu[FIRMWARE_HVC] = int(bool(on))
 
     def set_lines(self, irq: bool | None = None, fiq: bool | None = None,
                   serror: bool | None = None) -> None:
@@ -205,8 +214,22 @@ class Core:
         self.cpu[MMIO_VAL0 + done] = value & _MASK64
         self.cpu[MMIO_DONE] = done + 1
 
+    def take_undefined(self) -> None:
+        """Make the instruction of the last exit UNDEFINED in the guest (e.g. a HLT that is
+        not a semihosting call: halting debug is not enabled)."""
+        ex = self.last_exit()
+        self.cpu[PC] = _raise_undefined(self.regs, self.cpu, np.uint64(ex.pc))
+
+    def take_external_abort(self, address: int, write: bool) -> None:
+        """The device access of the last exit failed (nothing is mapped there): a
+        synchronous external data abort in the guest (FAR = address, ISV = 0)."""
+        ex = self.last_exit()
+        self.cpu[MMIO_DONE] = 0
+        self.cpu[PC] = _raise_data_abort(self.regs, self.cpu, np.uint64(ex.pc),
+                                         np.uint64(address & _MASK64), int(bool(write)))
+
     def complete(self, result: int | None = None) -> None:
-        """Finish the instruction that exited without retiring (SYSREG, SMC, HLT): for a
+        """Finish the instruction that exited without retiring (SYSREG, SMC, HVC, HLT): for a
         register read, write `result` to its Rt; then step past it."""
         ex = self.last_exit()
         if result is not None:
@@ -216,3 +239,15 @@ class Core:
                 self.set_x(ex.b, result)
         self.pc = ex.pc + 4
         self.cpu[ICOUNT] += 1
+
+
+@jit
+def _raise_undefined(regs, cpu, pc):
+    return exceptions.undefined(regs, cpu, pc, cpu[NZCV])
+
+
+@jit
+def _raise_data_abort(regs, cpu, pc, address, write):
+    iss = (write << 6) | exceptions.FSC_EXTERNAL
+    return exceptions.take_sync(regs, cpu, exceptions.sync_target(cpu),
+                                exceptions.EC_DABORT_SAME, iss, np.int64(address), pc, cpu[NZCV])

@@ -12,6 +12,7 @@ or answers a device access and runs again.
     MMIO_READ     no       address         size (bytes)    -               -
     MMIO_WRITE    no       address         size (bytes)    value           -
     SMC           no       imm16           (a firmware call: there is no EL3)
+    HVC           no       imm16           (a firmware call, when cpu[FIRMWARE_HVC] = 1)
     HLT           no       imm16           (semihosting, or the caller's to refuse)
     SYSREG        no       key (op0<<14 | op1<<11 | CRn<<7 | CRm<<3 | op2)
                                            Rt (0-31)       1 = read
@@ -19,7 +20,8 @@ or answers a device access and runs again.
     WFI WFE       yes
     SEV SEVL      yes
     FETCH_ABORT   -        the PC: an exception vector outside RAM, so the instruction
-                           abort it raised cannot be taken either
+                           abort it raised cannot be taken either; EXIT_B and EXIT_C
+                           are the ESR and ELR of the exception that led there
     EXCEPTION     yes      target EL       its ESR         its ELR         its FAR
                            (only with cpu[STOP_ON_EXCEPTION] = 1: an exception was
                            taken; PC is its vector)
@@ -37,6 +39,7 @@ first MMIO_DONE device accesses from there. core.Core wraps this.
 BUDGET = 0
 MMIO_READ = 2
 MMIO_WRITE = 3
+HVC = 5
 SMC = 6
 HLT = 8
 SYSREG = 10

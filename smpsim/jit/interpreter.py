@@ -22,7 +22,8 @@ from smpsim.jit.compile import jit, jit_inline
 from smpsim.jit.decode_cache import PAGE_SHIFT, SLOT_ROWS
 from smpsim.jit.records import F_D, F_IMM, F_M, F_N, F_OP, F_X, RECORD_WORDS
 from smpsim.jit.state import (CUR_EL, EVENT_REGISTER, EXCL_VALID, EXIT_A, EXIT_B, EXIT_C,
-                              EXIT_D, EXIT_INSN, EXIT_KIND, EXIT_PC, FLUSH_DECODED, ICOUNT,
+                              EXIT_D, EXIT_INSN, EXIT_KIND, EXIT_PC, FIRMWARE_HVC, FLUSH_DECODED,
+                              ICOUNT,
                               MMIO_DONE, MMIO_SEQ, NZCV, PC, RAM_BASE, RAM_SIZE,
                               STOP_ON_EXCEPTION, SYSREG_BASE)
 from smpsim.jit.sysreg_table import HCR, storage_index
@@ -73,10 +74,15 @@ def _loop(regs, cpu, mem, page_slot, slot_page, dec, budget):
             off = pc - ram_base
             if off >= ram_size:
                 # nothing was fetched, so nothing retires
-                vector = exc.take_sync(regs, cpu, exc.sync_target(cpu), exc.EC_IABORT_SAME,
+                target_el = exc.sync_target(cpu)
+                esr_before = cpu[exc.sysreg_word(target_el, 2)]
+                elr_before = cpu[exc.sysreg_word(target_el, 0)]
+                vector = exc.take_sync(regs, cpu, target_el, exc.EC_IABORT_SAME,
                                        exc.FSC_EXTERNAL, np.int64(pc), pc, nzcv)
                 if vector == pc:  # the vector itself cannot be fetched: no way forward
                     cpu[EXIT_A] = pc
+                    cpu[EXIT_B] = esr_before  # the exception that led to this vector
+                    cpu[EXIT_C] = elr_before
                     kind = exits.FETCH_ABORT
                     break
                 pc = vector
@@ -359,6 +365,9 @@ def _rare(regs, cpu, mem, page_slot, dec, row, op, nzcv, pc):
         return _sync(regs, cpu, exc.sync_target(cpu), exc.EC_SVC, np.int64(dec[row, F_IMM]), -1,
                      next_pc, nzcv)
     elif op == ops.HVC:
+        if cur == 1 and cpu[FIRMWARE_HVC] != U0:  # the platform's PSCI conduit, as in QEMU
+            cpu[EXIT_A] = dec[row, F_IMM]
+            return exits.HVC, nzcv, next_pc
         if cur == 0 or not exc.has(cpu, exc.F_EL2) or exc.hcr(cpu) & _HCR_HCD != U0:
             return sysregs.TAKEN, nzcv, exc.undefined(regs, cpu, pc, nzcv)
         return _sync(regs, cpu, 2, exc.EC_HVC, np.int64(dec[row, F_IMM]), -1, next_pc, nzcv)
@@ -368,6 +377,8 @@ def _rare(regs, cpu, mem, page_slot, dec, row, op, nzcv, pc):
         if cur == 1 and exc.has(cpu, exc.F_EL2) and exc.hcr(cpu) & _HCR_TSC != U0:
             # a trapped SMC returns to itself (its preferred return address)
             return _sync(regs, cpu, 2, exc.EC_SMC, np.int64(dec[row, F_IMM]), -1, pc, nzcv)
+        if cpu[FIRMWARE_HVC] != U0:  # firmware listens on HVC: no EL3 to take an SMC
+            return sysregs.TAKEN, nzcv, exc.undefined(regs, cpu, pc, nzcv)
         cpu[EXIT_A] = dec[row, F_IMM]  # no EL3: the caller is the firmware (PSCI)
         return exits.SMC, nzcv, next_pc
     elif op == ops.BRK:

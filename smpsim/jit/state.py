@@ -81,6 +81,7 @@ MPIDR = 36
 STOP_ON_EXCEPTION = 37  # 1: every exception taken also ends the run (exits.EXCEPTION)
 OS_LOCK = 38  # OSLSR_EL1.OSLK
 FLUSH_DECODED = 39  # 1: an instruction-cache invalidation asks for the decode cache to go
+FIRMWARE_HVC = 40  # 1: HVC from EL1 is the firmware (PSCI) conduit, SMC is UNDEFINED
 
 SYSREG_BASE = 64  # the values of the system registers (sysreg_table storage) start here
 CPU_WORDS = SYSREG_BASE + STORAGE_WORDS

@@ -22,8 +22,8 @@ from smpsim.jit.alu import U0, U1
 from smpsim.jit.compile import jit
 from smpsim.jit.records import F_A, F_IMM, F_X, F_Y
 from smpsim.jit.state import (CUR_EL, DAIF_BITS, EXIT_A, EXIT_B, EXIT_C, FLUSH_DECODED, MIDR,
-                              MPIDR, OS_LOCK, RAM_BASE, RAM_SIZE,
-                              PAN_BIT, SP, SP_EL0_BANK, SP_EL1_BANK, SPSEL, SYSREG_BASE)
+                              MPIDR, OS_LOCK, PAN_BIT, RAM_BASE, RAM_SIZE, SP_EL0_BANK,
+                              SP_EL1_BANK, SPSEL, SYSREG_BASE)
 from smpsim.jit.sysreg_table import (HCR, I_ALIAS, I_E2H, I_EL, I_EL0, I_FEATURE, I_KIND,
                                      I_SPECIAL, I_STORAGE, I_TRAP_R, I_TRAP_W, INFO, KEYS,
                                      PLAIN, RAZWI, RES1, RO, SPECIAL, WMASK, WO, EL0_GATES,
@@ -137,8 +137,8 @@ def read_special(regs, cpu, entry, sp, nzcv):
         return cpu[PAN_BIT] << np.uint64(22)
     if sp == SP_SP_EL0:
         return cpu[SP_EL0_BANK]
-    if sp == SP_SP_EL1:
-        return regs[SP] if (cpu[CUR_EL] == U1 and cpu[SPSEL] != U0) else cpu[SP_EL1_BANK]
+    if sp == SP_SP_EL1:  # reached from EL2 only, where it is always banked
+        return cpu[SP_EL1_BANK]
     if sp == SP_TPIDRRO:
         return cpu[SYSREG_BASE + INFO[entry, I_STORAGE]]
     if sp == SP_ICC_SRE:  # SRE, DFB, DIB fixed at 1 (system registers only, as QEMU),
@@ -268,6 +268,8 @@ def access(regs, cpu, mem, page_slot, dec, row, nzcv, pc):
 
     kind = INFO[entry, I_KIND]
     sp = INFO[entry, I_SPECIAL]
+    if sp == SP_SP_EL0 and cpu[SPSEL] == U0:  # SP_EL0 is the current SP: no MRS/MSR of it
+        return TAKEN, nzcv, exc.undefined(regs, cpu, pc, nzcv)
     if sp == SP_ICC:
         return gic_exit(cpu, dec, row), nzcv, pc
     if read:
@@ -306,7 +308,8 @@ def msr_immediate(regs, cpu, dec, row, nzcv, pc):
     next_pc = pc + np.uint64(4)
     if field == (3 << 3) | 6 or field == (3 << 3) | 7:  # DAIFSet, DAIFClr
         if cur == 0 and not _el0_gate_open(cpu, GATE_UMA):
-            iss = (3 << 20) | ((field & 7) << 17) | (3 << 14) | (4 << 10) | (31 << 5) \
+            # MSR (immediate) lives at op0 = 0: Op0 0, Op2, Op1 = 3, CRn = 4, Rt = 31, CRm
+            iss = ((field & 7) << 17) | (3 << 14) | (4 << 10) | (31 << 5) \
                 | (np.int64(crm) << 1)
             return TAKEN, nzcv, exc.take_sync(regs, cpu, exc.sync_target(cpu), exc.EC_SYSREG,
                                               iss, -1, pc, nzcv)
