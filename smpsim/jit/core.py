@@ -16,15 +16,16 @@ import dataclasses
 
 import numpy as np
 
-from smpsim.jit import decode_cache, exceptions, exits, interpreter, state, sysreg_table
+from smpsim.jit import decode_cache, exceptions, exits, interpreter, state, sysreg_table, timers
 from smpsim.jit.compile import jit
 from smpsim.jit.features import Features, reset_state
-from smpsim.jit.state import (CUR_EL, DAIF_BITS, EXIT_A, EXIT_B, EXIT_C, EXIT_D, EXIT_INSN,
+from smpsim.jit.state import (CNT_BASE, CNT_ICOUNT_BASE, CNT_SCALE, CUR_EL, DAIF_BITS, EXIT_A, EXIT_B, EXIT_C, EXIT_D, EXIT_INSN,
                               EXIT_KIND, EXIT_PC, FIQ_LINE, FIRMWARE_HVC, ICOUNT, IRQ_LINE, MMIO_DONE,
                               MMIO_VAL0, NZCV, PC, SERROR_LINE, SP, SPSEL, STOP_ON_EXCEPTION,
-                              SYSREG_BASE, ZR)
+                              SYSREG_BASE, TIMER_LEVELS, ZR)
 
 _MASK64 = (1 << 64) - 1
+DEFAULT_TICKS_PER_INSTRUCTION = 62_500_000 / 100_000_000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,6 +66,8 @@ class Core:
         self.features = features if features is not None else Features()
         reset_state(self.cpu, self.features)
         self.stop_on_exception = stop_on_exception
+        # a virtual clock by default: CNTFRQ (62.5 MHz) at a nominal 100 MIPS
+        self.set_counter_rate(DEFAULT_TICKS_PER_INSTRUCTION)
 
     # --- PSTATE, system registers, interrupt lines -------------------------------------
     @property
@@ -108,6 +111,37 @@ class Core:
     @stop_on_exception.setter
     def stop_on_exception(self, on: bool) -> None:
         self.cpu[STOP_ON_EXCEPTION] = int(bool(on))
+
+    # --- the system counter and the timers' outputs -----------------------------------
+    @property
+    def counter(self) -> int:
+        """The physical count (CNTPCT_EL0) now."""
+        return int(timers.count_at(self.cpu, self.cpu[ICOUNT]))
+
+    def set_counter_rate(self, ticks_per_instruction: float) -> None:
+        """From now on the counter advances by this much per retired instruction
+        (below 1.0); the count itself does not jump."""
+        if not 0.0 <= ticks_per_instruction < 1.0:
+            raise ValueError("the counter must advance by less than one tick per instruction")
+        self.rebase_counter(self.counter)
+        self.cpu[CNT_SCALE] = int(ticks_per_instruction * (1 << 32))
+
+    def rebase_counter(self, count: int) -> None:
+        """Set the count now (a host-time source moves it forward before each quantum,
+        a CPU that waits in WFI skips to its next deadline). It never goes back."""
+        now = self.counter
+        self.cpu[CNT_BASE] = max(now, count) & _MASK64
+        self.cpu[CNT_ICOUNT_BASE] = self.cpu[ICOUNT]
+
+    @property
+    def timer_levels(self) -> int:
+        """The timers' interrupt outputs: bit n set = PPI n asserted."""
+        return int(self.cpu[TIMER_LEVELS])
+
+    def next_timer_deadline(self) -> int | None:
+        """The count at which a timer output will next become asserted, if any."""
+        due = int(timers.next_deadline(self.cpu))
+        return None if due == _MASK64 else due
 
     @property
     def firmware_hvc(self) -> bool:

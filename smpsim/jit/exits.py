@@ -23,6 +23,8 @@ or answers a device access and runs again.
                            abort it raised cannot be taken either; EXIT_B and EXIT_C
                            are the ESR and ELR of the exception that led there
     EXCEPTION     yes      target EL       its ESR         its ELR         its FAR
+    TIMER         -        the timers' outputs (bit n = PPI n), which changed: forward
+                           them to the interrupt controller, then run again
                            (only with cpu[STOP_ON_EXCEPTION] = 1: an exception was
                            taken; PC is its vector)
 
@@ -50,6 +52,7 @@ SEVL = 15
 FETCH_ABORT = 17
 DATA_ABORT = 18
 EXCEPTION = 19
+TIMER = 20
 
 NAMES = {value: key for key, value in dict(globals()).items() if key.isupper()}
 

@@ -14,6 +14,7 @@ import numpy as np
 from smpsim.jit import a64_decoder, alu, decode_cache, exits, hostmem, ops
 from smpsim.jit import exceptions as exc
 from smpsim.jit import system_registers as sysregs
+from smpsim.jit import timers
 from smpsim.jit import data_processing_immediate as dpi
 from smpsim.jit import data_processing_register as dpr
 from smpsim.jit import loads_stores as ls
@@ -23,7 +24,7 @@ from smpsim.jit.decode_cache import PAGE_SHIFT, SLOT_ROWS
 from smpsim.jit.records import F_D, F_IMM, F_M, F_N, F_OP, F_X, RECORD_WORDS
 from smpsim.jit.state import (CUR_EL, EVENT_REGISTER, EXCL_VALID, EXIT_A, EXIT_B, EXIT_C,
                               EXIT_D, EXIT_INSN, EXIT_KIND, EXIT_PC, FIRMWARE_HVC, FLUSH_DECODED,
-                              ICOUNT,
+                              ICOUNT, LIVE_COUNT, TIMER_LEVELS,
                               MMIO_DONE, MMIO_SEQ, NZCV, PC, RAM_BASE, RAM_SIZE,
                               STOP_ON_EXCEPTION, SYSREG_BASE)
 from smpsim.jit.sysreg_table import HCR, storage_index
@@ -252,6 +253,7 @@ def _loop(regs, cpu, mem, page_slot, slot_page, dec, budget):
             pass
         else:
             # --- rare ops ----------------------------------------------------------
+            cpu[LIVE_COUNT] = np.uint64(count)  # for the counter-timer registers
             k, nzcv, target = _rare(regs, cpu, mem, page_slot, dec, row, op, nzcv, pc)
             if k == sysregs.TAKEN or k == sysregs.RECHECK:  # the PC moves to `target`
                 pc = target
@@ -290,6 +292,7 @@ def _loop(regs, cpu, mem, page_slot, slot_page, dec, budget):
     cpu[PC] = pc
     cpu[NZCV] = nzcv
     cpu[ICOUNT] += np.uint64(count)
+    cpu[LIVE_COUNT] = U0
     return kind, count
 
 
@@ -471,13 +474,23 @@ def run(regs, cpu, mem, page_slot, slot_page, dec, budget):
             cpu[FLUSH_DECODED] = U0
             decode_cache.flush(page_slot, slot_page, dec)
     while True:
+        if timers.update_levels(cpu):  # a timer output changed: the GIC must hear of it
+            cpu[EXIT_KIND] = np.uint64(exits.TIMER)
+            cpu[EXIT_PC] = cpu[PC]
+            cpu[EXIT_INSN] = U0
+            cpu[EXIT_A] = cpu[TIMER_LEVELS]
+            return exits.TIMER
         if _interrupt(regs, cpu):
             return exits.EXCEPTION
         if budget <= 0:
             cpu[EXIT_KIND] = np.uint64(exits.BUDGET)
             return exits.BUDGET
-        kind, count = _loop(regs, cpu, mem, page_slot, slot_page, dec, budget)
+        # run up to the next timer deadline at most, so that its output changes on time
+        chunk = min(budget, max(np.int64(1), timers.instructions_to_next_change(cpu)))
+        kind, count = _loop(regs, cpu, mem, page_slot, slot_page, dec, chunk)
         budget -= count
+        if kind == exits.BUDGET and budget > 0:
+            continue
         if kind != sysregs.RECHECK:
             return kind
         if cpu[FLUSH_DECODED] != U0:

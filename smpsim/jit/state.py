@@ -83,6 +83,16 @@ OS_LOCK = 38  # OSLSR_EL1.OSLK
 FLUSH_DECODED = 39  # 1: an instruction-cache invalidation asks for the decode cache to go
 FIRMWARE_HVC = 40  # 1: HVC from EL1 is the firmware (PSCI) conduit, SMC is UNDEFINED
 
+# the generic timer (timers.py): physical count = CNT_BASE + (icount - CNT_ICOUNT_BASE)
+# * CNT_SCALE / 2^32; the caller's clock source sets and re-bases these
+CNT_BASE = 41
+CNT_ICOUNT_BASE = 42
+CNT_SCALE = 43  # counter ticks per instruction, 32.32 fixed point, below 1.0
+LIVE_COUNT = 44  # instructions retired in the current run loop before a rare op
+TIMER_LEVELS = 45  # the timers' interrupt outputs: bit n = PPI n asserted
+TIMER_CTL = 46  # 4 words: CNTP, CNTV, CNTHP, CNTHV _CTL (ENABLE, IMASK; ISTATUS computed)
+TIMER_CVAL = 50  # 4 words: their compare values
+
 SYSREG_BASE = 64  # the values of the system registers (sysreg_table storage) start here
 CPU_WORDS = SYSREG_BASE + STORAGE_WORDS
 

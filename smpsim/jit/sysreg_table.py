@@ -68,6 +68,7 @@ class SysReg:
     alias_of: str | None = None  # *_EL12 / *_EL02: the register it reaches
     special: str | None = None
     storage_of: str | None = None  # shares the value of another register
+    arg: int = 0  # an argument for the SPECIAL handler (the timer of a timer register)
 
     @property
     def key(self) -> int:
@@ -266,6 +267,37 @@ _ICH += [(f"ICH_LR{n}_EL2", (3, 4, 12, 12 + n // 8, n % 8)) for n in range(16)]
 TABLE += [SysReg(name, enc, el=2, kind=SPECIAL, special="icc", feature="gicv3")
           for name, enc in _ICH]
 
+# --- the generic timer (timers.py): counters, and four timers, each with TVAL/CTL/CVAL ----
+# timer index: 0 EL1 physical, 1 EL1 virtual, 2 EL2 physical, 3 EL2 virtual (VHE)
+TIMER_EL1_PHYS, TIMER_EL1_VIRT, TIMER_EL2_PHYS, TIMER_EL2_VIRT = range(4)
+TABLE += [
+    SysReg("CNTFRQ_EL0", (3, 3, 14, 0, 0), el=0, kind=SPECIAL, special="cntfrq",
+           el0="el0_counter", reset=62_500_000),
+    SysReg("CNTPCT_EL0", (3, 3, 14, 0, 1), el=0, kind=SPECIAL, special="cntpct",
+           el0="el0pcten"),
+    SysReg("CNTVCT_EL0", (3, 3, 14, 0, 2), el=0, kind=SPECIAL, special="cntvct",
+           el0="el0vcten"),
+    SysReg("CNTVOFF_EL2", (3, 4, 14, 0, 3), el=2, feature="el2"),
+    SysReg("CNTKCTL_EL1", (3, 0, 14, 1, 0), wmask=0x3FF, e2h="CNTHCTL_EL2"),
+    _el12("CNTKCTL_EL12", (3, 5, 14, 1, 0), "CNTKCTL_EL1"),
+    SysReg("CNTHCTL_EL2", (3, 4, 14, 1, 0), el=2, wmask=0xFFF, feature="el2", reset=0x3),
+]
+for _field, _op2 in (("TVAL", 0), ("CTL", 1), ("CVAL", 2)):
+    TABLE += [
+        SysReg(f"CNTP_{_field}_EL0", (3, 3, 14, 2, _op2), el=0, kind=SPECIAL, special="timer",
+               el0="el0pten", arg=TIMER_EL1_PHYS),
+        SysReg(f"CNTV_{_field}_EL0", (3, 3, 14, 3, _op2), el=0, kind=SPECIAL, special="timer",
+               el0="el0vten", arg=TIMER_EL1_VIRT),
+        SysReg(f"CNTHP_{_field}_EL2", (3, 4, 14, 2, _op2), el=2, kind=SPECIAL,
+               special="timer", feature="el2", arg=TIMER_EL2_PHYS),
+        SysReg(f"CNTHV_{_field}_EL2", (3, 4, 14, 3, _op2), el=2, kind=SPECIAL,
+               special="timer", feature="vhe", arg=TIMER_EL2_VIRT),
+        SysReg(f"CNTP_{_field}_EL02", (3, 5, 14, 2, _op2), el=2, kind=SPECIAL,
+               special="timer02", feature="vhe", arg=TIMER_EL1_PHYS),
+        SysReg(f"CNTV_{_field}_EL02", (3, 5, 14, 3, _op2), el=2, kind=SPECIAL,
+               special="timer02", feature="vhe", arg=TIMER_EL1_VIRT),
+    ]
+
 # --- cache and TLB maintenance (SYS instructions, op0 = 1) ---------------------------------
 # Memory is coherent and there is no TLB before the MMU exists, so most are no-ops;
 # instruction-cache invalidation flushes this CPU's decoded instructions; DC ZVA zeroes.
@@ -308,14 +340,15 @@ TABLE += [_id(f"ID_RAZ_{crm}_{op2}", (3, 0, 0, crm, op2), reset=0)
 # --- the arrays the jit core reads ------------------------------------------------------
 # columns of INFO
 (I_KEY, I_STORAGE, I_EL, I_KIND, I_TRAP_R, I_TRAP_W, I_EL0, I_E2H, I_ALIAS, I_FEATURE,
- I_SPECIAL) = range(11)
-INFO_COLUMNS = 11
+ I_SPECIAL, I_ARG) = range(12)
+INFO_COLUMNS = 12
 NO_ENTRY = -1
 NO_BIT = -1
 
 SPECIALS = ("alias", "midr", "mpidr", "ccsidr", "hcr", "cptr", "e2h_only", "isr", "nzcv",
             "daif", "currentel", "spsel", "pan", "sp_el0", "sp_el1", "tpidrro", "oslar",
-            "oslsr", "icc", "icc_sre", "ic_flush", "cache_nop", "dc_zva", "tlbi")
+            "oslsr", "icc", "icc_sre", "ic_flush", "cache_nop", "dc_zva", "tlbi", "cntfrq",
+            "cntpct", "cntvct", "timer", "timer02")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -363,6 +396,7 @@ def compile_table(table: list[SysReg] = TABLE) -> CompiledTable:
         info[i, I_ALIAS] = entry[r.alias_of] if r.alias_of else NO_ENTRY
         info[i, I_FEATURE] = FEATURES.index(r.feature) if r.feature else NO_ENTRY
         info[i, I_SPECIAL] = SPECIALS.index(r.special) if r.special else NO_ENTRY
+        info[i, I_ARG] = r.arg
         wmask[i] = r.wmask
         res1[i] = r.res1
     reset = {r.name: r.reset for r in ordered if r.name in storage and r.storage_of is None}

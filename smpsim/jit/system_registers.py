@@ -15,16 +15,16 @@ interrupt), or an exit kind for the caller (the GIC's registers).
 
 import numpy as np
 
-from smpsim.jit import decode_cache
+from smpsim.jit import decode_cache, timers
 from smpsim.jit import exceptions as exc
 from smpsim.jit import exits
-from smpsim.jit.alu import U0, U1
+from smpsim.jit.alu import M32, U0, U1
 from smpsim.jit.compile import jit
 from smpsim.jit.records import F_A, F_IMM, F_X, F_Y
 from smpsim.jit.state import (CUR_EL, DAIF_BITS, EXIT_A, EXIT_B, EXIT_C, FLUSH_DECODED, MIDR,
                               MPIDR, OS_LOCK, PAN_BIT, RAM_BASE, RAM_SIZE, SP_EL0_BANK,
                               SP_EL1_BANK, SPSEL, SYSREG_BASE)
-from smpsim.jit.sysreg_table import (HCR, I_ALIAS, I_E2H, I_EL, I_EL0, I_FEATURE, I_KIND,
+from smpsim.jit.sysreg_table import (HCR, I_ALIAS, I_ARG, I_E2H, I_EL, I_EL0, I_FEATURE, I_KIND,
                                      I_SPECIAL, I_STORAGE, I_TRAP_R, I_TRAP_W, INFO, KEYS,
                                      PLAIN, RAZWI, RES1, RO, SPECIAL, WMASK, WO, EL0_GATES,
                                      special_id, storage_index)
@@ -62,12 +62,24 @@ SP_CACHE_NOP = special_id("cache_nop")
 SP_DC_ZVA = special_id("dc_zva")
 SP_TLBI = special_id("tlbi")
 DC_ZVA_BYTES = 64  # DCZID_EL0.BS = 4 (features.py)
+SP_CNTFRQ = special_id("cntfrq")
+SP_CNTPCT = special_id("cntpct")
+SP_CNTVCT = special_id("cntvct")
+SP_TIMER = special_id("timer")
+SP_TIMER02 = special_id("timer02")
 
 GATE_ALWAYS = EL0_GATES.index("always")
 GATE_UCT = EL0_GATES.index("uct")
 GATE_DZE = EL0_GATES.index("dze")
 GATE_UCI = EL0_GATES.index("uci")
 GATE_UMA = EL0_GATES.index("uma")
+GATE_EL0PCTEN = EL0_GATES.index("el0pcten")
+GATE_EL0VCTEN = EL0_GATES.index("el0vcten")
+GATE_EL0PTEN = EL0_GATES.index("el0pten")
+GATE_EL0VTEN = EL0_GATES.index("el0vten")
+GATE_EL0_COUNTER = EL0_GATES.index("el0_counter")
+_CNTKCTL_EL1 = SYSREG_BASE + storage_index("CNTKCTL_EL1")
+_CNTHCTL_EL2 = SYSREG_BASE + storage_index("CNTHCTL_EL2")
 
 # HCR_EL2 bits a write can change (RES0 elsewhere; E2H only with VHE, see write_hcr)
 HCR_WRITABLE = np.uint64(((1 << 42) - 1) & ~((1 << 39) | (1 << 10) | (1 << 11)))
@@ -99,9 +111,21 @@ def iss_sysreg(key, rt, read):
 
 @jit
 def _el0_gate_open(cpu, gate):
-    sctlr = cpu[_SCTLR_EL2] if exc.e2h_tge(cpu) else cpu[_SCTLR_EL1]
+    host = exc.e2h_tge(cpu)  # EL0 of the EL2&0 regime: EL2's controls apply
+    sctlr = cpu[_SCTLR_EL2] if host else cpu[_SCTLR_EL1]
     if gate == GATE_ALWAYS:
         return True
+    if gate >= GATE_EL0PCTEN:  # the counter-timer controls, in CNTKCTL_EL1's layout
+        kctl = cpu[_CNTHCTL_EL2] if host else cpu[_CNTKCTL_EL1]
+        if gate == GATE_EL0PCTEN:
+            return kctl & U1 != U0
+        if gate == GATE_EL0VCTEN:
+            return (kctl >> np.uint64(1)) & U1 != U0
+        if gate == GATE_EL0VTEN:
+            return (kctl >> np.uint64(8)) & U1 != U0
+        if gate == GATE_EL0PTEN:
+            return (kctl >> np.uint64(9)) & U1 != U0
+        return kctl & np.uint64(3) != U0  # CNTFRQ_EL0: either counter enabled
     if gate == GATE_UCT:
         return (sctlr >> np.uint64(15)) & U1 != U0
     if gate == GATE_DZE:
@@ -272,6 +296,8 @@ def access(regs, cpu, mem, page_slot, dec, row, nzcv, pc):
         return TAKEN, nzcv, exc.undefined(regs, cpu, pc, nzcv)
     if sp == SP_ICC:
         return gic_exit(cpu, dec, row), nzcv, pc
+    if sp >= SP_CNTFRQ and sp <= SP_TIMER02:
+        return _generic_timer(regs, cpu, entry, sp, key, rt, read, iss, nzcv, pc)
     if read:
         if kind == WO or (kind == SPECIAL and _special_write_only(sp)):
             return TAKEN, nzcv, exc.undefined(regs, cpu, pc, nzcv)
@@ -296,6 +322,69 @@ def access(regs, cpu, mem, page_slot, dec, row, nzcv, pc):
         status, target = _dc_zva(regs, cpu, mem, page_slot, dec, value, pc, nzcv)
         return status, nzcv, target
     status, nzcv = write_special(regs, cpu, entry, sp, value, nzcv)
+    return status, nzcv, next_pc
+
+
+@jit
+def _el2_timer_trap(cpu, cur, bit_e2h0, bit_e2h1):
+    """CNTHCTL_EL2 traps of EL0/EL1 accesses to the physical counter or timer."""
+    if cur == 2 or not exc.has(cpu, exc.F_EL2) or exc.e2h_tge(cpu):
+        return False
+    bit = bit_e2h1 if exc.hcr(cpu) & exc.HCR_E2H != U0 else bit_e2h0
+    return (cpu[_CNTHCTL_EL2] >> np.uint64(bit)) & U1 == U0
+
+
+@jit
+def _generic_timer(regs, cpu, entry, sp, key, rt, read, iss, nzcv, pc):
+    """CNTFRQ, the counters and the timers' TVAL/CTL/CVAL: (status, nzcv, next_pc)."""
+    cur = np.int64(cpu[CUR_EL])
+    next_pc = pc + np.uint64(4)
+    count = timers.physical_count(cpu)
+    value = regs[rt] if rt != 31 else U0
+    result = U0
+    status = 0
+    if sp == SP_CNTFRQ:
+        word = SYSREG_BASE + INFO[entry, I_STORAGE]
+        if read:
+            result = cpu[word]
+        elif cur != (2 if exc.has(cpu, exc.F_EL2) else 1):  # written by the highest EL only
+            return TAKEN, nzcv, exc.undefined(regs, cpu, pc, nzcv)
+        else:
+            cpu[word] = value & M32
+    elif sp == SP_CNTPCT or sp == SP_CNTVCT:
+        if not read:
+            return TAKEN, nzcv, exc.undefined(regs, cpu, pc, nzcv)
+        if sp == SP_CNTPCT and _el2_timer_trap(cpu, cur, 0, 10):
+            return TAKEN, nzcv, exc.take_sync(regs, cpu, 2, exc.EC_SYSREG, iss, -1, pc, nzcv)
+        result = count if sp == SP_CNTPCT else count - timers.virtual_offset(cpu)
+    else:
+        timer = INFO[entry, I_ARG]
+        e2h = exc.hcr(cpu) & exc.HCR_E2H != U0 if exc.has(cpu, exc.F_EL2) else False
+        if sp == SP_TIMER02:
+            if cur != 2 or not e2h:
+                return TAKEN, nzcv, exc.undefined(regs, cpu, pc, nzcv)
+        elif timer < 2 and ((cur == 2 and e2h) or (cur == 0 and exc.e2h_tge(cpu))):
+            timer += 2  # the EL2&0 regime: CNTP_* and CNTV_* are EL2's timers
+        if timer == 0 and sp == SP_TIMER and _el2_timer_trap(cpu, cur, 1, 11):
+            return TAKEN, nzcv, exc.take_sync(regs, cpu, 2, exc.EC_SYSREG, iss, -1, pc, nzcv)
+        field = key & 7  # op2: 0 TVAL, 1 CTL, 2 CVAL
+        if read:
+            if field == 0:
+                result = timers.read_tval(cpu, timer, count)
+            elif field == 1:
+                result = timers.read_ctl(cpu, timer, count)
+            else:
+                result = cpu[timers.TIMER_CVAL + timer]
+        else:
+            if field == 0:
+                timers.write_tval(cpu, timer, count, value)
+            elif field == 1:
+                cpu[timers.TIMER_CTL + timer] = value & (timers.CTL_ENABLE | timers.CTL_IMASK)
+            else:
+                cpu[timers.TIMER_CVAL + timer] = value
+            status = RECHECK  # the outputs and the next deadline may have moved
+    if read and rt != 31:
+        regs[rt] = result
     return status, nzcv, next_pc
 
 

@@ -1,0 +1,161 @@
+"""The generic timer (Arm ARM D11): the system counter as this core sees it, and the
+four timers of a CPU with EL2 and VHE.
+
+The counter advances with retired instructions at a rate the caller sets, so a run is
+reproducible when the caller keeps the rate fixed (a virtual clock), and follows the
+host's clock when the caller re-bases it before each quantum (core.Core does both):
+
+    physical count = CNT_BASE + (icount - CNT_ICOUNT_BASE) * CNT_SCALE / 2^32
+
+Timers (index: registers, interrupt): 0 CNTP_* EL1 physical, PPI 30; 1 CNTV_* EL1
+virtual, PPI 27; 2 CNTHP_* EL2 physical, PPI 26; 3 CNTHV_* EL2 virtual, PPI 28. A timer
+condition is met when (count - offset) >= CVAL; its output is asserted when it is
+enabled, met and not masked. Offsets follow QEMU: the EL1 virtual timer fires against
+CNTVOFF_EL2; CNTVCT_EL0 and the virtual TVALs read without the offset at EL2 with
+E2H = 1 and at EL0 with E2H = TGE = 1.
+"""
+
+import numpy as np
+
+from smpsim.jit import exceptions as exc
+from smpsim.jit.alu import M32, U0, U1
+from smpsim.jit.compile import jit
+from smpsim.jit.state import (CNT_BASE, CNT_ICOUNT_BASE, CNT_SCALE, CUR_EL, ICOUNT, LIVE_COUNT,
+                              SYSREG_BASE, TIMER_CTL, TIMER_CVAL, TIMER_LEVELS)
+from smpsim.jit.sysreg_table import storage_index
+
+PPI = (30, 27, 26, 28)
+_CNTVOFF = SYSREG_BASE + storage_index("CNTVOFF_EL2")
+CTL_ENABLE = np.uint64(1)
+CTL_IMASK = np.uint64(2)
+CTL_ISTATUS = np.uint64(4)
+NEVER = np.int64(1) << 62  # "no deadline", in instructions
+
+
+@jit
+def count_at(cpu, icount):
+    """The physical count after `icount` instructions (32.32 scale split so that the
+    product cannot overflow: CNT_SCALE < 2^32)."""
+    delta = icount - cpu[CNT_ICOUNT_BASE]
+    scale = cpu[CNT_SCALE]
+    hi = (delta >> np.uint64(32)) * scale
+    lo = ((delta & M32) * scale) >> np.uint64(32)
+    return cpu[CNT_BASE] + hi + lo
+
+
+@jit
+def physical_count(cpu):
+    """Now, in the middle of a run loop (LIVE_COUNT: what it has retired so far)."""
+    return count_at(cpu, cpu[ICOUNT] + cpu[LIVE_COUNT])
+
+
+@jit
+def virtual_offset(cpu):
+    """CNTVOFF_EL2 as CNTVCT_EL0 and the virtual TVALs apply it at the current EL."""
+    if not exc.has(cpu, exc.F_EL2):
+        return U0
+    cur = cpu[CUR_EL]
+    h = exc.hcr(cpu)
+    if cur == np.uint64(2) and h & exc.HCR_E2H != U0:
+        return U0
+    if cur == U0 and exc.e2h_tge(cpu):
+        return U0
+    return cpu[_CNTVOFF]
+
+
+@jit
+def firing_offset(cpu, timer):
+    """The offset a timer's condition is checked against."""
+    if timer == 1 and exc.has(cpu, exc.F_EL2):
+        return cpu[_CNTVOFF]
+    return U0
+
+
+@jit
+def met(cpu, timer, count):
+    return count - firing_offset(cpu, timer) >= cpu[TIMER_CVAL + timer]
+
+
+@jit
+def read_ctl(cpu, timer, count):
+    ctl = cpu[TIMER_CTL + timer]
+    if ctl & CTL_ENABLE != U0 and met(cpu, timer, count):
+        ctl |= CTL_ISTATUS
+    return ctl
+
+
+@jit
+def read_tval(cpu, timer, count):
+    """TVAL = CVAL - (count - offset), a signed 32-bit register (bits 63:32 read 0)."""
+    off = virtual_offset(cpu) if timer == 1 or timer == 3 else U0
+    return (cpu[TIMER_CVAL + timer] - (count - off)) & M32
+
+
+@jit
+def write_tval(cpu, timer, count, value):
+    off = virtual_offset(cpu) if timer == 1 or timer == 3 else U0
+    tval = np.uint64(np.int64(np.int32(np.uint32(value & M32))))  # sign-extended
+    cpu[TIMER_CVAL + timer] = (count - off) + tval
+
+
+@jit
+def levels(cpu, count):
+    """The interrupt outputs of the four timers at `count`, as a PPI bit mask."""
+    out = U0
+    for t in range(4):
+        ctl = cpu[TIMER_CTL + t]
+        if ctl & CTL_ENABLE != U0 and ctl & CTL_IMASK == U0 and met(cpu, t, count):
+            out |= U1 << np.uint64(PPI[t])
+    return out
+
+
+@jit
+def update_levels(cpu):
+    """Recompute the outputs at the core's current count; True if they changed."""
+    new = levels(cpu, count_at(cpu, cpu[ICOUNT]))
+    changed = new != cpu[TIMER_LEVELS]
+    cpu[TIMER_LEVELS] = new
+    return changed
+
+
+@jit
+def instructions_to_next_change(cpu):
+    """How many instructions may retire before an output changes (an enabled, unmasked
+    timer whose condition is not met yet becomes met); NEVER if none will."""
+    scale = cpu[CNT_SCALE]
+    if scale == U0:
+        return NEVER
+    icount = cpu[ICOUNT]
+    count = count_at(cpu, icount)
+    best = NEVER
+    for t in range(4):
+        ctl = cpu[TIMER_CTL + t]
+        if ctl & CTL_ENABLE == U0 or ctl & CTL_IMASK != U0 or met(cpu, t, count):
+            continue
+        # the first n with count_at(icount + n) >= due, counting the fraction of a
+        # tick already elapsed (in 2^-32 ticks) so that the output changes on time
+        ahead = cpu[TIMER_CVAL + t] + firing_offset(cpu, t) - count
+        if ahead >= np.uint64(1) << np.uint64(31):  # far away: run a while, look again
+            n = np.int64(1) << np.int64(31)
+        else:
+            frac = (((icount - cpu[CNT_ICOUNT_BASE]) & M32) * scale) & M32
+            n = np.int64(((ahead << np.uint64(32)) - frac + scale - U1) // scale)
+        if n < best:
+            best = n
+    return best
+
+
+@jit
+def next_deadline(cpu):
+    """The count at which the next output will change (for a CPU that waits in WFI),
+    or 2^64 - 1 if none will."""
+    count = count_at(cpu, cpu[ICOUNT])
+    best = ~U0
+    for t in range(4):
+        ctl = cpu[TIMER_CTL + t]
+        if ctl & CTL_ENABLE == U0 or ctl & CTL_IMASK != U0 or met(cpu, t, count):
+            continue
+        due = cpu[TIMER_CVAL + t] + firing_offset(cpu, t)
+        if due < best:
+            best = due
+    return best
