@@ -24,6 +24,7 @@ import numpy as np
 from smpsim.bootctl import images, psci
 from smpsim.bootctl.topology import Topology
 from smpsim.cpu_worker import semihosting
+from smpsim.cpu_worker.clock import HostClock, VirtualClock
 from smpsim.interconnect import pl011
 from smpsim.jit import exits
 from smpsim.jit.core import Core, Exit
@@ -101,6 +102,10 @@ def run(topology: Topology, image_path=None, timeout: float | None = None,
         core.load(seg.address, seg.data)  # the rest of mem_size is already zero
     core.pc = image.entry
     uart = pl011.Pl011(console)
+    # guest time: the host's in free runs, a virtual clock in reproducible ones
+    frequency = topology.machine.counter_frequency
+    clock = (HostClock if topology.run.mode == "free" else VirtualClock)(core, frequency)
+    core.set_sysreg("CNTFRQ_EL0", frequency)
     limit = timeout if timeout is not None else topology.run.timeout
     start = time.monotonic()
     deadline = start + limit
@@ -109,6 +114,7 @@ def run(topology: Topology, image_path=None, timeout: float | None = None,
         return Outcome(status, reason, core.icount, time.monotonic() - start)
 
     while True:
+        clock.before_quantum()
         ex = core.run(topology.run.quantum)
         kind = ex.kind
         if kind == exits.BUDGET:
@@ -141,6 +147,8 @@ def run(topology: Topology, image_path=None, timeout: float | None = None,
             core.complete()
         elif kind == exits.FETCH_ABORT:
             return outcome(EXIT_SIMULATOR, _lost_vector(core, ex))
+        elif kind == exits.TIMER:
+            continue  # the timers' outputs go to the GIC, which this build does not have
         elif kind in (exits.SEV, exits.SEVL, exits.WFE):
             continue  # one CPU: an event is only a hint, WFE may return at once
         elif kind == exits.WFI:

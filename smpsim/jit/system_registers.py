@@ -85,6 +85,11 @@ _CNTHCTL_EL2 = SYSREG_BASE + storage_index("CNTHCTL_EL2")
 HCR_WRITABLE = np.uint64(((1 << 42) - 1) & ~((1 << 39) | (1 << 10) | (1 << 11)))
 HCR_E2H = np.uint64(1 << HCR["E2H"])
 HCR_RW = np.uint64(1 << HCR["RW"])
+# CPTR_EL2: E2H = 0: TCPAC 31, TAM 30, TTA 20, TFP 10, RES1 13:12, 9:0 (no SVE/SME);
+# E2H = 1: CPACR_EL1's layout: TCPAC 31, TAM 30, TTA 28, FPEN 21:20, ZEN 17:16
+CPTR_FIELDS = np.uint64((1 << 31) | (1 << 30) | (1 << 20) | (1 << 10))
+CPTR_RES1 = np.uint64(0x33FF)
+CPTR_E2H_FIELDS = np.uint64((1 << 31) | (1 << 30) | (1 << 28) | (3 << 20) | (3 << 16))
 HCR_INTERRUPT_BITS = np.uint64(0x1F8 | (1 << HCR["TGE"]))  # FMO IMO AMO VF VI VSE, TGE
 
 
@@ -145,7 +150,10 @@ def read_special(regs, cpu, entry, sp, nzcv):
         return cpu[MPIDR]
     if sp == SP_CCSIDR:
         return U0  # no cache geometry to report: CLIDR_EL1 says there are no caches
-    if sp == SP_HCR or sp == SP_CPTR or sp == SP_E2H_ONLY:
+    if sp == SP_CPTR:  # without E2H, the ARMv8.0 layout with its RES1 bits
+        value = cpu[SYSREG_BASE + INFO[entry, I_STORAGE]]
+        return value if exc.hcr(cpu) & exc.HCR_E2H != U0 else value | CPTR_RES1
+    if sp == SP_HCR or sp == SP_E2H_ONLY:
         return cpu[SYSREG_BASE + INFO[entry, I_STORAGE]]
     if sp == SP_ISR:
         return exc.isr(cpu)
@@ -199,8 +207,9 @@ def write_special(regs, cpu, entry, sp, value, nzcv):
         value |= HCR_RW  # EL1 is AArch64: RW is RES1 here (no AArch32)
         cpu[word] = value & HCR_WRITABLE
         return RECHECK, nzcv
-    if sp == SP_CPTR:
-        cpu[word] = value
+    if sp == SP_CPTR:  # the fields of the layout E2H selects (Arm ARM D19.2.31)
+        e2h = exc.has(cpu, exc.F_EL2) and exc.hcr(cpu) & exc.HCR_E2H != U0
+        cpu[word] = value & (CPTR_E2H_FIELDS if e2h else CPTR_FIELDS)
         return 0, nzcv
     if sp == SP_E2H_ONLY:
         cpu[word] = value

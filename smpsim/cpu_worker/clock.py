@@ -1,0 +1,71 @@
+"""Where a CPU's system counter gets its time from (DESIGN.md §5).
+
+The core's counter advances with retired instructions at a set rate (jit/timers.py);
+a clock source decides the rate and, before each quantum, may move the count on:
+
+- `HostClock` (free runs): the count follows the host's monotonic clock at the
+  counter frequency; between two quanta it advances with instructions at a nominal
+  rate, and it never goes back. Not reproducible.
+- `VirtualClock` (lockstep and serial runs): the count is a function of retired
+  instructions only (and of the idle time skipped in WFI), so a run repeats exactly.
+
+Both let a CPU that waits in WFI skip to its next timer deadline (`idle_until`).
+"""
+
+from __future__ import annotations
+
+import time
+
+from smpsim.jit.core import Core
+
+DEFAULT_FREQUENCY = 62_500_000  # CNTFRQ_EL0, as QEMU's virt machine
+NOMINAL_MIPS = 100.0  # the instruction rate a virtual clock assumes
+
+
+def _rate(frequency: int, mips: float) -> float:
+    """Counter ticks per instruction; the core needs less than one, so a counter faster
+    than the nominal instruction rate assumes a faster CPU (2 instructions a tick)."""
+    return frequency / max(mips * 1e6, 2.0 * frequency)
+
+
+class VirtualClock:
+    def __init__(self, core: Core, frequency: int = DEFAULT_FREQUENCY,
+                 mips: float = NOMINAL_MIPS):
+        self.core = core
+        core.set_counter_rate(_rate(frequency, mips))
+
+    def before_quantum(self) -> None:
+        pass  # the count follows the instructions alone
+
+    def idle_until(self, count: int) -> None:
+        """Nothing to wait for in virtual time: jump to `count`."""
+        self.core.rebase_counter(count)
+
+
+class HostClock:
+    def __init__(self, core: Core, frequency: int = DEFAULT_FREQUENCY,
+                 mips: float = NOMINAL_MIPS):
+        self.core = core
+        self.frequency = frequency
+        self._start = time.monotonic_ns()
+        self._count0 = core.counter
+        core.set_counter_rate(_rate(frequency, mips))
+
+    def now(self) -> int:
+        return self._count0 + (time.monotonic_ns() - self._start) * self.frequency // 10**9
+
+    def before_quantum(self) -> None:
+        self.core.rebase_counter(self.now())
+
+    def idle_until(self, count: int, deadline: float) -> bool:
+        """Sleep until the host count reaches `count` or time.monotonic() reaches
+        `deadline`; True if the count was reached."""
+        while True:
+            ahead = count - self.now()
+            if ahead <= 0:
+                self.core.rebase_counter(count)
+                return True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            time.sleep(min(left, ahead / self.frequency, 0.05))

@@ -1,0 +1,68 @@
+"""The clock sources of a CPU's system counter (smpsim/cpu_worker/clock.py)."""
+
+import struct
+import time
+
+import numpy as np
+
+from smpsim.cpu_worker.clock import HostClock, VirtualClock
+from smpsim.jit.core import Core
+
+BASE = 0x4000_0000
+LOOP = struct.pack("<I", 0x14000000)  # b .
+
+
+def make_core():
+    core = Core(np.zeros(1 << 16, dtype=np.uint8), ram_base=BASE)
+    core.load(BASE, LOOP)
+    core.pc = BASE
+    return core
+
+
+def test_virtual_clock_counts_instructions_only():
+    core = make_core()
+    clock = VirtualClock(core, frequency=50_000_000, mips=100)  # half a tick an instruction
+    start = core.counter
+    for _ in range(4):
+        clock.before_quantum()
+        core.run(10_000)
+    assert core.counter - start == 20_000
+
+
+def test_virtual_clock_skips_idle_time_and_never_goes_back():
+    core = make_core()
+    clock = VirtualClock(core)
+    clock.idle_until(1_000_000)
+    assert core.counter == 1_000_000
+    clock.idle_until(5)
+    assert core.counter == 1_000_000
+
+
+def test_a_counter_faster_than_the_nominal_cpu_still_counts():
+    core = make_core()
+    VirtualClock(core, frequency=1_000_000_000, mips=100)
+    core.run(1000)
+    assert core.counter == 500  # two instructions a tick
+
+
+def test_host_clock_follows_the_host():
+    core = make_core()
+    clock = HostClock(core, frequency=1_000_000)  # 1 MHz: a tick a microsecond
+    t0 = time.monotonic()
+    before = core.counter
+    while time.monotonic() - t0 < 0.02:
+        pass
+    clock.before_quantum()
+    assert core.counter - before >= 20_000  # at least the 20 ms that passed
+
+
+def test_host_clock_idle_gives_up_at_the_deadline():
+    core = make_core()
+    clock = HostClock(core, frequency=1_000_000)
+    far = core.counter + 10**12  # ~11 days away
+    t0 = time.monotonic()
+    assert clock.idle_until(far, deadline=t0 + 0.05) is False
+    assert time.monotonic() - t0 >= 0.05
+    near = clock.now() + 1000  # a millisecond away
+    assert clock.idle_until(near, deadline=time.monotonic() + 60) is True
+    assert core.counter >= near
