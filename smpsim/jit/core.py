@@ -19,7 +19,7 @@ import numpy as np
 from smpsim.jit import decode_cache, exceptions, exits, interpreter, state, sysreg_table, timers
 from smpsim.jit.compile import jit
 from smpsim.jit.features import Features, reset_state
-from smpsim.jit.state import (CNT_BASE, CNT_ICOUNT_BASE, CNT_SCALE, CUR_EL, DAIF_BITS, EXIT_A, EXIT_B, EXIT_C, EXIT_D, EXIT_INSN,
+from smpsim.jit.state import (CNT_BASE, CNT_ICOUNT_BASE, CNT_SCALE, CUR_EL, EVENT_REGISTER, DAIF_BITS, EXIT_A, EXIT_B, EXIT_C, EXIT_D, EXIT_INSN,
                               EXIT_KIND, EXIT_PC, FIQ_LINE, FIRMWARE_HVC, ICOUNT, IRQ_LINE, MMIO_DONE,
                               MMIO_VAL0, NZCV, PC, SERROR_LINE, SP, SPSEL, STOP_ON_EXCEPTION,
                               SYSREG_BASE, TIMER_LEVELS, ZR)
@@ -142,6 +142,28 @@ class Core:
         """The count at which a timer output will next become asserted, if any."""
         due = int(timers.next_deadline(self.cpu))
         return None if due == _MASK64 else due
+
+    def next_event_stream(self) -> int | None:
+        """The count of the next event-stream event (it wakes a WFE), if the stream is on."""
+        due = int(timers.next_event_stream(self.cpu))
+        return None if due == _MASK64 else due
+
+    # --- waiting: what ends a WFI or a WFE (the CPU process does the waiting) ----------
+    def interrupt_pending(self) -> bool:
+        """A WFI wake-up event: an interrupt line is asserted, or a virtual interrupt is
+        pending in HCR_EL2, whatever PSTATE masks (as QEMU's 'CPU has work')."""
+        hcr = self.sysreg("HCR_EL2") if self.features.el2 else 0
+        virtual = hcr & ((1 << 6) | (1 << 7) | (1 << 8))  # VF, VI, VSE
+        lines = self.cpu[IRQ_LINE] | self.cpu[FIQ_LINE] | self.cpu[SERROR_LINE]
+        return bool(lines) or bool(virtual)
+
+    @property
+    def event_register(self) -> bool:
+        return bool(self.cpu[EVENT_REGISTER])
+
+    def send_event(self) -> None:
+        """An SEV from another CPU (or the event stream): the next WFE does not wait."""
+        self.cpu[EVENT_REGISTER] = 1
 
     @property
     def firmware_hvc(self) -> bool:

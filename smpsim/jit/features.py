@@ -91,6 +91,9 @@ def reset_state(cpu: np.ndarray, features: Features) -> None:
             mpidr = value
         else:
             values[name] = value
+    if features.el2:  # what EL1 reads as MIDR/MPIDR until EL2 says otherwise (as QEMU)
+        values.setdefault("VPIDR_EL2", midr)
+        values.setdefault("VMPIDR_EL2", mpidr)
     for name, value in values.items():
         cpu[SYSREG_BASE + table.storage[name]] = value
     cpu[MIDR] = midr

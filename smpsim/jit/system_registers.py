@@ -79,6 +79,8 @@ GATE_EL0PTEN = EL0_GATES.index("el0pten")
 GATE_EL0VTEN = EL0_GATES.index("el0vten")
 GATE_EL0_COUNTER = EL0_GATES.index("el0_counter")
 _CNTKCTL_EL1 = SYSREG_BASE + storage_index("CNTKCTL_EL1")
+_VPIDR = SYSREG_BASE + storage_index("VPIDR_EL2")
+_VMPIDR = SYSREG_BASE + storage_index("VMPIDR_EL2")
 _CNTHCTL_EL2 = SYSREG_BASE + storage_index("CNTHCTL_EL2")
 
 # HCR_EL2 bits a write can change (RES0 elsewhere; E2H only with VHE, see write_hcr)
@@ -144,10 +146,11 @@ def _el0_gate_open(cpu, gate):
 
 @jit
 def read_special(regs, cpu, entry, sp, nzcv):
-    if sp == SP_MIDR:
-        return cpu[MIDR]
-    if sp == SP_MPIDR:
-        return cpu[MPIDR]
+    if sp == SP_MIDR or sp == SP_MPIDR:
+        # EL1 reads the virtualized identity that EL2 sets (VPIDR_EL2/VMPIDR_EL2)
+        if cpu[CUR_EL] == U1 and exc.has(cpu, exc.F_EL2):
+            return cpu[_VPIDR] if sp == SP_MIDR else cpu[_VMPIDR]
+        return cpu[MIDR] if sp == SP_MIDR else cpu[MPIDR]
     if sp == SP_CCSIDR:
         return U0  # no cache geometry to report: CLIDR_EL1 says there are no caches
     if sp == SP_CPTR:  # without E2H, the ARMv8.0 layout with its RES1 bits
@@ -302,6 +305,8 @@ def access(regs, cpu, mem, page_slot, dec, row, nzcv, pc):
     kind = INFO[entry, I_KIND]
     sp = INFO[entry, I_SPECIAL]
     if sp == SP_SP_EL0 and cpu[SPSEL] == U0:  # SP_EL0 is the current SP: no MRS/MSR of it
+        return TAKEN, nzcv, exc.undefined(regs, cpu, pc, nzcv)
+    if sp == SP_TPIDRRO and cur == 0 and not read:  # read-only at EL0, as its name says
         return TAKEN, nzcv, exc.undefined(regs, cpu, pc, nzcv)
     if sp == SP_ICC:
         return gic_exit(cpu, dec, row), nzcv, pc

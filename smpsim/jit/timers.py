@@ -26,6 +26,8 @@ from smpsim.jit.sysreg_table import storage_index
 
 PPI = (30, 27, 26, 28)
 _CNTVOFF = SYSREG_BASE + storage_index("CNTVOFF_EL2")
+_CNTKCTL = SYSREG_BASE + storage_index("CNTKCTL_EL1")
+_CNTHCTL = SYSREG_BASE + storage_index("CNTHCTL_EL2")
 CTL_ENABLE = np.uint64(1)
 CTL_IMASK = np.uint64(2)
 CTL_ISTATUS = np.uint64(4)
@@ -159,3 +161,29 @@ def next_deadline(cpu):
         if due < best:
             best = due
     return best
+
+
+@jit
+def next_event_stream(cpu):
+    """The physical count of the next event-stream event (CNTKCTL_EL1 or, for the EL2&0
+    regime and EL2, CNTHCTL_EL2: EVNTEN bit 2, EVNTDIR bit 3, EVNTI bits 7:4 — an event
+    each time the chosen bit of the counter changes the chosen way), or 2^64 - 1. The
+    virtual counter drives EL1's stream; the physical one EL2's."""
+    cur = cpu[CUR_EL]
+    el2 = exc.has(cpu, exc.F_EL2)
+    use_el2 = el2 and (cur == np.uint64(2) or exc.e2h_tge(cpu))
+    ctl = cpu[_CNTHCTL] if use_el2 else cpu[_CNTKCTL]
+    if (ctl >> np.uint64(2)) & U1 == U0:
+        return ~U0
+    bit = (ctl >> np.uint64(4)) & np.uint64(0xF)
+    falling = (ctl >> np.uint64(3)) & U1
+    count = count_at(cpu, cpu[ICOUNT])
+    off = U0 if use_el2 else virtual_offset(cpu)
+    value = count - off
+    period = U1 << (bit + U1)
+    # 0 -> 1 transitions happen at multiples of the period plus 2^bit; 1 -> 0 at multiples
+    phase = (U1 << bit) if falling == U0 else U0
+    if value < phase:
+        return phase + off
+    nxt = ((value - phase) // period + U1) * period + phase
+    return nxt + off
