@@ -13,7 +13,8 @@ from insn_table import (CODE, DATA, DEVICE, INT64_MAX, INT64_MIN, M64, MMIO_READ
                         MMIO_WRITE, Ex, asm_mismatches, params, row, run_row, u8,
                         u16, u32, u64)
 from insn_table import Exc
-from smpsim.jit.exceptions import EC_DABORT_SAME, FSC_ALIGNMENT, FSC_EXTERNAL
+from insn_table import VECTORS
+from smpsim.jit.exceptions import EC_DABORT_SAME, EC_SP_ALIGNMENT, FSC_ALIGNMENT, FSC_EXTERNAL
 from smpsim.jit.exits import ABORT_ALIGNMENT, ABORT_NOT_RAM
 
 # The data every load row starts from, at DATA
@@ -641,6 +642,28 @@ ROWS = [
         events=[wr(DEVICE, 4, VAL & 0xFFFF_FFFF), wr(DEVICE + 4, 4, VAL2 & 0xFFFF_FFFF)]),
     row("device_load_then_more", [(0xB9400020, "ldr w0, [x1]"), (0x11000400, "add w0, w0, #1")],
         {"x1": DEVICE}, {"x0": 0x10}, events=[rd(DEVICE, 4, 0xF)]),
+
+    # --- SP alignment checking (SCTLR_ELx.SA; SA0 at EL0): the base SP, not the address ------
+    row("ldr_sp_misaligned_with_sa", (0xF94003E0, "ldr x0, [sp]"),
+        {"sp": DATA + 8, "sysregs": {"SCTLR_EL2": 1 << 3}},
+        {"exit": Exc(EC_SP_ALIGNMENT, iss=0)}),
+    row("stp_sp_pre_index_misaligned_with_sa", (0xA9BF7BFD, "stp x29, x30, [sp, #-16]!"),
+        {"sp": DATA + 0x18, "sysregs": {"SCTLR_EL2": 1 << 3}},
+        {"exit": Exc(EC_SP_ALIGNMENT, iss=0)}),
+    row("ldr_sp_aligned_base_misaligned_offset_is_fine", (0xF94007E0, "ldr x0, [sp, #8]"),
+        pat(sp=DATA, sysregs={"SCTLR_EL2": 1 << 3}), {"x0": D8}),
+    row("ldr_sp_misaligned_without_sa", (0xF94003E0, "ldr x0, [sp]"), pat(sp=DATA + 8),
+        {"x0": D8}),
+    row("ldr_x1_misaligned_is_not_sp", (0xF9400020, "ldr x0, [x1]"),
+        pat(x1=DATA + 8, sysregs={"SCTLR_EL2": 1 << 3}), {"x0": D8}),
+    row("ldxr_sp_misaligned_with_sa", (0xC85F7FE0, "ldxr x0, [sp]"),
+        {"sp": DATA + 8, "sysregs": {"SCTLR_EL2": 1 << 3}},
+        {"exit": Exc(EC_SP_ALIGNMENT, iss=0)}),
+    row("ldr_sp_misaligned_at_el0_with_sa0", (0xF94003E0, "ldr x0, [sp]"),
+        {"el": 0, "sp": DATA + 8, "sysregs": {"SCTLR_EL1": 1 << 4}},
+        {"sp": 0, "exit": Exc(EC_SP_ALIGNMENT, iss=0, el=1, vector=VECTORS + 0x400)}),
+    row("ldr_sp_misaligned_at_el0_sa_is_not_sa0", (0xF94003E0, "ldr x0, [sp]"),
+        pat(el=0, sp=DATA + 8, sysregs={"SCTLR_EL1": 1 << 3}), {"x0": D8}),
 ]
 
 

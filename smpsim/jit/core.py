@@ -102,6 +102,7 @@ class Core:
 
     def set_sysreg(self, name: str, value: int) -> None:
         self.cpu[SYSREG_BASE + sysreg_table.storage_index(name)] = value & _MASK64
+        exceptions.refresh_sp_alignment(self.cpu)
 
     @property
     def stop_on_exception(self) -> bool:

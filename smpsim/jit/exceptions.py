@@ -15,8 +15,8 @@ import numpy as np
 from smpsim.jit.alu import M32, U0, U1
 from smpsim.jit.compile import jit
 from smpsim.jit.state import (CUR_EL, DAIF_BITS, EXCL_VALID, FEATURE_BITS, FIQ_LINE, IL_BIT,
-                              IRQ_LINE, PAN_BIT, SERROR_LINE, SP, SP_EL0_BANK, SPSEL,
-                              SYSREG_BASE)
+                              IRQ_LINE, PAN_BIT, SERROR_LINE, SP, SP_ALIGN_MASK, SP_EL0_BANK,
+                              SPSEL, SYSREG_BASE)
 from smpsim.jit.sysreg_table import FEATURES, HCR, storage_index
 
 # exception classes (ESR_ELx.EC, Arm ARM D19.2.37)
@@ -118,6 +118,20 @@ def spsr_of_pstate(cpu, nzcv):
 
 
 @jit
+def refresh_sp_alignment(cpu):
+    """SP_ALIGN_MASK for the current regime: SCTLR_ELx.SA (bit 3) at EL1/EL2, SA0 (bit 4)
+    of SCTLR_EL1 (SCTLR_EL2 in the EL2&0 regime) at EL0. Called whenever the EL or
+    those registers change, so the load/store path reads one word."""
+    cur = np.int64(cpu[CUR_EL])
+    if cur == 0:
+        sctlr = cpu[_SCTLR[1]] if e2h_tge(cpu) else cpu[_SCTLR[0]]
+        on = (sctlr >> np.uint64(4)) & U1
+    else:
+        on = (cpu[_SCTLR[cur - 1]] >> np.uint64(3)) & U1
+    cpu[SP_ALIGN_MASK] = np.uint64(15) if on != U0 else U0
+
+
+@jit
 def switch_stack(regs, cpu, new_el, new_spsel):
     """Bank the current SP and bring in the one of (new_el, new_spsel)."""
     old = 0 if cpu[SPSEL] == U0 else np.int64(cpu[CUR_EL])
@@ -127,6 +141,7 @@ def switch_stack(regs, cpu, new_el, new_spsel):
         regs[SP] = cpu[SP_EL0_BANK + new]
     cpu[CUR_EL] = np.uint64(new_el)
     cpu[SPSEL] = np.uint64(new_spsel)
+    refresh_sp_alignment(cpu)
 
 
 @jit

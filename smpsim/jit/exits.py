@@ -31,6 +31,8 @@ or answers a device access and runs again.
 DATA_ABORT is the status the load/store executors give the interpreter for an
 exclusive or atomic access it must fault (EXIT_A address, EXIT_B size, EXIT_C 1 =
 write, EXIT_D the reason below); the interpreter turns it into a data abort.
+SP_ALIGNMENT likewise: a load or store based on a misaligned SP while SCTLR_ELx.SA
+(SA0 at EL0) is set; the interpreter turns it into an SP alignment fault.
 
 Device accesses are answered by replay: the caller stores the value a read returned
 in `cpu[MMIO_VAL0 + i]` (nothing for a write, which the caller has performed), sets
@@ -53,6 +55,7 @@ FETCH_ABORT = 17
 DATA_ABORT = 18
 EXCEPTION = 19
 TIMER = 20
+SP_ALIGNMENT = 21  # (internal, see above)
 
 NAMES = {value: key for key, value in dict(globals()).items() if key.isupper()}
 

@@ -17,6 +17,7 @@ import dataclasses
 import numpy as np
 
 from smpsim.jit import sysreg_table
+from smpsim.jit.exceptions import refresh_sp_alignment
 from smpsim.jit.state import (CUR_EL, DAIF_BITS, FEATURE_BITS, MIDR, MPIDR, OS_LOCK, SPSEL,
                               SYSREG_BASE)
 
@@ -103,3 +104,4 @@ def reset_state(cpu: np.ndarray, features: Features) -> None:
     cpu[SPSEL] = 1
     cpu[DAIF_BITS] = 0xF << 6
     cpu[OS_LOCK] = 1  # the OS lock is set at a cold reset
+    refresh_sp_alignment(cpu)

@@ -275,6 +275,11 @@ def _loop(regs, cpu, mem, page_slot, slot_page, dec, budget):
         pc = next_pc
         count += 1
 
+    if kind == exits.SP_ALIGNMENT:  # a load/store found SP misaligned: it faults
+        pc = exc.take_sync(regs, cpu, exc.sync_target(cpu), exc.EC_SP_ALIGNMENT, 0, -1, pc,
+                           nzcv)
+        count += 1
+        kind = exits.EXCEPTION if cpu[STOP_ON_EXCEPTION] != U0 else sysregs.RECHECK
     if kind == exits.EXCEPTION:
         el = np.int64(cpu[CUR_EL])
         cpu[EXIT_A] = np.uint64(el)
@@ -354,6 +359,8 @@ def _rare(regs, cpu, mem, page_slot, dec, row, op, nzcv, pc):
             k = ls.exec_LD_ATOMIC(regs, cpu, mem, page_slot, dec, row)
         else:
             k = ls.exec_exclusive_or_ordered(regs, cpu, mem, page_slot, dec, row, op)
+        if k == exits.SP_ALIGNMENT:
+            return _sync(regs, cpu, exc.sync_target(cpu), exc.EC_SP_ALIGNMENT, 0, -1, pc, nzcv)
         if k == exits.DATA_ABORT:
             fsc = exc.FSC_ALIGNMENT if cpu[EXIT_D] == exits.ABORT_ALIGNMENT else exc.FSC_EXTERNAL
             iss = (np.int64(cpu[EXIT_C]) << 6) | fsc  # WnR, DFSC; ISV = 0 for these

@@ -42,7 +42,7 @@ from smpsim.jit.records import (F_A, F_D, F_IMM, F_M, F_N, F_X, F_Y, dst_zr, rec
                                 sign_extend, src_zr, undefined)
 from smpsim.jit.state import (DISCARD, EXCL_ADDR, EXCL_HI, EXCL_LO, EXCL_SIZE, EXCL_VALID, EXIT_A,
                               EXIT_B, EXIT_C, EXIT_D, MMIO_DONE, MMIO_SEQ, MMIO_VAL0, RAM_BASE,
-                              RAM_SIZE)
+                              RAM_SIZE, SP, SP_ALIGN_MASK)
 
 MODE_OFFSET, MODE_POST, MODE_PRE = 0, 1, 2
 LOAD_SIGNED = 4
@@ -318,6 +318,14 @@ def _atomic_offset(cpu, addr, nbytes, is_write):
 
 
 @jit
+def sp_misaligned(regs, cpu, dec, row):
+    """SP is the base, SCTLR_ELx.SA checks it, and it is not 16-byte aligned (one test
+    on the usual path: the mask is 0 when checking is off or SP is not the base)."""
+    is_sp = np.uint64(dec[row, F_N] == np.uint64(SP))
+    return (regs[SP] & cpu[SP_ALIGN_MASK] & (U0 - is_sp)) != U0
+
+
+@jit
 def _address(regs, dec, row):
     """(access address, written-back base) for the immediate forms."""
     base = regs[dec[row, F_N]]
@@ -327,6 +335,8 @@ def _address(regs, dec, row):
 
 @jit_inline
 def exec_LDR_IMM(regs, cpu, mem, dec, row):
+    if sp_misaligned(regs, cpu, dec, row):
+        return exits.SP_ALIGNMENT
     addr, updated = _address(regs, dec, row)
     info = dec[row, F_X]
     kind, v = read_for_load(cpu, mem, addr, info & np.uint64(3))
@@ -339,6 +349,8 @@ def exec_LDR_IMM(regs, cpu, mem, dec, row):
 
 @jit_inline
 def exec_STR_IMM(regs, cpu, mem, page_slot, dec, row, size_log2):
+    if sp_misaligned(regs, cpu, dec, row):
+        return exits.SP_ALIGNMENT
     addr, updated = _address(regs, dec, row)
     kind = write(cpu, mem, page_slot, dec, addr, size_log2, regs[dec[row, F_D]])
     if kind:
@@ -361,6 +373,8 @@ def _register_address(regs, dec, row):
 
 @jit_inline
 def exec_LDR_REG(regs, cpu, mem, dec, row):
+    if sp_misaligned(regs, cpu, dec, row):
+        return exits.SP_ALIGNMENT
     info = dec[row, F_X]
     kind, v = read_for_load(cpu, mem, _register_address(regs, dec, row), info & np.uint64(3))
     if kind:
@@ -371,6 +385,8 @@ def exec_LDR_REG(regs, cpu, mem, dec, row):
 
 @jit_inline
 def exec_STR_REG(regs, cpu, mem, page_slot, dec, row):
+    if sp_misaligned(regs, cpu, dec, row):
+        return exits.SP_ALIGNMENT
     return write(cpu, mem, page_slot, dec, _register_address(regs, dec, row),
                  dec[row, F_X] & np.uint64(3), regs[dec[row, F_D]])
 
@@ -387,6 +403,8 @@ def exec_LDR_LIT(regs, cpu, mem, dec, row, pc):
 
 @jit_inline
 def exec_LDP(regs, cpu, mem, dec, row):
+    if sp_misaligned(regs, cpu, dec, row):
+        return exits.SP_ALIGNMENT
     addr, updated = _address(regs, dec, row)
     info = dec[row, F_X]
     size = info & np.uint64(3)
@@ -405,6 +423,8 @@ def exec_LDP(regs, cpu, mem, dec, row):
 
 @jit_inline
 def exec_STP(regs, cpu, mem, page_slot, dec, row):
+    if sp_misaligned(regs, cpu, dec, row):
+        return exits.SP_ALIGNMENT
     addr, updated = _address(regs, dec, row)
     size = dec[row, F_X] & np.uint64(3)
     v1 = regs[dec[row, F_D]]
@@ -443,6 +463,8 @@ def _sized(value, size_log2):
 @jit
 def exec_exclusive_or_ordered(regs, cpu, mem, page_slot, dec, row, op):
     """LDXR/LDAXR, STXR/STLXR, LDXP/LDAXP, STXP/STLXP, LDAR, STLR."""
+    if sp_misaligned(regs, cpu, dec, row):
+        return exits.SP_ALIGNMENT
     addr = regs[dec[row, F_N]]
     size = np.int64(dec[row, F_X])
     pair = op == ops.LDXP or op == ops.STXP
@@ -510,6 +532,8 @@ def exec_exclusive_or_ordered(regs, cpu, mem, page_slot, dec, row, op):
 @jit
 def exec_cas(regs, cpu, mem, page_slot, dec, row, op):
     """CAS*, CASP*: compare with Rs, store Rt if equal, Rs receives the old value."""
+    if sp_misaligned(regs, cpu, dec, row):
+        return exits.SP_ALIGNMENT
     addr = regs[dec[row, F_N]]
     size = np.int64(dec[row, F_X])
     pair = op == ops.CASP
@@ -542,6 +566,8 @@ def exec_cas(regs, cpu, mem, page_slot, dec, row, op):
 
 @jit
 def exec_LD_ATOMIC(regs, cpu, mem, page_slot, dec, row):
+    if sp_misaligned(regs, cpu, dec, row):
+        return exits.SP_ALIGNMENT
     addr = regs[dec[row, F_N]]
     size = np.int64(dec[row, F_X])
     kind, off = _atomic_offset(cpu, addr, 1 << size, True)

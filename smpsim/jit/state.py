@@ -92,6 +92,7 @@ LIVE_COUNT = 44  # instructions retired in the current run loop before a rare op
 TIMER_LEVELS = 45  # the timers' interrupt outputs: bit n = PPI n asserted
 TIMER_CTL = 46  # 4 words: CNTP, CNTV, CNTHP, CNTHV _CTL (ENABLE, IMASK; ISTATUS computed)
 TIMER_CVAL = 50  # 4 words: their compare values
+SP_ALIGN_MASK = 54  # 15 when SCTLR_ELx.SA/SA0 of the current regime checks SP, else 0
 
 SYSREG_BASE = 64  # the values of the system registers (sysreg_table storage) start here
 CPU_WORDS = SYSREG_BASE + STORAGE_WORDS

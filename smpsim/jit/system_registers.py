@@ -209,6 +209,7 @@ def write_special(regs, cpu, entry, sp, value, nzcv):
             value &= ~HCR_E2H  # E2H is RES0 without VHE
         value |= HCR_RW  # EL1 is AArch64: RW is RES1 here (no AArch32)
         cpu[word] = value & HCR_WRITABLE
+        exc.refresh_sp_alignment(cpu)  # E2H/TGE choose the SCTLR of EL0
         return RECHECK, nzcv
     if sp == SP_CPTR:  # the fields of the layout E2H selects (Arm ARM D19.2.31)
         e2h = exc.has(cpu, exc.F_EL2) and exc.hcr(cpu) & exc.HCR_E2H != U0
@@ -329,6 +330,7 @@ def access(regs, cpu, mem, page_slot, dec, row, nzcv, pc):
         return TAKEN, nzcv, exc.undefined(regs, cpu, pc, nzcv)
     if kind == PLAIN:
         cpu[SYSREG_BASE + INFO[entry, I_STORAGE]] = (value & WMASK[entry]) | RES1[entry]
+        exc.refresh_sp_alignment(cpu)  # (SCTLR_ELx.SA/SA0; cheap enough for any write)
         return 0, nzcv, next_pc
     if kind == RAZWI or sp == SP_CACHE_NOP or sp == SP_TLBI:  # (TLBI: no TLB before the MMU)
         return 0, nzcv, next_pc
