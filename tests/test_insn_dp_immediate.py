@@ -8,7 +8,7 @@ does not name hold junk and must come out unchanged.
 import pytest
 
 from insn_table import UNDEF as undefined_exception
-from insn_table import (CODE, INT64_MAX, INT64_MIN, M64, STACK, C, Ex, N, V, Z,
+from insn_table import (CODE, INT64_MAX, INT64_MIN, M64, STACK, C, N, V, Z,
                         asm_mismatches, params, row, run_row)
 
 UNDEF = {"exit": undefined_exception()}

@@ -10,7 +10,7 @@ import zlib
 import pytest
 
 from insn_table import UNDEF as undefined_exception
-from insn_table import (INT64_MAX, INT64_MIN, M64, STACK, C, Ex, N, V, Z,
+from insn_table import (INT64_MAX, INT64_MIN, M64, STACK, C, N, V, Z,
                         asm_mismatches, params, row, run_row, u8, u16, u32, u64)
 
 UNDEF = {"exit": undefined_exception()}

@@ -125,7 +125,7 @@ class Core:
         if not 0.0 <= ticks_per_instruction < 1.0:
             raise ValueError("the counter must advance by less than one tick per instruction")
         self.rebase_counter(self.counter)
-        self.cpu[CNT_SCALE] = int(ticks_per_instruction * (1 << 32))
+        self.cpu[CNT_SCALE] = min(round(ticks_per_instruction * (1 << 32)), (1 << 32) - 1)
 
     def rebase_counter(self, count: int) -> None:
         """Set the count now (a host-time source moves it forward before each quantum,

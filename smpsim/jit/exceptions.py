@@ -14,7 +14,7 @@ import numpy as np
 
 from smpsim.jit.alu import M32, U0, U1
 from smpsim.jit.compile import jit
-from smpsim.jit.state import (CUR_EL, DAIF_BITS, EXCL_VALID, FEATURE_BITS, FIQ_LINE, IL_BIT,
+from smpsim.jit.state import (CUR_EL, DAIF_BITS, EVENT_REGISTER, EXCL_VALID, FEATURE_BITS, FIQ_LINE, IL_BIT,
                               IRQ_LINE, PAN_BIT, SERROR_LINE, SP, SP_ALIGN_MASK, SP_EL0_BANK,
                               SPSEL, SYSREG_BASE)
 from smpsim.jit.sysreg_table import FEATURES, HCR, storage_index
@@ -212,6 +212,7 @@ def exception_return(regs, cpu, nzcv):
     target = np.int64((spsr >> np.uint64(2)) & np.uint64(3))
     spsel = np.int64(spsr & U1)
     illegal = (spsr & np.uint64(0x10)) != U0  # AArch32: not implemented
+    illegal = illegal or (spsr & np.uint64(0x2)) != U0  # M[1] is reserved: illegal
     illegal = illegal or target > cur or target == 3
     illegal = illegal or (target == 2 and not has(cpu, F_EL2))
     illegal = illegal or (target == 0 and spsel == 1)
@@ -225,17 +226,23 @@ def exception_return(regs, cpu, nzcv):
     else:
         cpu[IL_BIT] = (spsr >> np.uint64(20)) & U1
         switch_stack(regs, cpu, target, spsel)
-    cpu[EXCL_VALID] = U0  # as QEMU: an exception return clears the local monitor
+    cpu[EXCL_VALID] = U0  # ClearExclusiveLocal, then SendEventLocal (D1.14.3)
+    cpu[EVENT_REGISTER] = U1
     return elr, nzcv, not illegal
+
+
+VIRTUAL_SERROR = 5  # the kinds pending_interrupt checks, in its order: FIQ, IRQ, vIRQ,
+                    # vFIQ, SError, vSError
 
 
 @jit
 def pending_interrupt(cpu):
-    """The asynchronous exception to take now: (target EL, vector) or (-1, 0).
+    """The asynchronous exception to take now: (target EL, vector, kind) or (-1, 0, -1).
 
     Routing and masking (D1.11, the tables for HCR_EL2.{TGE,IMO,FMO,AMO}): a physical
-    interrupt routed to EL2 is taken from EL0/EL1 whatever PSTATE says and at EL2 only
-    when unmasked; one routed to EL1 is never taken at EL2. Virtual interrupts (HCR_EL2
+    interrupt routed to EL2 is taken from EL1 (and from EL0 of an EL1&0 guest) whatever
+    PSTATE says, and at EL2 only when unmasked; in the EL2&0 regime (E2H = TGE = 1) EL0
+    masks it too. One routed to EL1 is never taken at EL2. Virtual interrupts (HCR_EL2
     VI/VF/VSE) exist only when the physical one is routed to EL2 and TGE is 0, and are
     taken at EL0/EL1 when unmasked. Checked in QEMU's order: FIQ, IRQ, vIRQ, vFIQ,
     then SError and vSError.
@@ -245,6 +252,7 @@ def pending_interrupt(cpu):
     el2 = has(cpu, F_EL2)
     h = cpu[HCR_WORD] if el2 else U0
     tge = (h & HCR_TGE) != U0
+    host = tge and (h & HCR_E2H) != U0
     for kind in range(6):
         if kind == 0:
             line, route, mask, vec = cpu[FIQ_LINE], HCR_FMO, np.uint64(1 << 6), VEC_FIQ
@@ -262,31 +270,34 @@ def pending_interrupt(cpu):
             continue
         to_el2 = el2 and (tge or (h & route) != U0)
         masked = (daif & mask) != U0
-        if kind == 2 or kind == 3 or kind == 5:  # virtual
+        if kind == 2 or kind == 3 or kind == VIRTUAL_SERROR:
             if to_el2 and not tge and cur < 2 and not masked:
-                return 1, vec
+                return 1, vec, kind
             continue
         if to_el2:
-            if cur < 2 or not masked:
-                return 2, vec
+            if (cur < 2 and not (host and cur == 0)) or not masked:
+                return 2, vec, kind
         elif cur < 2 and not masked:
-            return 1, vec
-    return -1, 0
+            return 1, vec, kind
+    return -1, 0, -1
 
 
 @jit
-def take_interrupt(regs, cpu, target_el, vector, pc, nzcv):
+def take_interrupt(regs, cpu, target_el, vector, kind, pc, nzcv):
     """Take the interrupt chosen by pending_interrupt before the instruction at `pc`."""
     esr = -1
     if vector == VEC_SERROR:
         esr = syndrome(EC_SERROR, 0)  # IDS = 0: no implementation-defined syndrome
+    if kind == VIRTUAL_SERROR:  # taking it consumes it (ClearPendingVirtualSError)
+        cpu[HCR_WORD] &= ~HCR_VSE
     return take(regs, cpu, target_el, vector, esr, -1, pc, nzcv)
 
 
 @jit
 def isr(cpu):
-    """ISR_EL1: A, I, F pending (bits 8, 7, 6): the virtual ones when routed to EL2."""
-    h = cpu[HCR_WORD] if has(cpu, F_EL2) else U0
+    """ISR_EL1: A, I, F pending (bits 8, 7, 6): at EL1, the virtual ones for what HCR_EL2
+    routes to EL2; at EL2 always the physical ones (as QEMU after its fix for KVM)."""
+    h = cpu[HCR_WORD] if has(cpu, F_EL2) and cpu[CUR_EL] == U1 else U0
     out = U0
     i = (h & HCR_VI) != U0 if (h & HCR_IMO) != U0 else cpu[IRQ_LINE] != U0
     f = (h & HCR_VF) != U0 if (h & HCR_FMO) != U0 else cpu[FIQ_LINE] != U0

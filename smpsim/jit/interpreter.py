@@ -24,10 +24,11 @@ from smpsim.jit.decode_cache import PAGE_SHIFT, SLOT_ROWS
 from smpsim.jit.records import F_D, F_IMM, F_M, F_N, F_OP, F_X, RECORD_WORDS
 from smpsim.jit.state import (CUR_EL, EVENT_REGISTER, EXCL_VALID, EXIT_A, EXIT_B, EXIT_C,
                               EXIT_D, EXIT_INSN, EXIT_KIND, EXIT_PC, FIRMWARE_HVC, FLUSH_DECODED,
-                              ICOUNT, LIVE_COUNT, TIMER_LEVELS,
+                              FIQ_LINE, ICOUNT, IRQ_LINE, LIVE_COUNT, SERROR_LINE,
+                              TIMER_LEVELS,
                               MMIO_DONE, MMIO_SEQ, NZCV, PC, RAM_BASE, RAM_SIZE,
                               STOP_ON_EXCEPTION, SYSREG_BASE)
-from smpsim.jit.sysreg_table import HCR, storage_index
+from smpsim.jit.sysreg_table import FEATURES, HCR, storage_index
 
 _LR = 30
 PAGE_MASK = (1 << PAGE_SHIFT) - 1
@@ -310,6 +311,7 @@ _HCR_TWI = np.uint64(1 << HCR["TWI"])
 _HCR_TWE = np.uint64(1 << HCR["TWE"])
 _HCR_TGE = np.uint64(1 << HCR["TGE"])
 _MDCR_TDE = np.uint64(1 << 8)
+_F_LSE = np.uint64(1 << FEATURES.index("lse"))
 
 
 @jit
@@ -320,16 +322,28 @@ def _sync(regs, cpu, target_el, ec, iss, far, return_pc, nzcv):
 
 
 @jit
+def _interrupt_pending(cpu):
+    """Any interrupt asserted, masked or not (what ends a WFI)."""
+    virtual = exc.hcr(cpu) & np.uint64(0x1C0) if exc.has(cpu, exc.F_EL2) else U0  # VF VI VSE
+    return (cpu[IRQ_LINE] | cpu[FIQ_LINE] | cpu[SERROR_LINE] | virtual) != U0
+
+
+@jit
 def _wait_trap(regs, cpu, pc, nzcv, is_wfe):
     """WFI/WFE trapped by SCTLR_ELx.nTWI/nTWE (from EL0) or HCR_EL2.TWI/TWE (EL0/EL1):
     (status, nzcv, target), or status 0 when the instruction is not trapped."""
     cur = np.int64(cpu[CUR_EL])
     iss = (1 << 24) | (0xE << 20) | (1 if is_wfe else 0)  # CV = 1, COND = AL, TI
+    # a WFE with an event pending, a WFI with an interrupt pending, completes untrapped
+    if is_wfe and cpu[EVENT_REGISTER] != U0:
+        return 0, nzcv, pc + np.uint64(4)
+    if not is_wfe and _interrupt_pending(cpu):
+        return 0, nzcv, pc + np.uint64(4)
     if cur == 0:
         sctlr = cpu[_SCTLR_EL2] if exc.e2h_tge(cpu) else cpu[_SCTLR_EL1]
         if (sctlr >> np.uint64(18 if is_wfe else 16)) & U1 == U0:  # nTWE / nTWI
             return _sync(regs, cpu, exc.sync_target(cpu), exc.EC_WFX, iss, -1, pc, nzcv)
-    if cur < 2 and exc.has(cpu, exc.F_EL2):
+    if cur < 2 and exc.has(cpu, exc.F_EL2) and not exc.e2h_tge(cpu):  # not in the host
         if exc.hcr(cpu) & (_HCR_TWE if is_wfe else _HCR_TWI) != U0:
             return _sync(regs, cpu, 2, exc.EC_WFX, iss, -1, pc, nzcv)
     return 0, nzcv, pc + np.uint64(4)
@@ -353,6 +367,8 @@ def _rare(regs, cpu, mem, page_slot, dec, row, op, nzcv, pc):
     elif op == ops.LDXR or op == ops.STXR or op == ops.LDXP or op == ops.STXP \
             or op == ops.LDAR or op == ops.STLR or op == ops.CAS or op == ops.CASP \
             or op == ops.LD_ATOMIC:
+        if (op == ops.CAS or op == ops.CASP or op == ops.LD_ATOMIC) and not exc.has(cpu, _F_LSE):
+            return sysregs.TAKEN, nzcv, exc.undefined(regs, cpu, pc, nzcv)  # no ARMv8.1 LSE
         if op == ops.CAS or op == ops.CASP:
             k = ls.exec_cas(regs, cpu, mem, page_slot, dec, row, op)
         elif op == ops.LD_ATOMIC:
@@ -427,7 +443,8 @@ def _rare(regs, cpu, mem, page_slot, dec, row, op, nzcv, pc):
             cpu[EVENT_REGISTER] = U0
             return 0, nzcv, next_pc
         return exits.WFE, nzcv, next_pc
-    elif op == ops.SEV:
+    elif op == ops.SEV:  # every PE, this one included; the caller tells the others
+        cpu[EVENT_REGISTER] = U1
         return exits.SEV, nzcv, next_pc
     elif op == ops.SEVL:
         cpu[EVENT_REGISTER] = U1
@@ -441,11 +458,11 @@ def _rare(regs, cpu, mem, page_slot, dec, row, op, nzcv, pc):
 def _interrupt(regs, cpu):
     """Take a pending, unmasked interrupt before the instruction at cpu[PC]; True if the
     run must stop to report it (STOP_ON_EXCEPTION)."""
-    el, vector = exc.pending_interrupt(cpu)
+    el, vector, kind = exc.pending_interrupt(cpu)
     if el < 0:
         return False
     pc = cpu[PC]
-    cpu[PC] = exc.take_interrupt(regs, cpu, el, vector, pc, cpu[NZCV])
+    cpu[PC] = exc.take_interrupt(regs, cpu, el, vector, kind, pc, cpu[NZCV])
     if cpu[STOP_ON_EXCEPTION] == U0:
         return False
     cpu[EXIT_KIND] = np.uint64(exits.EXCEPTION)

@@ -114,7 +114,7 @@ TABLE: list[SysReg] = [
     _id("ID_AA64MMFR1_EL1", (3, 0, 0, 7, 1)),
     _id("ID_AA64MMFR2_EL1", (3, 0, 0, 7, 2)),
     SysReg("CTR_EL0", (3, 3, 0, 0, 1), el=0, kind=RO, trap_read="TID2", el0="uct"),
-    SysReg("DCZID_EL0", (3, 3, 0, 0, 7), el=0, kind=RO, el0="always"),
+    SysReg("DCZID_EL0", (3, 3, 0, 0, 7), el=0, kind=SPECIAL, special="dczid", el0="always"),
     SysReg("CLIDR_EL1", (3, 1, 0, 0, 1), kind=RO, trap_read="TID2"),
     SysReg("CCSIDR_EL1", (3, 1, 0, 0, 0), kind=SPECIAL, special="ccsidr", trap_read="TID2"),
     SysReg("CSSELR_EL1", (3, 2, 0, 0, 0), wmask=0xF, trap_read="TID2", trap_write="TID2"),
@@ -348,7 +348,7 @@ NO_BIT = -1
 SPECIALS = ("alias", "midr", "mpidr", "ccsidr", "hcr", "cptr", "e2h_only", "isr", "nzcv",
             "daif", "currentel", "spsel", "pan", "sp_el0", "sp_el1", "tpidrro", "oslar",
             "oslsr", "icc", "icc_sre", "ic_flush", "cache_nop", "dc_zva", "tlbi", "cntfrq",
-            "cntpct", "cntvct", "timer", "timer02")
+            "cntpct", "cntvct", "timer", "timer02", "dczid")
 
 
 @dataclasses.dataclass(frozen=True)

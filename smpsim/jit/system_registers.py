@@ -67,6 +67,8 @@ SP_CNTPCT = special_id("cntpct")
 SP_CNTVCT = special_id("cntvct")
 SP_TIMER = special_id("timer")
 SP_TIMER02 = special_id("timer02")
+SP_DCZID = special_id("dczid")
+HCR_TDZ = np.uint64(1 << HCR["TDZ"])
 
 GATE_ALWAYS = EL0_GATES.index("always")
 GATE_UCT = EL0_GATES.index("uct")
@@ -84,7 +86,7 @@ _VMPIDR = SYSREG_BASE + storage_index("VMPIDR_EL2")
 _CNTHCTL_EL2 = SYSREG_BASE + storage_index("CNTHCTL_EL2")
 
 # HCR_EL2 bits a write can change (RES0 elsewhere; E2H only with VHE, see write_hcr)
-HCR_WRITABLE = np.uint64(((1 << 42) - 1) & ~((1 << 39) | (1 << 10) | (1 << 11)))
+HCR_WRITABLE = np.uint64(((1 << 42) - 1) & ~(1 << 39))
 HCR_E2H = np.uint64(1 << HCR["E2H"])
 HCR_RW = np.uint64(1 << HCR["RW"])
 # CPTR_EL2: E2H = 0: TCPAC 31, TAM 30, TTA 20, TFP 10, RES1 13:12, 9:0 (no SVE/SME);
@@ -178,6 +180,13 @@ def read_special(regs, cpu, entry, sp, nzcv):
         return cpu[SYSREG_BASE + INFO[entry, I_STORAGE]]
     if sp == SP_ICC_SRE:  # SRE, DFB, DIB fixed at 1 (system registers only, as QEMU),
         return np.uint64(0xF) if cpu[CUR_EL] == np.uint64(2) else np.uint64(0x7)  # + Enable
+    if sp == SP_DCZID:  # DZP says whether DC ZVA would be refused here (as glibc asks)
+        cur = cpu[CUR_EL]
+        prohibited = cur == U0 and not _el0_gate_open(cpu, GATE_DZE)
+        if cur != np.uint64(2) and exc.has(cpu, exc.F_EL2) and not exc.e2h_tge(cpu):
+            prohibited = prohibited or exc.hcr(cpu) & HCR_TDZ != U0
+        value = cpu[SYSREG_BASE + INFO[entry, I_STORAGE]]
+        return value | np.uint64(0x10) if prohibited else value
     if sp == SP_OSLSR:
         return np.uint64(0x8) | (cpu[OS_LOCK] << np.uint64(1))  # OSLM = 0b10: lock present
     return U0
@@ -252,7 +261,7 @@ def write_special(regs, cpu, entry, sp, value, nzcv):
 @jit
 def _special_read_only(sp):
     return sp == SP_MIDR or sp == SP_MPIDR or sp == SP_CCSIDR or sp == SP_ISR \
-        or sp == SP_CURRENTEL or sp == SP_OSLSR
+        or sp == SP_CURRENTEL or sp == SP_OSLSR or sp == SP_DCZID
 
 
 @jit
@@ -269,7 +278,7 @@ def access(regs, cpu, mem, page_slot, dec, row, nzcv, pc):
     entry = np.int64(dec[row, F_A]) - 1
     cur = np.int64(cpu[CUR_EL])
     next_pc = pc + np.uint64(4)
-    if entry < 0:
+    if entry < 0 or (read and (key >> 14) == 1):  # no SYSL form of a SYS operation exists
         return TAKEN, nzcv, exc.undefined(regs, cpu, pc, nzcv)
     feature = INFO[entry, I_FEATURE]
     if feature >= 0 and not exc.has(cpu, np.uint64(1) << np.uint64(feature)):

@@ -11,7 +11,7 @@ Timers (index: registers, interrupt): 0 CNTP_* EL1 physical, PPI 30; 1 CNTV_* EL
 virtual, PPI 27; 2 CNTHP_* EL2 physical, PPI 26; 3 CNTHV_* EL2 virtual, PPI 28. A timer
 condition is met when (count - offset) >= CVAL; its output is asserted when it is
 enabled, met and not masked. Offsets follow QEMU: the EL1 virtual timer fires against
-CNTVOFF_EL2; CNTVCT_EL0 and the virtual TVALs read without the offset at EL2 with
+CNTVOFF_EL2 (and so does its TVAL); CNTVCT_EL0 reads without the offset at EL2 with
 E2H = 1 and at EL0 with E2H = TGE = 1.
 """
 
@@ -88,14 +88,16 @@ def read_ctl(cpu, timer, count):
 
 @jit
 def read_tval(cpu, timer, count):
-    """TVAL = CVAL - (count - offset), a signed 32-bit register (bits 63:32 read 0)."""
-    off = virtual_offset(cpu) if timer == 1 or timer == 3 else U0
+    """TVAL = CVAL - (count - offset), a signed 32-bit register (bits 63:32 read 0). The
+    offset is the timer's own: CNTVOFF_EL2 for the EL1 virtual timer however it is
+    reached (CNTV_TVAL_EL0, CNTV_TVAL_EL02), none for the others (as QEMU since 2025)."""
+    off = firing_offset(cpu, timer)
     return (cpu[TIMER_CVAL + timer] - (count - off)) & M32
 
 
 @jit
 def write_tval(cpu, timer, count, value):
-    off = virtual_offset(cpu) if timer == 1 or timer == 3 else U0
+    off = firing_offset(cpu, timer)
     tval = np.uint64(np.int64(np.int32(np.uint32(value & M32))))  # sign-extended
     cpu[TIMER_CVAL + timer] = (count - off) + tval
 
