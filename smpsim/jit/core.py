@@ -21,7 +21,7 @@ from smpsim.jit.compile import jit
 from smpsim.jit.features import Features, reset_state
 from smpsim.jit.state import (CNT_BASE, CNT_ICOUNT_BASE, CNT_SCALE, CUR_EL, EVENT_REGISTER, DAIF_BITS, EXIT_A, EXIT_B, EXIT_C, EXIT_D, EXIT_INSN,
                               EXIT_KIND, EXIT_PC, FIQ_LINE, FIRMWARE_HVC, ICOUNT, IRQ_LINE, MMIO_DONE,
-                              MMIO_VAL0, NZCV, PC, SERROR_LINE, SP, SPSEL, STOP_ON_EXCEPTION,
+                              MMIO_VAL0, NZCV, PAN_BIT, PC, SERROR_LINE, SP, SPSEL, STOP_ON_EXCEPTION,
                               SYSREG_BASE, TIMER_LEVELS, ZR)
 
 _MASK64 = (1 << 64) - 1
@@ -87,6 +87,15 @@ class Core:
     @daif.setter
     def daif(self, value: int) -> None:
         self.cpu[DAIF_BITS] = value & (0xF << 6)
+
+    @property
+    def pan(self) -> bool:
+        """PSTATE.PAN."""
+        return bool(self.cpu[PAN_BIT])
+
+    @pan.setter
+    def pan(self, on: bool) -> None:
+        self.cpu[PAN_BIT] = int(bool(on))
 
     def set_el(self, el: int, spsel: int = 1) -> None:
         """Move to `el` (banking the stack pointers as an exception entry would)."""
