@@ -97,9 +97,10 @@ def _cmd_check(args: argparse.Namespace) -> int:
     for cpu in topo.cpus:
         f = cpu.features
         flags = " ".join(name for name, on in (("el2", f.el2), ("vhe", f.vhe), ("lse", f.lse),
-                                               ("pan", f.pan)) if on)
+                                               ("pan", f.pan), ("gicv3", f.gicv3)) if on)
+        ids = "".join(f"  {name}={value:#x}" for name, value in cpu.id_registers)
         print(f"  cpu{cpu.index:<3}    MPIDR {cpu.mpidr:#010x}  MIDR {cpu.midr:#010x}  "
-              f"EL{cpu.start_el(b)}  {flags}")
+              f"EL{cpu.start_el(b)}  {flags}  vmid{f.vmid_bits} pa{f.pa_bits}{ids}")
     return 0
 
 

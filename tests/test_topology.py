@@ -69,6 +69,15 @@ def test_a_cpu_without_el2_starts_at_el1_and_hvc_is_the_el1_conduit():
     assert t.cpus[0].start_el(t.boot) == 1
 
 
+def test_id_registers_per_cluster_and_cpu_merge():
+    t = parse("[[cluster]]\ncpus = 2\nfeatures = { vmid_bits = 8, pa_bits = 40 }\n"
+              "id_registers = { ID_AA64ISAR0_EL1 = 0x10 }\n"
+              "[cluster.cpu.1]\nid_registers = { ID_AA64MMFR1_EL1 = 0x100 }\n")
+    assert t.cpus[0].id_registers == (("ID_AA64ISAR0_EL1", 0x10),)
+    assert t.cpus[1].id_registers == (("ID_AA64ISAR0_EL1", 0x10), ("ID_AA64MMFR1_EL1", 0x100))
+    assert (t.cpus[1].features.vmid_bits, t.cpus[1].features.pa_bits) == (8, 40)
+
+
 @pytest.mark.parametrize("text, message", [
     ("[[cluster]]\ncpus = 0\n", "t.toml: cluster[0].cpus: expected a CPU count from 1 to 256, got 0"),
     ("", "t.toml: cluster: missing; expected one or more [[cluster]] tables"),
@@ -90,6 +99,14 @@ def test_a_cpu_without_el2_starts_at_el1_and_hvc_is_the_el1_conduit():
     ("[[cluster]]\ncpus = 1\nfeatures = { el2 = false, vhe = true }\n",
      "t.toml: cluster[0].features.vhe: VHE needs EL2 (el2 = true)"),
     ("[[cluster]]\ncpus = 1\nfeatures = { sve = true }\n", "t.toml: cluster[0].features.sve: unknown key"),
+    ("[[cluster]]\ncpus = 1\nfeatures = { vmid_bits = 12 }\n",
+     "t.toml: cluster[0].features.vmid_bits: expected 8 or 16, got 12"),
+    ("[[cluster]]\ncpus = 1\nfeatures = { pa_bits = 47 }\n",
+     "t.toml: cluster[0].features.pa_bits: expected one of 32, 36, 40, 42, 44, 48, 52, got 47"),
+    ("[[cluster]]\ncpus = 1\nid_registers = { SCTLR_EL1 = 1 }\n",
+     "t.toml: cluster[0].id_registers.SCTLR_EL1: not an identification register"),
+    ("[[cluster]]\ncpus = 1\nid_registers = { ID_AA64ISAR0_EL1 = -1 }\n",
+     "t.toml: cluster[0].id_registers.ID_AA64ISAR0_EL1: expected a 64-bit value, got -1"),
     ("[[cluster]]\ncpus = 2\n[cluster.cpu.2]\nmidr = 1\n",
      "t.toml: cluster[0].cpu.2: expected a CPU index from 0 to 1"),
     ("[[cluster]]\ncpus = 1\nmidr = 0x1_0000_0000\n",

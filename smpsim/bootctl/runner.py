@@ -69,8 +69,9 @@ def _core_for(topology: Topology) -> Core:
     """CPU0 of the topology at reset, in the EL the topology starts it in."""
     cpu = topology.cpus[0]
     f = cpu.features
-    features = Features(el2=f.el2, vhe=f.vhe, lse=f.lse, pan=f.pan, midr=cpu.midr,
-                        mpidr_aff=(cpu.cluster << 8) | cpu.core)
+    features = Features(el2=f.el2, vhe=f.vhe, lse=f.lse, pan=f.pan, gicv3=f.gicv3,
+                        vmid_bits=f.vmid_bits, pa_bits=f.pa_bits, midr=cpu.midr,
+                        mpidr_aff=(cpu.cluster << 8) | cpu.core, overrides=cpu.id_registers)
     m = topology.machine
     core = Core(np.zeros(m.ram_size, dtype=np.uint8), ram_base=m.ram_base, features=features)
     if cpu.start_el(topology.boot) == 1:

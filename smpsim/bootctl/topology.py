@@ -6,8 +6,9 @@ The format (README "Topology files" documents every key):
     [machine]  name, description, ram = {base, size}, counter_frequency
     [boot]     method, conduit, start_el, image, cmdline
     [run]      mode, quantum, timeout
-    [[cluster]] cpus, midr, features = {el2, vhe, lse, pan}
-    [cluster.cpu.N]  midr, features: CPU N of the cluster above differs
+    [[cluster]] cpus, midr, features = {el2, vhe, lse, pan, gicv3, vmid_bits, pa_bits},
+                id_registers = {NAME = value}
+    [cluster.cpu.N]  midr, features, id_registers: CPU N of the cluster above differs
 
 Relative paths are relative to the topology file.
 """
@@ -37,6 +38,9 @@ class Features:
     vhe: bool = False  # ID_AA64MMFR1_EL1.VH
     lse: bool = True  # ARMv8.1 atomics
     pan: bool = False  # Privileged Access Never
+    gicv3: bool = True  # the GICv3 CPU interface's system registers (ID_AA64PFR0_EL1.GIC)
+    vmid_bits: int = 16  # 8 or 16 (ID_AA64MMFR1_EL1.VMIDBits)
+    pa_bits: int = 48  # physical address size (ID_AA64MMFR0_EL1.PARange)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,6 +50,7 @@ class Cpu:
     core: int  # MPIDR Aff0
     midr: int
     features: Features
+    id_registers: tuple[tuple[str, int], ...] = ()  # explicit ID register values, set last
 
     @property
     def mpidr(self) -> int:
@@ -151,15 +156,40 @@ class _Reader:
 _REQUIRED = object()
 
 
+PA_BITS = (32, 36, 40, 42, 44, 48, 52)
+
+
 def _features(path: pathlib.Path, table: dict, where: str, base: Features) -> Features:
     r = _Reader(path, table, where)
     values = {f.name: r.get(f.name, bool, getattr(base, f.name), "true or false")
-              for f in dataclasses.fields(Features)}
+              for f in dataclasses.fields(Features) if f.type == "bool"}
+    values["vmid_bits"] = r.get("vmid_bits", int, base.vmid_bits, "8 or 16")
+    if values["vmid_bits"] not in (8, 16):
+        raise r.fail("vmid_bits", f"expected 8 or 16, got {values['vmid_bits']}")
+    values["pa_bits"] = r.get("pa_bits", int, base.pa_bits, "a physical address size")
+    if values["pa_bits"] not in PA_BITS:
+        raise r.fail("pa_bits", f"expected one of {', '.join(map(str, PA_BITS))}, "
+                                f"got {values['pa_bits']}")
     r.finish()
     feats = Features(**values)
     if feats.vhe and not feats.el2:
         raise TopologyError(f"{path}: {where}.vhe: VHE needs EL2 (el2 = true)")
     return feats
+
+
+def _id_registers(path: pathlib.Path, table: dict, where: str,
+                  base: dict[str, int]) -> dict[str, int]:
+    """Explicit ID register values (e.g. ID_AA64ISAR0_EL1 = 0x...), over `base`."""
+    from smpsim.jit.sysreg_table import OVERRIDABLE
+    r = _Reader(path, table, where)
+    out = dict(base)
+    for name in table:
+        if name not in OVERRIDABLE:
+            raise r.fail(name, "not an identification register this CPU lets you set "
+                               f"(one of {', '.join(sorted(OVERRIDABLE))})")
+        out[name] = r.integer(name, _REQUIRED, 0, (1 << 64) - 1, "a 64-bit value")
+    r.finish()
+    return out
 
 
 def parse(text: str, path: pathlib.Path) -> Topology:
@@ -216,19 +246,22 @@ def parse(text: str, path: pathlib.Path) -> Topology:
         count = c.integer("cpus", _REQUIRED, 1, 256, "a CPU count from 1 to 256")
         midr = c.integer("midr", 0x410F_D034, 0, 0xFFFF_FFFF, "a 32-bit MIDR value")
         feats = _features(path, c.table_of("features"), f"{where}.features", Features())
+        ids = _id_registers(path, c.table_of("id_registers"), f"{where}.id_registers", {})
         overrides = c.table_of("cpu")
         c.finish()
         for key in overrides:
             if not (key.isdigit() and int(key) < count):
                 raise TopologyError(f"{path}: {where}.cpu.{key}: expected a CPU index from 0 to {count - 1}")
         for core in range(count):
-            cmidr, cfeats = midr, feats
+            cmidr, cfeats, cids = midr, feats, ids
             if str(core) in overrides:
                 o = _Reader(path, overrides[str(core)], f"{where}.cpu.{core}")
                 cmidr = o.integer("midr", midr, 0, 0xFFFF_FFFF, "a 32-bit MIDR value")
                 cfeats = _features(path, o.table_of("features"), f"{where}.cpu.{core}.features", feats)
+                cids = _id_registers(path, o.table_of("id_registers"),
+                                     f"{where}.cpu.{core}.id_registers", ids)
                 o.finish()
-            cpus.append(Cpu(len(cpus), ci, core, cmidr, cfeats))
+            cpus.append(Cpu(len(cpus), ci, core, cmidr, cfeats, tuple(sorted(cids.items()))))
     if not cpus:
         raise TopologyError(f"{path}: cluster: expected at least one [[cluster]]")
     return Topology(path, machine, boot, run, tuple(cpus))

@@ -17,11 +17,13 @@ import dataclasses
 import numpy as np
 
 from smpsim.jit import sysreg_table
+from smpsim.jit.sysreg_table import OVERRIDABLE
 from smpsim.jit.exceptions import refresh_sp_alignment
 from smpsim.jit.state import (CUR_EL, DAIF_BITS, FEATURE_BITS, MIDR, MPIDR, OS_LOCK, SPSEL,
                               SYSREG_BASE)
 
 PA_RANGES = {32: 0, 36: 1, 40: 2, 42: 3, 44: 4, 48: 5, 52: 6}
+
 # QEMU's max CPU reports implementer 0 ("reserved for software use"), as we do: no
 # kernel applies a real part's errata to it
 DEFAULT_MIDR = 0x000F_0510
@@ -48,9 +50,9 @@ class Features:
         if self.pa_bits not in PA_RANGES:
             raise ValueError(f"pa_bits must be one of {sorted(PA_RANGES)}")
         for name, _ in self.overrides:
-            if name not in sysreg_table.COMPILED.storage and name not in ("MIDR_EL1",
-                                                                           "MPIDR_EL1"):
-                raise ValueError(f"override of {name}: no such register with a value")
+            if name not in OVERRIDABLE and name != "MIDR_EL1":
+                raise ValueError(f"override of {name}: not an identification register "
+                                 "that can be set")
 
     def bits(self) -> int:
         on = {"el2": self.el2, "vhe": self.vhe, "pan": self.pan, "lse": self.lse,

@@ -47,6 +47,15 @@ EL0_GATES = ("always", "uct", "dze", "uci", "uma", "el0pcten", "el0vcten", "el0p
 FEATURES = ("el2", "vhe", "pan", "lse", "pmu", "gicv3")
 
 
+# the identification registers a topology may set explicitly (Features.overrides)
+OVERRIDABLE = frozenset({
+    "MPIDR_EL1", "REVIDR_EL1", "AIDR_EL1", "CTR_EL0", "CLIDR_EL1",
+    "ID_AA64PFR0_EL1", "ID_AA64PFR1_EL1", "ID_AA64ZFR0_EL1", "ID_AA64DFR0_EL1",
+    "ID_AA64DFR1_EL1", "ID_AA64AFR0_EL1", "ID_AA64AFR1_EL1", "ID_AA64ISAR0_EL1",
+    "ID_AA64ISAR1_EL1", "ID_AA64ISAR2_EL1", "ID_AA64MMFR0_EL1", "ID_AA64MMFR1_EL1",
+    "ID_AA64MMFR2_EL1"})
+
+
 def key(op0: int, op1: int, crn: int, crm: int, op2: int) -> int:
     return (op0 << 14) | (op1 << 11) | (crn << 7) | (crm << 3) | op2
 
