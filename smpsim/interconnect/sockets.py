@@ -1,0 +1,105 @@
+"""Endpoints and the request loop every service runs (DESIGN.md §3).
+
+Endpoints are `ipc://` sockets in the run directory's `sockets/` folder (mode 0700).
+A Unix socket path is limited to about 107 bytes; when the run directory is deeper
+than that allows, the sockets live in a private short directory under /tmp instead
+(also 0700), which `Endpoints.cleanup` removes.
+
+`Service` is a ROUTER socket with a handler: each request is decoded and checked
+(protocol.py), handed to the handler, and the handler's reply sent back. A request
+that cannot be decoded, or whose handler refuses it (ProtocolError), is answered with
+ERROR and reported to `on_error`, and the service goes on serving.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import shutil
+import tempfile
+from typing import Callable
+
+import zmq
+
+from smpsim.interconnect import protocol
+
+_MAX_IPC_PATH = 100  # bytes of socket path we allow ourselves (the OS limit is ~107)
+
+
+class Endpoints:
+    """Where the sockets of one run live."""
+
+    def __init__(self, run_dir: str | os.PathLike):
+        self.run_dir = pathlib.Path(run_dir)
+        folder = self.run_dir / "sockets"
+        folder.mkdir(parents=True, exist_ok=True)
+        os.chmod(folder, 0o700)
+        self._private: pathlib.Path | None = None
+        if len(str(folder / ("x" * 24))) > _MAX_IPC_PATH:
+            self._private = pathlib.Path(tempfile.mkdtemp(prefix="smpsim-"))  # 0700
+            (folder / "WHERE").write_text(str(self._private) + "\n")
+            folder = self._private
+        self.folder = folder
+
+    def address(self, name: str) -> str:
+        if not name.replace("-", "").replace("_", "").isalnum() or len(name) > 24:
+            raise ValueError(f"endpoint name {name!r}: letters, digits, - and _, at most 24")
+        return f"ipc://{self.folder / name}"
+
+    def cleanup(self) -> None:
+        """Remove the socket files (and the private folder, if one was needed)."""
+        if self._private is not None:
+            shutil.rmtree(self._private, ignore_errors=True)
+        else:
+            for path in self.folder.glob("*"):
+                if path.is_socket():
+                    path.unlink(missing_ok=True)
+
+
+Handler = Callable[[dict], "bytes | None"]
+
+
+class Service:
+    """A ROUTER socket serving requests with `handler(message) -> reply bytes or None`
+    (None: a posted request, nothing to answer)."""
+
+    def __init__(self, context: zmq.Context, address: str, handler: Handler,
+                 on_error: Callable[[str], None] | None = None):
+        self.socket = context.socket(zmq.ROUTER)
+        self.socket.setsockopt(zmq.LINGER, 0)
+        self.socket.bind(address)
+        self.handler = handler
+        self.on_error = on_error or (lambda reason: None)
+        self.served = 0
+        self.refused = 0
+
+    def serve_one(self, timeout_ms: int) -> bool:
+        """Serve at most one request within `timeout_ms`; False if none came."""
+        if not self.socket.poll(timeout_ms):
+            return False
+        frames = self.socket.recv_multipart()
+        peer, body = frames[0], frames[-1]
+        try:
+            if len(frames) != 2:
+                raise protocol.ProtocolError(f"expected one frame after the identity, "
+                                             f"got {len(frames) - 1}")
+            reply = self.handler(protocol.decode(body))
+        except protocol.ProtocolError as exc:
+            self.refused += 1
+            self.on_error(str(exc))
+            reply = protocol.encode("ERROR", reason=str(exc))
+        self.served += 1
+        if reply is not None:
+            self.socket.send_multipart([peer, reply])
+        return True
+
+    def close(self) -> None:
+        self.socket.close(linger=0)
+
+
+def request(socket: zmq.Socket, message: bytes, timeout_ms: int) -> dict:
+    """Send on a DEALER socket and wait for the reply (decoded); TimeoutError if none."""
+    socket.send(message)
+    if not socket.poll(timeout_ms):
+        raise TimeoutError(f"no reply within {timeout_ms} ms")
+    return protocol.decode(socket.recv())
