@@ -25,6 +25,6 @@ def test_overlaps_are_refused():
     with pytest.raises(ValueError, match="overlaps"):
         b.Bus([b.Region("a", 0x1000, 0x1000, b.DEVICES), b.Region("b", 0x1800, 0x100, b.DEVICES)])
     with pytest.raises(ValueError, match="RAM .* overlaps uart0"):
-        b.Bus.virt(1, 0x0800_0000, 0x0200_0000)
+        b.Bus.virt(1, 0x0900_0000, 0x0100_0000)
     with pytest.raises(ValueError, match="redistributor space"):
         b.Bus.virt(200, 0x4000_0000, 1 << 20)
