@@ -1,0 +1,59 @@
+"""A supervised process's side of the control channel (DESIGN.md §3): connect to
+bootctl's control socket, say READY with the protocol version, wait for START.
+
+On Linux a supervised process also asks the kernel to kill it when its parent dies
+(PR_SET_PDEATHSIG), so that no process of a run outlives a boot controller that was
+killed itself.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import sys
+
+import zmq
+
+from smpsim.interconnect import protocol
+
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except OSError:
+            pass  # no prctl: the supervisor's own clean-up still reaps us
+        if os.getppid() == 1:  # the parent died before we asked
+            os._exit(70)
+
+
+class ControlChannel:
+    """A DEALER socket to bootctl, identified by the component's name."""
+
+    def __init__(self, context: zmq.Context, address: str, component: str):
+        self.component = component
+        self.socket = context.socket(zmq.DEALER)
+        self.socket.setsockopt(zmq.IDENTITY, component.encode())
+        self.socket.setsockopt(zmq.LINGER, 1000)
+        self.socket.connect(address)
+
+    def ready_and_wait_start(self, timeout_ms: int) -> None:
+        """Say READY, then wait for START (a STOP instead ends the process)."""
+        self.socket.send(protocol.ready(self.component, os.getpid()))
+        if not self.socket.poll(timeout_ms):
+            raise TimeoutError(f"{self.component}: no START from bootctl in {timeout_ms} ms")
+        message = protocol.decode(self.socket.recv())
+        if message["t"] == "STOP":
+            raise SystemExit(0)
+        if message["t"] != "START":
+            raise protocol.ProtocolError(f"expected START, got {message['t']}")
+
+    def send(self, data: bytes) -> None:
+        self.socket.send(data)
+
+    def close(self) -> None:
+        self.socket.close()
