@@ -12,6 +12,8 @@ Bad command lines exit with status 2 and one line of error, never a traceback.
 from __future__ import annotations
 
 import argparse
+import json
+import pathlib
 import sys
 import time
 
@@ -104,6 +106,26 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_logs(args: argparse.Namespace) -> int:
+    from smpsim import log
+
+    path = pathlib.Path(args.run_dir) / log.EVENTS_FILE
+    if not path.is_file():
+        print(f"smpsim: {path}: no events file (is {args.run_dir} a run directory?)",
+              file=sys.stderr)
+        return 2
+    try:
+        for record in log.follow(path, args.follow):
+            if log.matches(record, args.cpu, args.event):
+                print(json.dumps(record) if args.json else log.format_record(record),
+                      flush=True)
+    except KeyboardInterrupt:
+        pass
+    except BrokenPipeError:  # `smpsim logs ... | head`
+        sys.stderr.close()
+    return 0
+
+
 def _cmd_version(args: argparse.Namespace) -> int:
     print(f"smpsim {__version__}")
     return 0
@@ -125,6 +147,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("decode", help="decode A64 instruction words (hexadecimal)")
     p.add_argument("words", nargs="+", type=_parse_word, metavar="WORD")
     p.set_defaults(func=_cmd_decode)
+    p = sub.add_parser("logs", help="show the records of a run (its events.jsonl)")
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("-f", "--follow", action="store_true",
+                   help="keep showing new records until the run ends")
+    p.add_argument("--cpu", type=int, metavar="N", help="only records of CPU N")
+    p.add_argument("--event", metavar="PATTERN", help="only events matching (shell pattern)")
+    p.add_argument("--json", action="store_true", help="the records as JSON lines")
+    p.set_defaults(func=_cmd_logs)
     p = sub.add_parser("version", help="print the version")
     p.set_defaults(func=_cmd_version)
     return parser
