@@ -171,6 +171,12 @@ class Core:
     def event_register(self) -> bool:
         return bool(self.cpu[EVENT_REGISTER])
 
+    def consume_event(self) -> bool:
+        """Clear the event register; whether it was set (what ends a WFE)."""
+        was = bool(self.cpu[EVENT_REGISTER])
+        self.cpu[EVENT_REGISTER] = 0
+        return was
+
     def send_event(self) -> None:
         """An SEV from another CPU (or the event stream): the next WFE does not wait."""
         self.cpu[EVENT_REGISTER] = 1

@@ -1,0 +1,168 @@
+"""What a CPU process does with its core: run it in quanta and serve its exits
+(DESIGN.md §3, §4), talking to the rest of the machine only through a `Ports` object.
+
+The process's main (ZeroMQ sockets, the doorbell segment) provides the ports; tests
+provide fakes, so this logic runs in one process too. One call of `step()` runs one
+quantum and serves the exit it ended with; it returns what the CPU is doing next.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Protocol
+
+from smpsim.bootctl import psci
+from smpsim.cpu_worker import semihosting
+from smpsim.cpu_worker.clock import HostClock, VirtualClock
+from smpsim.jit import exits, sysreg_table
+from smpsim.jit.core import Core
+
+# what step() reports
+RUNNING, WAITING, OFF, EXITED = "running", "waiting", "off", "exited"
+
+# register name of each GIC CPU-interface encoding (SYSREG exits carry the key)
+_ICC_NAMES = {r.key: r.name for r in sysreg_table.TABLE if r.special == "icc"}
+
+
+class Ports(Protocol):
+    """The rest of the machine, as one CPU sees it."""
+
+    def mmio_read(self, addr: int, size: int) -> int | None: ...   # None: nothing there
+    def mmio_write(self, addr: int, size: int, value: int) -> bool: ...  # False: nothing there
+    def icc_read(self, reg: str, el: int) -> int: ...
+    def icc_write(self, reg: str, el: int, value: int) -> None: ...
+    def ppi(self, intid: int, level: bool) -> None: ...
+    def firmware(self, x0: int, x1: int, x2: int, x3: int) -> psci.Call: ...
+    def console(self, data: bytes) -> None: ...
+    def sev(self) -> None: ...
+    def lines(self) -> tuple[bool, bool]: ...  # the GIC's IRQ and FIQ outputs to this CPU
+    def take_event(self) -> bool: ...  # an SEV from another CPU arrived (and is consumed)
+
+
+@dataclasses.dataclass
+class Outcome:
+    state: str  # RUNNING, WAITING (in WFI/WFE), OFF (CPU_OFF) or EXITED
+    exit_code: int | None = None  # for EXITED: the guest's status
+    reason: str = ""  # for EXITED or a failure: one line for the user
+    wait_until: int | None = None  # for WAITING: the counter value that ends the wait
+
+
+class CpuWorker:
+    def __init__(self, index: int, core: Core, ports: Ports, quantum: int,
+                 host_time: bool, frequency: int):
+        self.index = index
+        self.core = core
+        self.ports = ports
+        self.quantum = quantum
+        self.clock = (HostClock if host_time else VirtualClock)(core, frequency)
+        self.levels = 0  # the timer outputs the GIC has been told
+        self.waiting_in = None  # exits.WFI or exits.WFE while waiting
+
+    def _sync_inputs(self) -> None:
+        irq, fiq = self.ports.lines()
+        self.core.set_lines(irq=irq, fiq=fiq)
+        if self.ports.take_event():
+            self.core.send_event()
+
+    def _forward_timer_levels(self) -> None:
+        new = self.core.timer_levels
+        changed = new ^ self.levels
+        for intid in (26, 27, 28, 30):
+            if changed >> intid & 1:
+                self.ports.ppi(intid, bool(new >> intid & 1))
+        self.levels = new
+
+    def wake_condition(self) -> bool:
+        """Whether a CPU waiting in WFI/WFE may go on."""
+        self._sync_inputs()
+        if self.core.interrupt_pending():
+            return True
+        if self.waiting_in == exits.WFE and self.core.consume_event():
+            return True
+        return False
+
+    def wait_deadline(self) -> int | None:
+        """The counter value at which the wait ends by itself (a timer output changes, or
+        for WFE the event stream fires)."""
+        candidates = [self.core.next_timer_deadline()]
+        if self.waiting_in == exits.WFE:
+            candidates.append(self.core.next_event_stream())
+        due = [c for c in candidates if c is not None]
+        return min(due) if due else None
+
+    def resume(self) -> None:
+        """End a wait."""
+        self.waiting_in = None
+
+    def step(self) -> Outcome:
+        core, ports = self.core, self.ports
+        self.clock.before_quantum()
+        self._sync_inputs()
+        ex = core.run(self.quantum)
+        kind = ex.kind
+        if kind == exits.BUDGET:
+            return Outcome(RUNNING)
+        if kind == exits.TIMER:
+            self._forward_timer_levels()
+            return Outcome(RUNNING)
+        if kind in (exits.MMIO_READ, exits.MMIO_WRITE):
+            if kind == exits.MMIO_READ:
+                value = ports.mmio_read(ex.a, ex.b)
+                if value is None:
+                    core.take_external_abort(ex.a, False)
+                else:
+                    core.answer_mmio(value)
+            elif ports.mmio_write(ex.a, ex.b, ex.c):
+                core.answer_mmio()
+            else:
+                core.take_external_abort(ex.a, True)
+            return Outcome(RUNNING)
+        if kind == exits.SYSREG:
+            name = _ICC_NAMES.get(ex.a)
+            if name is None:  # every SYSREG exit is a GIC register (system_registers.py)
+                return Outcome(EXITED, 70, f"cpu{self.index}: SYSREG exit for key {ex.a:#x}")
+            if ex.c:
+                core.complete(ports.icc_read(name, core.el))
+            else:
+                ports.icc_write(name, core.el, core.x(ex.b) if ex.b != 31 else 0)
+                core.complete()
+            return Outcome(RUNNING)
+        if kind in (exits.SMC, exits.HVC):
+            call = ports.firmware(core.x(0), core.x(1), core.x(2), core.x(3))
+            core.set_x(0, call.x0)
+            core.complete()
+            if call.action == "cpu_off":
+                return Outcome(OFF)
+            if call.action in ("system_off", "system_reset"):
+                return Outcome(EXITED, 0, f"PSCI {call.action.upper()} from cpu{self.index}")
+            return Outcome(RUNNING)
+        if kind == exits.HLT:
+            if ex.a != semihosting.HLT_SEMIHOSTING:
+                core.take_undefined()  # halting debug is off: HLT is UNDEFINED
+                return Outcome(RUNNING)
+            result = semihosting.serve(core.x(0) & 0xFFFF_FFFF, core.x(1), core.read,
+                                       ports.console)
+            if result.exit_code is not None:
+                return Outcome(EXITED, result.exit_code, f"guest exit {result.exit_code}"
+                               f" (cpu{self.index})")
+            core.set_x(0, result.x0)
+            core.complete()
+            return Outcome(RUNNING)
+        if kind == exits.SEV:
+            ports.sev()
+            return Outcome(RUNNING)
+        if kind == exits.SEVL:
+            return Outcome(RUNNING)
+        if kind in (exits.WFI, exits.WFE):
+            self.waiting_in = kind
+            if self.wake_condition():
+                self.resume()
+                return Outcome(RUNNING)
+            return Outcome(WAITING, wait_until=self.wait_deadline())
+        if kind == exits.FETCH_ABORT:
+            ec = (ex.b >> 26) & 0x3F
+            return Outcome(EXITED, 70, f"cpu{self.index}: an exception (EC {ec:#04x}) at "
+                           f"pc={ex.c:#x} was taken to EL{core.el}, whose vector {ex.pc:#x} "
+                           f"is not in RAM")
+        return Outcome(EXITED, 70, f"cpu{self.index}: unexpected {ex}")
+

@@ -1,0 +1,23 @@
+"""Assemble a snippet with the GNU AArch64 assembler (binutils-aarch64-linux-gnu, which
+scripts/setup installs; a test that needs it fails, not skips, when it is missing)."""
+
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+
+def assemble(text: str) -> bytes:
+    if shutil.which("aarch64-linux-gnu-as") is None:
+        pytest.fail("aarch64-linux-gnu-as is missing: run scripts/setup "
+                    "(Debian package binutils-aarch64-linux-gnu)")
+    with tempfile.TemporaryDirectory() as d:
+        src, obj, raw = Path(d, "s.s"), Path(d, "s.o"), Path(d, "s.bin")
+        src.write_text(text + "\n")
+        subprocess.run(["aarch64-linux-gnu-as", "-o", obj, src], check=True,
+                       capture_output=True)
+        subprocess.run(["aarch64-linux-gnu-objcopy", "-O", "binary", "-j", ".text", obj, raw],
+                       check=True, capture_output=True)
+        return raw.read_bytes()

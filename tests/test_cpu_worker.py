@@ -1,0 +1,178 @@
+"""The CPU process's logic (smpsim/cpu_worker/worker.py) with fake ports: every exit is
+served the way the machine must serve it."""
+
+import numpy as np
+import pytest
+from gnu_as import assemble
+
+from smpsim.bootctl import psci
+from smpsim.cpu_worker import worker as w
+from smpsim.jit.core import Core
+
+BASE = 0x4000_0000
+
+
+class FakePorts:
+    def __init__(self):
+        self.calls = []
+        self.irq = self.fiq = False
+        self.events = 0
+        self.device = {0x0900_0018: 0x90}  # a UART flag register, say
+
+    def mmio_read(self, addr, size):
+        self.calls.append(("read", addr, size))
+        return self.device.get(addr)
+
+    def mmio_write(self, addr, size, value):
+        self.calls.append(("write", addr, size, value))
+        return addr in self.device
+
+    def icc_read(self, reg, el):
+        self.calls.append(("icc_read", reg, el))
+        return 27 if reg == "ICC_IAR1_EL1" else 0
+
+    def icc_write(self, reg, el, value):
+        self.calls.append(("icc_write", reg, el, value))
+
+    def ppi(self, intid, level):
+        self.calls.append(("ppi", intid, level))
+
+    def firmware(self, x0, x1, x2, x3):
+        self.calls.append(("psci", x0))
+        return psci.serve(x0, x1, x2, x3, {0: "on", 1: "off"})
+
+    def console(self, data):
+        self.calls.append(("console", data))
+
+    def sev(self):
+        self.calls.append(("sev",))
+
+    def lines(self):
+        return self.irq, self.fiq
+
+    def take_event(self):
+        had, self.events = self.events > 0, 0
+        return had
+
+
+def make(text, quantum=10_000):
+    core = Core(np.zeros(1 << 20, dtype=np.uint8), ram_base=BASE)
+    core.load(BASE, assemble(text))
+    core.pc = BASE
+    ports = FakePorts()
+    return w.CpuWorker(0, core, ports, quantum, host_time=False, frequency=62_500_000), ports
+
+
+def run_until_not_running(worker, limit=100):
+    for _ in range(limit):
+        out = worker.step()
+        if out.state != w.RUNNING:
+            return out
+    raise AssertionError("still running")
+
+
+def test_device_reads_and_writes_go_to_the_ports_and_nothing_there_aborts():
+    worker, ports = make("""
+        ldr x1, =0x09000018
+        ldr w2, [x1]          // served: 0x90
+        str w2, [x1]          // served
+        ldr x3, =0x0a000000
+        ldr w4, [x3]          // nothing there: an external abort at EL2
+        b .
+    """)
+    worker.core.set_sysreg("VBAR_EL2", BASE + 0x800)
+    worker.core.load(BASE + 0xA00, assemble("hlt #0xf000"))  # the sync vector: stop there
+    worker.core.set_x(0, 0x99)  # an unknown semihosting op: returns -1, goes on
+    worker.step(), worker.step(), worker.step(), worker.step()
+    assert ("read", 0x0900_0018, 4) in ports.calls and ("write", 0x0900_0018, 4, 0x90) in ports.calls
+    assert worker.core.x(2) == 0x90
+    assert worker.core.sysreg("ESR_EL2") >> 26 == 0x25 and worker.core.sysreg("FAR_EL2") == 0x0A00_0000
+
+
+def test_gic_registers_are_served_by_name():
+    worker, ports = make("mrs x5, icc_iar1_el1\n msr icc_eoir1_el1, x5\n b .")
+    worker.step(), worker.step(), worker.step()
+    assert ("icc_read", "ICC_IAR1_EL1", 2) in ports.calls
+    assert ("icc_write", "ICC_EOIR1_EL1", 2, 27) in ports.calls
+
+
+def test_psci_calls_go_to_the_firmware_and_system_off_ends_the_run():
+    worker, ports = make("""
+        ldr x0, =0x84000000   // PSCI_VERSION
+        smc #0
+        mov x5, x0
+        ldr x0, =0x84000008   // SYSTEM_OFF
+        smc #0
+    """)
+    out = run_until_not_running(worker)
+    assert worker.core.x(5) == 0x10001
+    assert (out.state, out.exit_code) == (w.EXITED, 0)
+
+
+def test_semihosting_console_and_exit():
+    worker, ports = make("""
+        mov x0, #3            // SYS_WRITEC
+        adr x1, letter
+        hlt #0xf000
+        mov x0, #0x18         // SYS_EXIT
+        adr x1, block
+        hlt #0xf000
+    letter: .byte 'A', 0, 0, 0
+        .balign 8
+    block: .quad 0x20026, 5
+    """)
+    out = run_until_not_running(worker)
+    assert ("console", b"A") in ports.calls
+    assert (out.state, out.exit_code) == (w.EXITED, 5)
+
+
+def test_timer_outputs_reach_the_gic_as_ppis():
+    worker, ports = make("""
+        mov x0, #50
+        msr cnthp_tval_el2, x0
+        mov x0, #1
+        msr cnthp_ctl_el2, x0
+        b .
+    """)
+    for _ in range(5):
+        worker.step()
+    assert ("ppi", 26, True) in ports.calls
+
+
+def test_wfi_waits_until_an_interrupt_line_rises():
+    worker, ports = make("wfi\n mov x1, #7\n b .")
+    out = worker.step()
+    assert out.state == w.WAITING and out.wait_until is None  # no timer: wait for the GIC
+    assert not worker.wake_condition()
+    ports.irq = True
+    assert worker.wake_condition()
+    worker.resume()
+    worker.step()
+    assert worker.core.x(1) == 7
+
+
+def test_wfe_waits_for_an_event_from_elsewhere_and_sev_goes_out():
+    worker, ports = make("sev\n wfe\n wfe\n mov x1, #9\n b .")
+    assert worker.step().state == w.RUNNING and ("sev",) in ports.calls
+    out = worker.step()  # the first WFE consumed our own SEV's event; the second waits
+    assert out.state == w.WAITING
+    ports.events = 1
+    assert worker.wake_condition()
+    worker.resume()
+    worker.step()
+    assert worker.core.x(1) == 9
+
+
+def test_hlt_that_is_not_semihosting_is_undefined():
+    worker, ports = make("hlt #1\n b .")
+    worker.core.set_sysreg("VBAR_EL2", BASE + 0x800)
+    worker.core.load(BASE + 0xA00, assemble("b ."))
+    worker.step()
+    assert worker.core.sysreg("ESR_EL2") >> 26 == 0 and worker.core.sysreg("ELR_EL2") == BASE
+
+
+def test_a_lost_vector_ends_the_run_with_a_report():
+    worker, _ = make(".inst 0")
+    out = worker.step()
+    assert out.state == w.EXITED and out.exit_code == 70
+    assert "EC 0x00" in out.reason and "not in RAM" in out.reason
