@@ -2,7 +2,6 @@
 served the way the machine must serve it."""
 
 import numpy as np
-import pytest
 from gnu_as import assemble
 
 from smpsim.bootctl import psci
