@@ -175,3 +175,14 @@ def test_a_lost_vector_ends_the_run_with_a_report():
     out = worker.step()
     assert out.state == w.EXITED and out.exit_code == 70
     assert "EC 0x00" in out.reason and "not in RAM" in out.reason
+
+
+def test_cpu_suspend_is_a_standby_wait():
+    worker, ports = make("ldr x0, =0xc4000001\n smc #0\n mov x1, #3\n b .")
+    out = run_until_not_running(worker)
+    assert out.state == w.WAITING and worker.core.x(0) == 0
+    ports.irq = True
+    assert worker.wake_condition()
+    worker.resume()
+    worker.step()
+    assert worker.core.x(1) == 3

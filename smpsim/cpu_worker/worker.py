@@ -133,6 +133,12 @@ class CpuWorker:
             core.complete()
             if call.action == "cpu_off":
                 return Outcome(OFF)
+            if call.action == "standby":  # CPU_SUSPEND: wait as WFI does
+                self.waiting_in = exits.WFI
+                if self.wake_condition():
+                    self.resume()
+                    return Outcome(RUNNING)
+                return Outcome(WAITING, wait_until=self.wait_deadline())
             if call.action in ("system_off", "system_reset"):
                 return Outcome(EXITED, 0, f"PSCI {call.action.upper()} from cpu{self.index}")
             return Outcome(RUNNING)
