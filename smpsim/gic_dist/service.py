@@ -1,0 +1,144 @@
+"""The GIC service: one process that owns the GICv3 state (model.py) and serves the
+machine over ZeroMQ (DESIGN.md §3).
+
+Requests (protocol.py): MMIO_READ/MMIO_WRITE of the distributor and redistributor
+frames (absolute addresses, QEMU virt's map in interconnect/bus.py), ICC_READ/
+ICC_WRITE from CPU processes, PPI_LEVEL from CPU processes (their timers) and
+SPI_LEVEL from the device service. After each request the CPUs' IRQ/FIQ outputs that
+changed are written to the doorbell segment, where each CPU process reads them
+without a socket; `on_lines` also hears of them (the process wakes a waiting CPU).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Callable
+
+import zmq
+
+from smpsim import log
+from smpsim.gic_dist.model import GicV3
+from smpsim.interconnect import bus, doorbell, protocol
+from smpsim.interconnect.control import ControlChannel, die_with_parent
+from smpsim.interconnect.sockets import Service
+
+_POSTED = {"PPI_LEVEL", "SPI_LEVEL"}  # one-way: nobody waits for an answer
+
+
+class GicService:
+    """The message handling of the GIC service (no sockets: tests drive it directly)."""
+
+    def __init__(self, affinities: list[int], bells: doorbell.Doorbells | None,
+                 on_lines: Callable[[int, bool, bool], None] | None = None):
+        self.gic = GicV3(affinities)
+        self.n_cpus = len(affinities)
+        self.bells = bells
+        self.on_lines = on_lines or (lambda cpu, irq, fiq: None)
+
+    def _cpu(self, message: dict) -> int:
+        cpu = message["cpu"]
+        if not 0 <= cpu < self.n_cpus:
+            raise protocol.ProtocolError(f"{message['t']}: no CPU {cpu}")
+        return cpu
+
+    def handle(self, m: dict) -> bytes | None:
+        kind = m["t"]
+        try:
+            reply = self._serve(kind, m)
+        except ValueError as exc:  # the model refuses an argument (an INTID, a size)
+            if isinstance(exc, protocol.ProtocolError):
+                raise
+            raise protocol.ProtocolError(f"{kind}: {exc}") from None
+        self._publish()
+        if kind in _POSTED or (kind == "MMIO_WRITE" and m["posted"]):
+            return None
+        return reply
+
+    def _serve(self, kind: str, m: dict) -> bytes:
+        if kind == "MMIO_READ" or kind == "MMIO_WRITE":
+            self._cpu(m)
+            addr, size = m["addr"], m["size"]
+            if size not in (1, 2, 4, 8):
+                raise protocol.ProtocolError(f"{kind}: size {size}")
+            if bus.GIC_DIST_BASE <= addr < bus.GIC_DIST_BASE + bus.GIC_DIST_SIZE:
+                off = addr - bus.GIC_DIST_BASE
+                if kind == "MMIO_READ":
+                    return protocol.encode("MMIO_DATA", value=self.gic.dist_read(off, size))
+                self.gic.dist_write(off, size, m["value"])
+                return protocol.encode("ACK")
+            rel = addr - bus.GIC_REDIST_BASE
+            if 0 <= rel < self.n_cpus * bus.GIC_REDIST_STRIDE:
+                cpu, off = divmod(rel, bus.GIC_REDIST_STRIDE)
+                if kind == "MMIO_READ":
+                    return protocol.encode("MMIO_DATA",
+                                           value=self.gic.redist_read(cpu, off, size))
+                self.gic.redist_write(cpu, off, size, m["value"])
+                return protocol.encode("ACK")
+            return protocol.encode("MMIO_FAULT", reason=f"the GIC has nothing at {addr:#x}")
+        if kind == "ICC_READ":
+            value = self.gic.icc_read(self._cpu(m), m["reg"], m["el"])
+            return protocol.encode("ICC_VALUE", value=value)
+        if kind == "ICC_WRITE":
+            self.gic.icc_write(self._cpu(m), m["reg"], m["value"], m["el"])
+            return protocol.encode("ACK")
+        if kind == "PPI_LEVEL":
+            self.gic.set_ppi(self._cpu(m), m["intid"], m["level"])
+            return b""
+        if kind == "SPI_LEVEL":
+            self.gic.set_spi(m["intid"], m["level"])
+            return b""
+        if kind == "PING":
+            return protocol.encode("ACK")
+        raise protocol.ProtocolError(f"the GIC service does not serve {kind}")
+
+    def _publish(self) -> None:
+        for cpu, (irq, fiq) in self.gic.take_changes().items():
+            if self.bells is not None:
+                self.bells.set(cpu, doorbell.IRQ, int(irq))
+                self.bells.set(cpu, doorbell.FIQ, int(fiq))
+            self.on_lines(cpu, irq, fiq)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="smpsim.gic_dist.service")
+    ap.add_argument("--name", default="gic")
+    ap.add_argument("--control", required=True)
+    ap.add_argument("--run-dir", required=True)
+    ap.add_argument("--endpoint", required=True)
+    ap.add_argument("--doorbell", required=True)
+    ap.add_argument("--affinities", required=True, help="comma-separated MPIDR affinities")
+    args = ap.parse_args(argv)
+    die_with_parent()
+    logger = log.get_logger(args.name, args.run_dir, pid=os.getpid())
+    affinities = [int(a, 0) for a in args.affinities.split(",")]
+    ctx = zmq.Context()
+    bells = doorbell.Doorbells.attach(args.doorbell, len(affinities))
+    core = GicService(affinities, bells,
+                      lambda cpu, irq, fiq: logger.debug("lines", cpu=cpu, irq=irq, fiq=fiq))
+    service = Service(ctx, args.endpoint, core.handle,
+                      lambda reason: logger.warning("bad_message", reason=reason))
+    control = ControlChannel(ctx, args.control, args.name)
+    control.ready_and_wait_start(120_000)
+    logger.info("gic_started", cpus=len(affinities))
+    while True:
+        service.serve_one(50)
+        if control.socket.poll(0):
+            try:
+                message = protocol.decode(control.socket.recv())
+            except protocol.ProtocolError as exc:
+                logger.warning("bad_control_message", reason=str(exc))
+                continue
+            if message["t"] == "STOP":
+                break
+    logger.info("gic_stopped", served=service.served, refused=service.refused)
+    service.close()
+    control.close()
+    bells.close()
+    ctx.term()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
