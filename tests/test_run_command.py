@@ -91,6 +91,8 @@ def test_psci_system_off_ends_the_run_with_0(tmp_path):
     (lambda d: ("run", d / "missing.toml"), "cannot read"),
     (lambda d: ("run", _write(d / "bad.toml", "[[cluster]]\ncpus = 0\n")), "cluster[0].cpus"),
     (lambda d: ("run", SELFTEST, "--kernel", d / "missing.elf"), "missing.elf: cannot read"),
+    (lambda d: ("run", _write(d / "noimg.toml", "[boot]\nimage = \"nope.elf\"\n[[cluster]]\ncpus = 1\n")),
+     "noimg.toml: boot.image: "),
     (lambda d: ("run", SELFTEST, "--kernel", _write(d / "empty.bin", "")), "empty image"),
     (lambda d: ("run", SELFTEST, "--kernel", sys.executable), "not a 64-bit AArch64 ELF file"),
     (lambda d: ("run", SELFTEST, "--kernel", _write(d / "trunc.elf", "\x7fELF\x02\x01")), "malformed ELF"),

@@ -96,7 +96,8 @@ def run(topology: Topology, image_path=None, timeout: float | None = None,
     try:
         image = images.load(path, m.ram_base, m.ram_size)
     except images.ImageError as exc:
-        return Outcome(EXIT_USAGE, str(exc), 0, 0.0)
+        where = "" if image_path else f"{topology.path}: boot.image: "
+        return Outcome(EXIT_USAGE, f"{where}{exc}", 0, 0.0)
 
     core = _core_for(topology)
     for seg in image.segments:

@@ -21,6 +21,8 @@ import re
 import tomllib
 from typing import Any
 
+from smpsim.interconnect import bus
+
 DEFAULT_RAM_BASE = 0x4000_0000
 DEFAULT_COUNTER_FREQUENCY = 62_500_000
 MODES = ("free", "lockstep", "serial")
@@ -214,6 +216,11 @@ def parse(text: str, path: pathlib.Path) -> Topology:
     if ram_base % 4096:
         raise ram.fail("base", f"expected a 4 KiB aligned address, got {ram_base:#x}")
     ram.finish()
+    # RAM must leave the devices alone (the GIC's redistributor space in full: 123 CPUs)
+    for region in bus.Bus.virt(123, 0, 0).regions:
+        if ram_base < region.end and region.base < ram_base + ram_size:
+            raise ram.fail("base", f"RAM [{ram_base:#x}, {ram_base + ram_size:#x}) overlaps "
+                                   f"the {region.name} device at {region.base:#x}")
     freq = m.integer("counter_frequency", DEFAULT_COUNTER_FREQUENCY, 1, 10**10, "a frequency in Hz")
     m.finish()
     machine = Machine(name, description, ram_base, ram_size, freq)
