@@ -1,0 +1,102 @@
+"""The memory/device service: the process that owns the platform's devices (today the
+PL011 UART of QEMU virt) and serves the CPUs' accesses to them (DESIGN.md §3).
+
+Requests: MMIO_READ/MMIO_WRITE with absolute addresses (interconnect/bus.py decides
+what is whose). The UART's output goes to `console.log` in the run directory and, as
+CONSOLE messages, to bootctl for the terminal; its interrupt output goes to the GIC
+service as SPI_LEVEL (posted, in order).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Callable
+
+import zmq
+
+from smpsim import log
+from smpsim.interconnect import bus, pl011, protocol
+from smpsim.interconnect.control import ControlChannel, die_with_parent
+from smpsim.interconnect.sockets import Service
+
+CONSOLE_FILE = "console.log"
+
+
+class DeviceService:
+    """Message handling of the device service (no sockets: tests drive it directly)."""
+
+    def __init__(self, console: Callable[[bytes], None],
+                 spi: Callable[[int, bool], None]):
+        self.uart = pl011.Pl011(console, lambda level: spi(bus.UART_SPI, level))
+
+    def handle(self, m: dict) -> bytes | None:
+        kind = m["t"]
+        if kind == "PING":
+            return protocol.encode("ACK")
+        if kind not in ("MMIO_READ", "MMIO_WRITE"):
+            raise protocol.ProtocolError(f"the device service does not serve {kind}")
+        addr, size = m["addr"], m["size"]
+        if size not in (1, 2, 4, 8):
+            raise protocol.ProtocolError(f"{kind}: size {size}")
+        if not bus.UART_BASE <= addr < bus.UART_BASE + bus.UART_SIZE:
+            return protocol.encode("MMIO_FAULT", reason=f"no device at {addr:#x}")
+        if kind == "MMIO_READ":
+            return protocol.encode("MMIO_DATA",
+                                   value=self.uart.read(addr - bus.UART_BASE, size))
+        self.uart.write(addr - bus.UART_BASE, size, m["value"])
+        return None if m["posted"] else protocol.encode("ACK")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="smpsim.interconnect.devices")
+    ap.add_argument("--name", default="devices")
+    ap.add_argument("--control", required=True)
+    ap.add_argument("--run-dir", required=True)
+    ap.add_argument("--endpoint", required=True)
+    ap.add_argument("--gic", required=True, help="the GIC service's endpoint")
+    args = ap.parse_args(argv)
+    die_with_parent()
+    logger = log.get_logger(args.name, args.run_dir, pid=os.getpid())
+    ctx = zmq.Context()
+    control = ControlChannel(ctx, args.control, args.name)
+    gic = ctx.socket(zmq.DEALER)
+    gic.setsockopt(zmq.LINGER, 1000)
+    gic.connect(args.gic)
+    console_fd = os.open(os.path.join(args.run_dir, CONSOLE_FILE),
+                         os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+
+    def console(data: bytes) -> None:
+        os.write(console_fd, data)
+        control.send(protocol.encode("CONSOLE", cpu=-1, data=data))
+
+    def spi(intid: int, level: bool) -> None:
+        gic.send(protocol.encode("SPI_LEVEL", intid=intid, level=level))
+
+    core = DeviceService(console, spi)
+    service = Service(ctx, args.endpoint, core.handle,
+                      lambda reason: logger.warning("bad_message", reason=reason))
+    control.ready_and_wait_start(120_000)
+    logger.info("devices_started", uart=hex(bus.UART_BASE))
+    while True:
+        service.serve_one(50)
+        if control.socket.poll(0):
+            try:
+                message = protocol.decode(control.socket.recv())
+            except protocol.ProtocolError as exc:
+                logger.warning("bad_control_message", reason=str(exc))
+                continue
+            if message["t"] == "STOP":
+                break
+    logger.info("devices_stopped", served=service.served, refused=service.refused)
+    os.close(console_fd)
+    service.close()
+    gic.close()
+    control.close()
+    ctx.term()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
