@@ -77,6 +77,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.timeout is not None and args.timeout <= 0:
         print("smpsim: --timeout: expected a positive number of seconds", file=sys.stderr)
         return runner.EXIT_USAGE
+    if len(topo.cpus) > 1 or args.run_dir is not None:
+        # the process-per-CPU machine (issue 4, being built): one process per CPU, the
+        # GIC and device services, a run directory
+        from smpsim.bootctl import machine
+
+        res = machine.run(topo, image_path=args.kernel, timeout=args.timeout,
+                          run_dir=args.run_dir, argv=sys.argv[1:])
+        where = f" (run directory {res.run_dir})" if res.run_dir else ""
+        print(f"smpsim: {res.reason}; {res.seconds:.2f} s{where}", file=sys.stderr)
+        return res.status
     out = runner.run(topo, image_path=args.kernel, timeout=args.timeout)
     mips = out.instructions / out.seconds / 1e6 if out.seconds > 0 else 0.0
     print(f"smpsim: {out.reason}; {out.instructions} instructions in {out.seconds:.2f} s "
@@ -138,6 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("topology", metavar="TOPOLOGY", help="a topology file (.toml)")
     p.add_argument("--kernel", metavar="IMAGE", help="the image to boot instead of boot.image")
     p.add_argument("--timeout", type=float, metavar="SECONDS", help="instead of run.timeout")
+    p.add_argument("--run-dir", metavar="DIR",
+                   help="where the run's logs go (default: runs/NAME-TIME; multi-process "
+                        "machine)")
     p.set_defaults(func=_cmd_run)
     p = sub.add_parser("check", help="validate a topology and print its machine")
     p.add_argument("topology", metavar="TOPOLOGY")

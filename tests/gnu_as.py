@@ -21,3 +21,19 @@ def assemble(text: str) -> bytes:
         subprocess.run(["aarch64-linux-gnu-objcopy", "-O", "binary", "-j", ".text", obj, raw],
                        check=True, capture_output=True)
         return raw.read_bytes()
+
+
+def link(text: str, base: int = 0x4000_0000) -> bytes:
+    """Assemble and link at `base`; the raw image (for `smpsim run --kernel`)."""
+    if shutil.which("aarch64-linux-gnu-ld") is None:
+        pytest.fail("aarch64-linux-gnu-ld is missing: run scripts/setup "
+                    "(Debian package binutils-aarch64-linux-gnu)")
+    with tempfile.TemporaryDirectory() as d:
+        src, obj, elf, raw = (Path(d, n) for n in ("s.s", "s.o", "s.elf", "s.bin"))
+        src.write_text(text + "\n")
+        subprocess.run(["aarch64-linux-gnu-as", "-o", obj, src], check=True, capture_output=True)
+        subprocess.run(["aarch64-linux-gnu-ld", f"-Ttext={base:#x}", "-o", elf, obj], check=True,
+                       capture_output=True)
+        subprocess.run(["aarch64-linux-gnu-objcopy", "-O", "binary", elf, raw], check=True,
+                       capture_output=True)
+        return raw.read_bytes()

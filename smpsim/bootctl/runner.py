@@ -86,9 +86,9 @@ def run(topology: Topology, image_path=None, timeout: float | None = None,
         def console(data: bytes) -> None:
             sys.stdout.buffer.write(data)
             sys.stdout.buffer.flush()
-    if len(topology.cpus) != 1:
-        return Outcome(EXIT_USAGE, f"{topology.path}: {len(topology.cpus)} CPUs: this build runs "
-                       "one CPU; the process-per-CPU machine is not implemented yet", 0, 0.0)
+    if len(topology.cpus) != 1:  # (the CLI sends those to bootctl/machine.py)
+        return Outcome(EXIT_USAGE, f"{topology.path}: {len(topology.cpus)} CPUs: the "
+                       "in-process runner runs one CPU", 0, 0.0)
     path = image_path or topology.boot.image
     if path is None:
         return Outcome(EXIT_USAGE, f"{topology.path}: no image: set boot.image or give --kernel", 0, 0.0)

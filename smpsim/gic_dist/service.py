@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     service.close()
     control.close()
     bells.close()
-    ctx.term()
+    ctx.destroy(linger=0)  # nobody is left to hear what is still queued
     return 0
 
 

@@ -56,4 +56,4 @@ class ControlChannel:
         self.socket.send(data)
 
     def close(self) -> None:
-        self.socket.close()
+        self.socket.close(linger=0)

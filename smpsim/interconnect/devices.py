@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     service.close()
     gic.close()
     control.close()
-    ctx.term()
+    ctx.destroy(linger=0)  # nobody is left to hear what is still queued
     return 0
 
 

@@ -21,6 +21,8 @@ EVENT = 2  # 1 = an event (SEV from another CPU) is waiting for this CPU's next 
 POWER = 3  # POWER_OFF, POWER_ON, POWER_ON_PENDING (PSCI CPU_ON in progress)
 WAITING = 4  # 1 = the CPU process is blocked in WFI/WFE: ring it (a message) to wake it
 SEQ = 5  # bumped by every write above, so that a change is one load to notice
+PC = 6  # where the CPU is, written by its process after every quantum (for reports)
+EL = 7
 WORDS_PER_CPU = 8
 
 POWER_OFF, POWER_ON, POWER_ON_PENDING = 0, 1, 2

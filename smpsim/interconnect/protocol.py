@@ -65,7 +65,9 @@ MESSAGES: dict[str, MessageType] = {m.name: m for m in [
     # --- firmware, events and the guest's console: CPU -> bootctl --------------------
     _m("PSCI_CALL", "an SMC/HVC firmware call with x0..x3", cpu=INT, x0=U64, x1=U64,
        x2=U64, x3=U64),
-    _m("PSCI_RESULT", "what the firmware returns in x0", x0=U64),
+    _m("PSCI_RESULT", "what the firmware returns in x0, and what the calling CPU does "
+       "next: '' (go on), 'cpu_off', 'standby', 'system_off', 'system_reset'",
+       x0=U64, action=STR),
     _m("POWER_ON", "bootctl: this CPU starts at `entry` with x0 = `context`",
        entry=U64, context=U64),
     _m("SEV", "a CPU executed SEV: every other CPU's event register is set", cpu=INT),

@@ -1,0 +1,187 @@
+"""The process-per-CPU machine (DESIGN.md §3): bootctl's side of a run.
+
+It makes the run directory, the shared RAM (with the image in it) and the doorbell
+segment; launches the GIC service, the device service and one process per CPU; waits
+until all are READY, then STARTs them; and serves them while the run goes on: guest
+console output, PSCI calls (CPU_ON powers a CPU process on), SEV (the other CPUs'
+event words), the end of the guest. It ends the run on the guest's exit, PSCI
+SYSTEM_OFF, the timeout (with each CPU's PC and EL), or the death of any process —
+and in every case stops and reaps every process and removes the shared memory and
+the sockets, keeping the logs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+import time
+from typing import Callable
+
+import zmq
+
+from smpsim import log
+from smpsim.bootctl import images, psci, rundir
+from smpsim.bootctl.supervisor import LaunchError, Supervisor
+from smpsim.bootctl.topology import Topology
+from smpsim.interconnect import doorbell, protocol
+from smpsim.interconnect.devices import CONSOLE_FILE
+from smpsim.interconnect.shared_ram import SharedRam
+from smpsim.interconnect.sockets import Endpoints
+
+EXIT_TIMEOUT, EXIT_SIMULATOR, EXIT_USAGE = 124, 70, 2
+READY_TIMEOUT = 180.0  # seconds for every process to come up (a cold Numba cache is slow)
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    status: int
+    reason: str
+    run_dir: str | None
+    seconds: float
+
+
+def run(topology: Topology, image_path=None, timeout: float | None = None,
+        run_dir: str | None = None, console: Callable[[bytes], None] | None = None,
+        argv: list[str] | None = None) -> Outcome:
+    if console is None:
+        def console(data: bytes) -> None:
+            sys.stdout.buffer.write(data)
+            sys.stdout.buffer.flush()
+    start = time.monotonic()
+    path = image_path or topology.boot.image
+    if path is None:
+        return Outcome(EXIT_USAGE, f"{topology.path}: no image: set boot.image or give "
+                       "--kernel", None, 0.0)
+    m = topology.machine
+    try:
+        image = images.load(path, m.ram_base, m.ram_size)
+    except images.ImageError as exc:
+        where = "" if image_path else f"{topology.path}: boot.image: "
+        return Outcome(EXIT_USAGE, f"{where}{exc}", None, 0.0)
+    try:
+        rd = rundir.create(m.name, run_dir)
+    except rundir.RunDirError as exc:
+        return Outcome(EXIT_USAGE, str(exc), None, 0.0)
+    rundir.record_run(rd, topology.path, argv or [], str(path), None)
+    logger = log.get_logger("bootctl", rd)
+    logger.info("run_start", topology=str(topology.path), image=str(path),
+                cpus=len(topology.cpus))
+    ctx = zmq.Context()
+    ends = Endpoints(rd)
+    ram = SharedRam.create(m.ram_size)
+    bells = doorbell.Doorbells.create(len(topology.cpus))
+    sup = None
+    status, reason = EXIT_SIMULATOR, "the run did not finish"
+    try:
+        for seg in image.segments:
+            off = seg.address - m.ram_base
+            ram.array[off:off + len(seg.data)] = memoryview(seg.data)
+        sup = Supervisor(rd, ends, ctx)
+        status, reason = _run(topology, image, rd, ends, ram, bells, sup, logger, console,
+                              timeout if timeout is not None else topology.run.timeout)
+    except LaunchError as exc:
+        status, reason = EXIT_SIMULATOR, f"the machine did not start: {exc}"
+    finally:
+        if sup is not None:
+            sup.shutdown(reason)
+        bells.close()
+        ram.close()
+        ends.cleanup()
+        ctx.term()
+        logger.info(log.RUN_END, status=status, reason=reason)
+    return Outcome(status, reason, str(rd), time.monotonic() - start)
+
+
+def _cpu_config(topology: Topology, cpu, image, ends: Endpoints, ram: SharedRam,
+                bells: doorbell.Doorbells) -> str:
+    f = cpu.features
+    return json.dumps({
+        "index": cpu.index, "n_cpus": len(topology.cpus), "boot": cpu.index == 0,
+        "entry": image.entry, "start_el": cpu.start_el(topology.boot),
+        "conduit": topology.boot.conduit, "quantum": topology.run.quantum,
+        "host_time": topology.run.mode == "free",
+        "frequency": topology.machine.counter_frequency,
+        "ram_name": ram.name, "ram_size": topology.machine.ram_size,
+        "ram_base": topology.machine.ram_base, "doorbell": bells.name,
+        "gic": ends.address("gic"), "devices": ends.address("devices"),
+        "features": {"el2": f.el2, "vhe": f.vhe, "lse": f.lse, "pan": f.pan,
+                     "gicv3": f.gicv3, "vmid_bits": f.vmid_bits, "pa_bits": f.pa_bits,
+                     "midr": cpu.midr, "mpidr_aff": cpu.mpidr & 0xFF_00FF_FFFF},
+        "id_registers": [list(kv) for kv in cpu.id_registers],
+    })
+
+
+def _run(topology, image, rd, ends, ram, bells, sup, logger, console, timeout):
+    affinities = ",".join(hex(c.mpidr & 0xFF_00FF_FFFF) for c in topology.cpus)
+    sup.launch("gic", "smpsim.gic_dist.service",
+               ["--run-dir", str(rd), "--endpoint", ends.address("gic"),
+                "--doorbell", bells.name, "--affinities", affinities])
+    sup.launch("devices", "smpsim.interconnect.devices",
+               ["--run-dir", str(rd), "--endpoint", ends.address("devices"),
+                "--gic", ends.address("gic")])
+    for cpu in topology.cpus:
+        sup.launch(f"cpu{cpu.index}", "smpsim.cpu_worker.process",
+                   ["--run-dir", str(rd), "--config",
+                    _cpu_config(topology, cpu, image, ends, ram, bells)])
+    sup.wait_ready(READY_TIMEOUT)
+    sup.broadcast(protocol.encode("START"))
+    logger.info("machine_started", processes=len(sup.children))
+    by_affinity = {c.mpidr & 0xFF_00FF_FFFF: c.index for c in topology.cpus}
+    power = {c.index: ("on" if c.index == 0 else "off") for c in topology.cpus}
+    console_fd = os.open(os.path.join(rd, CONSOLE_FILE),
+                         os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            dead = sup.dead()
+            if dead is not None:
+                return EXIT_SIMULATOR, sup.describe_death(dead)
+            if time.monotonic() > deadline:
+                where = "; ".join(
+                    f"cpu{c.index} at pc={bells.get(c.index, doorbell.PC):#x} "
+                    f"EL{bells.get(c.index, doorbell.EL)}" if power[c.index] == "on"
+                    else f"cpu{c.index} {power[c.index]}" for c in topology.cpus)
+                logger.info("timeout", cpus=where)
+                return EXIT_TIMEOUT, f"timeout after {timeout:g} s: {where}"
+            got = sup.receive(50)
+            if got is None:
+                continue
+            name, body = got
+            try:
+                m = protocol.decode(body)
+            except protocol.ProtocolError as exc:
+                logger.warning("bad_message", sender=name, reason=str(exc))
+                continue
+            kind = m["t"]
+            if kind == "CONSOLE":
+                console(m["data"])
+                if m["cpu"] >= 0:  # semihosting output (the UART's is already in the file)
+                    os.write(console_fd, m["data"])
+                    sup.send(name, protocol.encode("ACK"))  # the CPU waits: causal order
+            elif kind == "PSCI_CALL":
+                states = {aff: power[i] for aff, i in by_affinity.items()}
+                call = psci.serve(m["x0"], m["x1"], m["x2"], m["x3"], states)
+                logger.info("psci_call", cpu=m["cpu"], function=hex(m["x0"] & 0xFFFF_FFFF),
+                            result=hex(call.x0), action=call.action)
+                if call.action == "cpu_on":
+                    target = by_affinity[call.target]
+                    power[target] = "on"
+                    sup.send(f"cpu{target}", protocol.encode("POWER_ON", entry=call.entry,
+                                                             context=call.context))
+                elif call.action == "cpu_off":
+                    power[m["cpu"]] = "off"
+                action = call.action if call.action in ("cpu_off", "standby", "system_off",
+                                                        "system_reset") else ""
+                sup.send(name, protocol.encode("PSCI_RESULT", x0=call.x0, action=action))
+            elif kind == "SEV":
+                for c in topology.cpus:
+                    if c.index != m["cpu"]:
+                        bells.set(c.index, doorbell.EVENT, 1)
+            elif kind == "GUEST_EXIT":
+                return m["code"], f"cpu{m['cpu']} ended the run with status {m['code']}"
+            else:
+                logger.warning("unexpected_message", sender=name, type=kind)
+    finally:
+        os.close(console_fd)

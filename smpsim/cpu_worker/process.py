@@ -1,0 +1,247 @@
+"""The CPU process: one core over the shared RAM, served through ZeroMQ and the
+doorbell segment (DESIGN.md §3). The logic is worker.py's; this module provides its
+ports and the process's life: READY, power on (the boot CPU at the image's entry, the
+others on PSCI CPU_ON), quanta, waiting in WFI/WFE, STOP.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import zmq
+
+from smpsim import log
+from smpsim.bootctl import psci
+from smpsim.cpu_worker import worker as w
+from smpsim.interconnect import bus as busmap
+from smpsim.interconnect import doorbell, protocol
+from smpsim.interconnect.control import ControlChannel, die_with_parent
+from smpsim.interconnect.shared_ram import SharedRam
+from smpsim.jit.core import Core
+from smpsim.jit.features import Features
+
+REPLY_TIMEOUT_MS = 120_000  # a service that does not answer in 2 minutes is gone
+
+
+class Stopped(Exception):
+    """bootctl said STOP."""
+
+
+class ZmqPorts:
+    """worker.Ports over the services' sockets, the control channel and the doorbell."""
+
+    def __init__(self, ctx: zmq.Context, index: int, control: ControlChannel,
+                 gic_addr: str, devices_addr: str, bells: doorbell.Doorbells,
+                 bus: busmap.Bus):
+        self.index = index
+        self.control = control
+        self.bells = bells
+        self.bus = bus
+        self.gic = self._dealer(ctx, gic_addr)
+        self.devices = self._dealer(ctx, devices_addr)
+
+    @staticmethod
+    def _dealer(ctx: zmq.Context, address: str) -> zmq.Socket:
+        s = ctx.socket(zmq.DEALER)
+        s.setsockopt(zmq.LINGER, 1000)
+        s.connect(address)
+        return s
+
+    def _request(self, socket: zmq.Socket, data: bytes) -> dict:
+        socket.send(data)
+        if not socket.poll(REPLY_TIMEOUT_MS):
+            raise TimeoutError("a service did not answer")
+        reply = protocol.decode(socket.recv())
+        if reply["t"] == "ERROR":
+            raise protocol.ProtocolError(f"refused: {reply['reason']}")
+        return reply
+
+    def _owner(self, addr: int) -> zmq.Socket | None:
+        routed = self.bus.route(addr)
+        if routed is None:
+            return None
+        return self.gic if routed[0].service == busmap.GIC else self.devices
+
+    def mmio_read(self, addr: int, size: int) -> int | None:
+        socket = self._owner(addr)
+        if socket is None:
+            return None
+        reply = self._request(socket, protocol.encode("MMIO_READ", cpu=self.index, addr=addr,
+                                                      size=size))
+        return reply["value"] if reply["t"] == "MMIO_DATA" else None
+
+    def mmio_write(self, addr: int, size: int, value: int) -> bool:
+        socket = self._owner(addr)
+        if socket is None:
+            return False
+        if socket is self.devices:  # posted: ordered per CPU by the one socket
+            socket.send(protocol.encode("MMIO_WRITE", cpu=self.index, addr=addr, size=size,
+                                        value=value, posted=True))
+            return True
+        reply = self._request(socket, protocol.encode("MMIO_WRITE", cpu=self.index, addr=addr,
+                                                      size=size, value=value, posted=False))
+        return reply["t"] == "ACK"
+
+    def icc_read(self, reg: str, el: int) -> int:
+        return self._request(self.gic, protocol.encode("ICC_READ", cpu=self.index, reg=reg,
+                                                       el=el))["value"]
+
+    def icc_write(self, reg: str, el: int, value: int) -> None:
+        self._request(self.gic, protocol.encode("ICC_WRITE", cpu=self.index, reg=reg, el=el,
+                                                value=value))
+
+    def ppi(self, intid: int, level: bool) -> None:
+        self.gic.send(protocol.encode("PPI_LEVEL", cpu=self.index, intid=intid, level=level))
+
+    def firmware(self, x0: int, x1: int, x2: int, x3: int) -> psci.Call:
+        self.control.send(protocol.encode("PSCI_CALL", cpu=self.index, x0=x0, x1=x1, x2=x2,
+                                          x3=x3))
+        m = self._control_reply("PSCI_RESULT")
+        return psci.Call(m["x0"], m["action"] or None)
+
+    def console(self, data: bytes) -> None:
+        """Semihosting output, acknowledged: the lines of different CPUs then appear in
+        the order the guest caused them."""
+        self.control.send(protocol.encode("CONSOLE", cpu=self.index, data=data))
+        self._control_reply("ACK")
+
+    def _control_reply(self, kind: str) -> dict:
+        while True:
+            if not self.control.socket.poll(REPLY_TIMEOUT_MS):
+                raise TimeoutError(f"bootctl did not answer (waiting for {kind})")
+            m = protocol.decode(self.control.socket.recv())
+            if m["t"] == "STOP":
+                raise Stopped()
+            if m["t"] == kind:
+                return m
+
+    def sev(self) -> None:
+        self.control.send(protocol.encode("SEV", cpu=self.index))
+
+    def lines(self) -> tuple[bool, bool]:
+        return (bool(self.bells.get(self.index, doorbell.IRQ)),
+                bool(self.bells.get(self.index, doorbell.FIQ)))
+
+    def take_event(self) -> bool:
+        if self.bells.get(self.index, doorbell.EVENT):
+            self.bells.set(self.index, doorbell.EVENT, 0)
+            return True
+        return False
+
+
+def _control_message(control: ControlChannel, timeout_ms: int) -> dict | None:
+    if not control.socket.poll(timeout_ms):
+        return None
+    return protocol.decode(control.socket.recv())
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="smpsim.cpu_worker.process")
+    ap.add_argument("--name", required=True)
+    ap.add_argument("--control", required=True)
+    ap.add_argument("--run-dir", required=True)
+    ap.add_argument("--config", required=True, help="this CPU, as JSON")
+    args = ap.parse_args(argv)
+    die_with_parent()
+    cfg = json.loads(args.config)
+    index = cfg["index"]
+    logger = log.get_logger(args.name, args.run_dir, pid=os.getpid())
+    ram = SharedRam.attach(cfg["ram_name"], cfg["ram_size"])
+    bells = doorbell.Doorbells.attach(cfg["doorbell"], cfg["n_cpus"])
+    features = Features(**cfg["features"], overrides=tuple(map(tuple, cfg["id_registers"])))
+    core = Core(ram.array, ram_base=cfg["ram_base"], features=features)
+    core.set_sysreg("CNTFRQ_EL0", cfg["frequency"])
+    core.firmware_hvc = cfg["conduit"] == "hvc"
+    ctx = zmq.Context()
+    control = ControlChannel(ctx, args.control, args.name)
+    ports = ZmqPorts(ctx, index, control, cfg["gic"], cfg["devices"], bells,
+                     busmap.Bus.virt(cfg["n_cpus"], cfg["ram_base"], cfg["ram_size"]))
+    worker = w.CpuWorker(index, core, ports, cfg["quantum"], cfg["host_time"], cfg["frequency"])
+    control.ready_and_wait_start(120_000)
+
+    def power_on(entry: int, context: int) -> None:
+        if cfg["start_el"] == 1 or not features.el2:
+            core.set_el(1)
+        core.pc = entry
+        core.set_x(0, context)
+        bells.set(index, doorbell.POWER, doorbell.POWER_ON)
+        logger.info("power_on", entry=hex(entry), el=core.el)
+
+    state = "off"
+    if cfg["boot"]:
+        power_on(cfg["entry"], 0)
+        state = "on"
+    status = 0
+    try:
+        while True:
+            if state == "off":
+                m = _control_message(control, 1000)
+                if m is None:
+                    continue
+                if m["t"] == "STOP":
+                    break
+                if m["t"] == "POWER_ON":
+                    power_on(m["entry"], m["context"])
+                    state = "on"
+                continue
+            m = _control_message(control, 0)
+            if m is not None and m["t"] == "STOP":
+                break
+            out = worker.step()
+            bells.set(index, doorbell.PC, core.pc)
+            bells.set(index, doorbell.EL, core.el)
+            if out.state == w.RUNNING:
+                continue
+            if out.state == w.OFF:
+                state = "off"
+                bells.set(index, doorbell.POWER, doorbell.POWER_OFF)
+                logger.info("power_off")
+                continue
+            if out.state == w.EXITED:
+                control.send(protocol.encode("GUEST_EXIT", cpu=index, code=out.exit_code))
+                logger.info("guest_exit", code=out.exit_code, reason=out.reason)
+                state = "exited"
+                while True:  # wait for bootctl to end the run
+                    m = _control_message(control, 1000)
+                    if m is not None and m["t"] == "STOP":
+                        raise Stopped()
+            # WAITING: sleep until a wake condition, the deadline, or STOP
+            bells.set(index, doorbell.WAITING, 1)
+            nap = 50e-6
+            while True:
+                if worker.wake_condition():
+                    break
+                if out.wait_until is not None:
+                    if cfg["host_time"]:
+                        if worker.clock.now() >= out.wait_until:
+                            core.rebase_counter(out.wait_until)
+                            break
+                    else:  # virtual time: nothing else can happen first on this CPU
+                        core.rebase_counter(out.wait_until)
+                        break
+                m = _control_message(control, 0)
+                if m is not None and m["t"] == "STOP":
+                    raise Stopped()
+                time.sleep(nap)
+                nap = min(nap * 2, 2e-3)
+            bells.set(index, doorbell.WAITING, 0)
+            worker.resume()
+    except Stopped:
+        pass
+    except (TimeoutError, protocol.ProtocolError) as exc:
+        logger.error("cpu_failed", reason=str(exc))
+        status = 70
+    logger.info("cpu_stopped", pc=hex(core.pc), el=core.el, icount=core.icount)
+    control.close()
+    ctx.destroy(linger=0)  # nobody is left to hear what is still queued
+    ram.close()
+    bells.close()
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,154 @@
+"""The process-per-CPU machine end to end: a real `smpsim run` of a 2-CPU topology —
+bring-up by PSCI, the end of the run, a CPU process killed mid-run, the timeout — and
+nothing of a run left behind afterwards (processes, shared memory)."""
+
+import json
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+
+from gnu_as import link
+
+TOPOLOGY = """
+[machine]
+name = "two"
+[boot]
+start_el = 2
+[run]
+timeout = 120
+[[cluster]]
+cpus = 2
+features = { el2 = true, vhe = true }
+"""
+
+BRING_UP = """
+    .global _start
+_start:
+    mrs x1, mpidr_el1
+    and x1, x1, #0xff
+    cbnz x1, secondary
+    mov x0, #4                // SYS_WRITE0
+    adr x1, hello0
+    hlt #0xf000
+    ldr x0, =0xc4000003       // PSCI CPU_ON (SMC64): CPU 1 at _start
+    mov x1, #1
+    adr x2, _start
+    mov x3, #0
+    smc #0
+    mov x19, x0
+    adr x4, flag
+1:  ldr w5, [x4]              // wait for CPU 1's store (shared RAM)
+    cbz w5, 1b
+    mov x0, #4
+    adr x1, done
+    hlt #0xf000
+    ldr x0, =0x84000008       // SYSTEM_OFF
+    smc #0
+secondary:
+    mov x0, #4
+    adr x1, hello1
+    hlt #0xf000
+    adr x4, flag
+    mov w5, #1
+    str w5, [x4]
+2:  wfe
+    b 2b
+hello0: .asciz "cpu0 up\\n"
+hello1: .asciz "cpu1 up\\n"
+done:   .asciz "cpu0 saw cpu1\\n"
+    .balign 8
+flag: .word 0
+"""
+
+SPIN_BOTH = """
+    .global _start
+_start:
+    mrs x1, mpidr_el1
+    and x1, x1, #0xff
+    cbnz x1, 1f
+    ldr x0, =0xc4000003
+    mov x1, #1
+    adr x2, _start
+    mov x3, #0
+    smc #0
+1:  b 1b
+"""
+
+
+def run_machine(tmp_path, source, *extra, wait=True):
+    (tmp_path / "t.toml").write_text(TOPOLOGY)
+    (tmp_path / "img.bin").write_bytes(link(source))
+    argv = [sys.executable, "-m", "smpsim", "run", tmp_path / "t.toml", "--kernel",
+            tmp_path / "img.bin", "--run-dir", tmp_path / "run", *extra]
+    proc = subprocess.Popen(list(map(str, argv)), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    if not wait:
+        return proc
+    out, err = proc.communicate(timeout=600)
+    return proc.returncode, out, err
+
+
+def events(run_dir):
+    path = pathlib.Path(run_dir) / "events.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def pids_of_run(run_dir):
+    return {r["pid"] for r in events(run_dir) if "pid" in r}
+
+
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = pathlib.Path(f"/proc/{pid}/stat")
+    return not (stat.exists() and stat.read_text().split(")")[-1].split()[0] == "Z")
+
+
+def shm_of(pid):
+    return [p for p in pathlib.Path("/dev/shm").glob(f"smpsim-{pid}-*")]
+
+
+def test_two_cpus_come_up_by_psci_and_system_off_ends_the_run(tmp_path):
+    rc, out, err = run_machine(tmp_path, BRING_UP)
+    assert rc == 0, err
+    assert out.splitlines() == ["cpu0 up", "cpu1 up", "cpu0 saw cpu1"]
+    recs = events(tmp_path / "run")
+    calls = [r for r in recs if r["event"] == "psci_call"]
+    assert [(c["function"], c["action"]) for c in calls] == [("0xc4000003", "cpu_on"),
+                                                            ("0x84000008", "system_off")]
+    assert recs[-1]["event"] == "run_end" and recs[-1]["status"] == 0
+    assert not any(alive(p) for p in pids_of_run(tmp_path / "run"))
+    assert (tmp_path / "run" / "console.log").read_text() == out
+
+
+def test_a_cpu_process_killed_mid_run_ends_the_run_and_leaves_nothing(tmp_path):
+    proc = run_machine(tmp_path, SPIN_BOTH, wait=False)
+    run = tmp_path / "run"
+    victim = None
+    deadline = time.monotonic() + 300
+    while victim is None and time.monotonic() < deadline:
+        victim = next((r["pid"] for r in events(run)
+                       if r["event"] == "power_on" and r["component"] == "cpu1"), None)
+        time.sleep(0.05)
+    assert victim is not None, "cpu1 never came up"
+    os.kill(victim, signal.SIGKILL)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 70
+    assert f"cpu1 (pid {victim}) killed by signal SIGKILL" in err
+    assert not any(alive(p) for p in pids_of_run(run))
+    assert shm_of(proc.pid) == []
+    assert (run / "events.jsonl").exists() and events(run)[-1]["event"] == "run_end"
+
+
+def test_a_guest_that_never_ends_stops_at_the_timeout_with_each_cpu_where_it_is(tmp_path):
+    rc, out, err = run_machine(tmp_path, SPIN_BOTH, "--timeout", "5")
+    assert rc == 124
+    assert "timeout after 5 s: cpu0 at pc=0x400000" in err and "EL2; cpu1 at pc=0x400000" in err
+    assert not any(alive(p) for p in pids_of_run(tmp_path / "run"))
