@@ -23,17 +23,20 @@ def assemble(text: str) -> bytes:
         return raw.read_bytes()
 
 
-def link(text: str, base: int = 0x4000_0000) -> bytes:
-    """Assemble and link at `base`; the raw image (for `smpsim run --kernel`)."""
+def link(text: str, base: int = 0x4000_0000, elf: bool = False) -> bytes:
+    """Assemble and link at `base`; the raw image, or the ELF file with `elf`."""
     if shutil.which("aarch64-linux-gnu-ld") is None:
         pytest.fail("aarch64-linux-gnu-ld is missing: run scripts/setup "
                     "(Debian package binutils-aarch64-linux-gnu)")
+    elf_out = elf
     with tempfile.TemporaryDirectory() as d:
         src, obj, elf, raw = (Path(d, n) for n in ("s.s", "s.o", "s.elf", "s.bin"))
         src.write_text(text + "\n")
         subprocess.run(["aarch64-linux-gnu-as", "-o", obj, src], check=True, capture_output=True)
-        subprocess.run(["aarch64-linux-gnu-ld", f"-Ttext={base:#x}", "-o", elf, obj], check=True,
+        subprocess.run(["aarch64-linux-gnu-ld", "-N", f"-Ttext={base:#x}", "-o", elf, obj], check=True,
                        capture_output=True)
+        if elf_out:
+            return elf.read_bytes()
         subprocess.run(["aarch64-linux-gnu-objcopy", "-O", "binary", elf, raw], check=True,
                        capture_output=True)
         return raw.read_bytes()

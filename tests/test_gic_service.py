@@ -35,6 +35,7 @@ def setup_spi33_to_cpu1(svc):
         mmio_write(svc, cpu, GICR + cpu * STRIDE + 0x14, 0)
     mmio_write(svc, 0, GICD + 0x6000 + 8 * 33, 0x1, size=8)  # IROUTER33 -> Aff0 = 1
     mmio_write(svc, 0, GICD + 0x400 + 32, 0x80 << 8, size=4)  # IPRIORITYR33 = 0x80
+    mmio_write(svc, 0, GICD + 0x080 + 4, 1 << 1)  # IGROUPR1: SPI 33 in Group 1 (an IRQ)
     mmio_write(svc, 0, GICD + 0x100 + 4, 1 << 1)  # ISENABLER1: SPI 33
     svc.handle({"t": "ICC_WRITE", "cpu": 1, "reg": "ICC_PMR_EL1", "el": 1, "value": 0xF0})
     svc.handle({"t": "ICC_WRITE", "cpu": 1, "reg": "ICC_IGRPEN1_EL1", "el": 1, "value": 1})
@@ -52,6 +53,12 @@ def test_an_spi_reaches_its_cpu_through_the_doorbell():
         svc.handle({"t": "SPI_LEVEL", "intid": 33, "level": False})
         svc.handle({"t": "ICC_WRITE", "cpu": 1, "reg": "ICC_EOIR1_EL1", "el": 1, "value": 33})
         assert bells.get(1, doorbell.IRQ) == 0
+
+
+def test_interrupts_reset_to_group0_as_for_a_bare_metal_image_on_qemu():
+    svc = GicService([0x0], None)
+    assert mmio_read(svc, 0, GICD + 0x080 + 4) == 0
+    assert mmio_read(svc, 0, GICR + 0x1_0000 + 0x080) == 0
 
 
 def test_redistributor_frames_are_per_cpu_and_unknown_addresses_fault():

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 from gnu_as import link
 
 TOPOLOGY = """
@@ -78,9 +79,9 @@ _start:
 """
 
 
-def run_machine(tmp_path, source, *extra, wait=True):
-    (tmp_path / "t.toml").write_text(TOPOLOGY)
-    (tmp_path / "img.bin").write_bytes(link(source))
+def run_machine(tmp_path, source, *extra, wait=True, topology=TOPOLOGY, elf=False):
+    (tmp_path / "t.toml").write_text(topology)
+    (tmp_path / "img.bin").write_bytes(link(source, elf=elf))
     argv = [sys.executable, "-m", "smpsim", "run", tmp_path / "t.toml", "--kernel",
             tmp_path / "img.bin", "--run-dir", tmp_path / "run", *extra]
     proc = subprocess.Popen(list(map(str, argv)), stdout=subprocess.PIPE,
@@ -152,3 +153,106 @@ def test_a_guest_that_never_ends_stops_at_the_timeout_with_each_cpu_where_it_is(
     assert rc == 124
     assert "timeout after 5 s: cpu0 at pc=0x400000" in err and "EL2; cpu1 at pc=0x400000" in err
     assert not any(alive(p) for p in pids_of_run(tmp_path / "run"))
+
+
+ONE_VHE_CPU = """
+[boot]
+start_el = 2
+[run]
+timeout = 120
+[[cluster]]
+cpus = 1
+features = { el2 = true, vhe = true }
+"""
+
+HYP_TIMER_IRQ = """    .global _start
+_start:
+    adr x0, vectors
+    msr vbar_el2, x0
+    // a VHE host: E2H and TGE route physical interrupts to EL2 (RW: EL1 is AArch64)
+    mov x0, #(1 << 31)
+    orr x0, x0, #(1 << 27)
+    orr x0, x0, #(1 << 34)
+    msr hcr_el2, x0
+    isb
+    // the GIC: distributor group 1 on, wake this CPU's redistributor, PPI 26 enabled
+    ldr x1, =0x08000000
+    mov w2, #2                 // GICD_CTLR.EnableGrp1
+    str w2, [x1]
+    ldr x1, =0x080A0000        // GICR_WAKER: ProcessorSleep = 0
+    str wzr, [x1, #0x14]
+    ldr x1, =0x080B0000        // SGI_base frame
+    mov w2, #(1 << 26)
+    str w2, [x1, #0x80]        // GICR_IGROUPR0: PPI 26 in group 1 (an IRQ, not an FIQ)
+    str w2, [x1, #0x100]       // GICR_ISENABLER0: PPI 26
+    mov x2, #0xf0
+    msr icc_pmr_el1, x2
+    mov x2, #1
+    msr icc_igrpen1_el1, x2
+    isb
+    // the EL2 physical timer: fire in 1000 ticks
+    mov x2, #1000
+    msr cnthp_tval_el2, x2
+    mov x2, #1
+    msr cnthp_ctl_el2, x2
+    msr daifclr, #2
+1:  wfi
+    b 1b
+
+handler:
+    mrs x20, icc_iar1_el1
+    msr cnthp_ctl_el2, xzr     // timer off: its output drops
+    msr icc_eoir1_el1, x20
+    cmp x20, #26
+    b.ne fail
+    mov x0, #4
+    adr x1, ok
+    hlt #0xf000
+    ldr x0, =0x84000008        // SYSTEM_OFF
+    smc #0
+fail:
+    mov x0, #4
+    adr x1, bad
+    hlt #0xf000
+    adr x1, block
+    mov x0, #0x18
+    hlt #0xf000
+
+ok:  .asciz "irq 26 from the hyp timer\\n"
+bad: .asciz "wrong interrupt\\n"
+    .balign 8
+block: .quad 0x20026, 3
+
+    .balign 2048
+vectors:
+    .rept 4                    // current EL with SP0
+    b .
+    .balign 128
+    .endr
+    b .                        // current EL with SPx: synchronous
+    .balign 128
+    b handler                  // current EL with SPx: IRQ
+    .balign 128
+"""
+
+
+def test_the_hyp_timer_interrupt_is_taken_at_el2_through_the_gic(tmp_path):
+    # PPI 26 -> the GIC service -> the doorbell -> an IRQ exception at EL2 of a VHE host,
+    # acknowledged (ICC_IAR1_EL1 = 26) and ended through the GIC
+    rc, out, err = run_machine(tmp_path, HYP_TIMER_IRQ,
+                               topology=ONE_VHE_CPU, elf=True)
+    assert (rc, out) == (0, "irq 26 from the hyp timer\n"), err
+
+
+def test_the_same_image_on_qemu_prints_the_same(tmp_path):
+    import shutil
+    if shutil.which("qemu-system-aarch64") is None:
+        pytest.fail("qemu-system-aarch64 is missing: run scripts/setup (Debian qemu-system-arm)")
+    (tmp_path / "img.elf").write_bytes(link(HYP_TIMER_IRQ, elf=True))
+    r = subprocess.run(["qemu-system-aarch64", "-M", "virt,virtualization=on,gic-version=3",
+                        "-cpu", "max", "-m", "128M", "-display", "none", "-monitor", "none",
+                        "-chardev", "stdio,id=con,mux=on", "-serial", "chardev:con",
+                        "-semihosting-config", "enable=on,target=native,chardev=con",
+                        "-kernel", str(tmp_path / "img.elf")],
+                       capture_output=True, text=True, timeout=300)
+    assert (r.returncode, r.stdout.replace("\r", "")) == (0, "irq 26 from the hyp timer\n"), r.stderr

@@ -32,7 +32,9 @@ class GicService:
 
     def __init__(self, affinities: list[int], bells: doorbell.Doorbells | None,
                  on_lines: Callable[[int, bool, bool], None] | None = None):
-        self.gic = GicV3(affinities)
+        # interrupts reset to Group 0, as the specification and QEMU for a bare-metal
+        # image (QEMU puts them in Group 1 only when it boots a Linux kernel itself)
+        self.gic = GicV3(affinities, reset_group1=False)
         self.n_cpus = len(affinities)
         self.bells = bells
         self.on_lines = on_lines or (lambda cpu, irq, fiq: None)
