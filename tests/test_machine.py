@@ -245,14 +245,133 @@ def test_the_hyp_timer_interrupt_is_taken_at_el2_through_the_gic(tmp_path):
 
 
 def test_the_same_image_on_qemu_prints_the_same(tmp_path):
+    r = run_on_qemu(link(HYP_TIMER_IRQ, elf=True), tmp_path, 1)
+    assert (r.returncode, r.stdout.replace("\r", "")) == (0, "irq 26 from the hyp timer\n"), r.stderr
+
+
+SGI_PING_PONG = """    .global _start
+_start:
+    adr x0, vectors
+    msr vbar_el2, x0
+    mov x0, #(1 << 31)         // a VHE host: interrupts are taken at EL2
+    orr x0, x0, #(1 << 27)
+    orr x0, x0, #(1 << 34)
+    msr hcr_el2, x0
+    mov x0, #0xf0
+    msr icc_pmr_el1, x0
+    mov x0, #1
+    msr icc_igrpen1_el1, x0
+    isb
+    mrs x1, mpidr_el1
+    and x1, x1, #0xff
+    cbnz x1, secondary
+    // CPU0: the distributor, both redistributors awake, SGIs 1 and 2 in group 1, enabled
+    ldr x1, =0x08000000
+    mov w2, #2
+    str w2, [x1]
+    ldr x1, =0x080A0000
+    mov w3, #0b110
+    mov x4, #2
+1:  str wzr, [x1, #0x14]       // GICR_WAKER
+    add x5, x1, #0x10000
+    str w3, [x5, #0x80]        // GICR_IGROUPR0
+    str w3, [x5, #0x100]       // GICR_ISENABLER0
+    add x1, x1, #0x20000
+    subs x4, x4, #1
+    b.ne 1b
+    ldr x0, =0xc4000003        // CPU_ON: CPU 1 at _start
+    mov x1, #1
+    adr x2, _start
+    mov x3, #0
+    smc #0
+    adr x6, ready
+2:  ldr w7, [x6]               // until CPU 1 waits for interrupts
+    cbz w7, 2b
+    mov x0, #(1 << 24)         // ICC_SGI1R_EL1: INTID 1, target list {CPU 1}
+    orr x0, x0, #2
+    msr icc_sgi1r_el1, x0
+    isb
+    msr daifclr, #2
+3:  wfi
+    b 3b
+
+secondary:
+    adr x6, ready
+    mov w7, #1
+    str w7, [x6]
+    msr daifclr, #2
+4:  wfi
+    b 4b
+
+handler:
+    mrs x20, icc_iar1_el1
+    msr icc_eoir1_el1, x20
+    mrs x1, mpidr_el1
+    and x1, x1, #0xff
+    cbnz x1, 5f
+    cmp x20, #2                // CPU 0: the answer
+    b.ne fail
+    mov x0, #4
+    adr x1, got0
+    hlt #0xf000
+    ldr x0, =0x84000008        // SYSTEM_OFF
+    smc #0
+5:  cmp x20, #1                // CPU 1: answer CPU 0 with SGI 2
+    b.ne fail
+    mov x0, #4
+    adr x1, got1
+    hlt #0xf000
+    mov x0, #(2 << 24)
+    orr x0, x0, #1
+    msr icc_sgi1r_el1, x0
+    eret
+fail:
+    mov x0, #4
+    adr x1, bad
+    hlt #0xf000
+    adr x1, block
+    mov x0, #0x18
+    hlt #0xf000
+
+got1: .asciz "cpu1 got SGI 1\\n"
+got0: .asciz "cpu0 got SGI 2\\n"
+bad:  .asciz "wrong interrupt\\n"
+    .balign 8
+block: .quad 0x20026, 3
+ready: .word 0
+
+    .balign 2048
+vectors:
+    .rept 4
+    b .
+    .balign 128
+    .endr
+    b .
+    .balign 128
+    b handler
+    .balign 128
+"""
+
+
+def run_on_qemu(image: bytes, tmp_path, cpus: int):
     import shutil
     if shutil.which("qemu-system-aarch64") is None:
         pytest.fail("qemu-system-aarch64 is missing: run scripts/setup (Debian qemu-system-arm)")
-    (tmp_path / "img.elf").write_bytes(link(HYP_TIMER_IRQ, elf=True))
-    r = subprocess.run(["qemu-system-aarch64", "-M", "virt,virtualization=on,gic-version=3",
-                        "-cpu", "max", "-m", "128M", "-display", "none", "-monitor", "none",
-                        "-chardev", "stdio,id=con,mux=on", "-serial", "chardev:con",
-                        "-semihosting-config", "enable=on,target=native,chardev=con",
-                        "-kernel", str(tmp_path / "img.elf")],
-                       capture_output=True, text=True, timeout=300)
-    assert (r.returncode, r.stdout.replace("\r", "")) == (0, "irq 26 from the hyp timer\n"), r.stderr
+    (tmp_path / "q.elf").write_bytes(image)
+    return subprocess.run(["qemu-system-aarch64", "-M", "virt,virtualization=on,gic-version=3",
+                           "-cpu", "max", "-smp", str(cpus), "-m", "128M", "-display", "none",
+                           "-monitor", "none", "-chardev", "stdio,id=con,mux=on",
+                           "-serial", "chardev:con", "-semihosting-config",
+                           "enable=on,target=native,chardev=con", "-kernel",
+                           str(tmp_path / "q.elf")],
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_sgi_ping_pong_between_two_cpu_processes_and_on_qemu(tmp_path):
+    # CPU0 sends SGI 1 to CPU1 (ICC_SGI1R_EL1 -> the GIC service -> CPU1's doorbell wakes
+    # its WFI); CPU1's handler answers with SGI 2; CPU0's handler ends the run
+    rc, out, err = run_machine(tmp_path, SGI_PING_PONG, elf=True)
+    want = "cpu1 got SGI 1\ncpu0 got SGI 2\n"
+    assert (rc, out) == (0, want), err
+    q = run_on_qemu(link(SGI_PING_PONG, elf=True), tmp_path, 2)
+    assert (q.returncode, q.stdout.replace("\r", "")) == (0, want), q.stderr
