@@ -375,3 +375,91 @@ def test_sgi_ping_pong_between_two_cpu_processes_and_on_qemu(tmp_path):
     assert (rc, out) == (0, want), err
     q = run_on_qemu(link(SGI_PING_PONG, elf=True), tmp_path, 2)
     assert (q.returncode, q.stdout.replace("\r", "")) == (0, want), q.stderr
+
+
+FOUR_CPUS = TOPOLOGY.replace("cpus = 2", "cpus = 4").replace('name = "two"', 'name = "four"')
+
+ATOMIC_COUNTERS = """    .arch armv8.1-a
+    .global _start
+    .equ N, 200000
+_start:
+    mrs x1, mpidr_el1
+    and x1, x1, #0xff
+    cbnz x1, work
+    mov x9, #1                 // CPU0 powers on CPUs 1..3 at _start
+1:  ldr x0, =0xc4000003
+    mov x1, x9
+    adr x2, _start
+    mov x3, #0
+    smc #0
+    cbnz x0, fail
+    add x9, x9, #1
+    cmp x9, #4
+    b.ne 1b
+work:
+    adr x6, arrived            // a start barrier: every CPU counts in, then waits for all
+    mov x8, #1
+    ldaddal x8, x12, [x6]
+5:  ldar x13, [x6]
+    cmp x13, #4
+    b.ne 5b
+    adr x4, counter_a
+    adr x5, counter_b
+    adr x6, done
+    ldr x7, =N
+    mov x8, #1
+2:  ldaxr x10, [x4]            // counter A: load-exclusive / store-exclusive
+    add x10, x10, #1
+    stlxr w11, x10, [x4]
+    cbnz w11, 2b
+    ldadd x8, x12, [x5]        // counter B: an LSE atomic
+    subs x7, x7, #1
+    b.ne 2b
+    ldaddal x8, x12, [x6]      // this CPU is done
+    mrs x1, mpidr_el1
+    and x1, x1, #0xff
+    cbnz x1, 4f
+3:  ldar x13, [x6]             // CPU0: wait for all four
+    cmp x13, #4
+    b.ne 3b
+    ldr x14, [x4]
+    ldr x15, [x5]
+    ldr x16, =4 * N
+    cmp x14, x16
+    b.ne fail
+    cmp x15, x16
+    b.ne fail
+    mov x0, #4
+    adr x1, ok
+    hlt #0xf000
+    ldr x0, =0x84000008
+    smc #0
+4:  wfe
+    b 4b
+fail:
+    mov x0, #4
+    adr x1, lost
+    hlt #0xf000
+    adr x1, block
+    mov x0, #0x18
+    hlt #0xf000
+ok:   .asciz "4 CPUs x 200000: no increment lost (ldaxr/stlxr and ldadd)\\n"
+lost: .asciz "increments lost\\n"
+    .balign 8
+block: .quad 0x20026, 1
+counter_a: .quad 0
+counter_b: .quad 0
+done: .quad 0
+arrived: .quad 0
+"""
+
+
+def test_four_cpu_processes_lose_no_increment_and_qemu_agrees(tmp_path):
+    # after a start barrier, 4 CPU processes each add 200000 to one counter with
+    # LDAXR/STLXR and to another with LDADD; the same loop with plain LDR/STR loses
+    # increments here (checked by hand when this test was written), so it does overlap
+    rc, out, err = run_machine(tmp_path, ATOMIC_COUNTERS, topology=FOUR_CPUS, elf=True)
+    want = "4 CPUs x 200000: no increment lost (ldaxr/stlxr and ldadd)\n"
+    assert (rc, out) == (0, want), err
+    q = run_on_qemu(link(ATOMIC_COUNTERS, elf=True), tmp_path, 4)
+    assert (q.returncode, q.stdout.replace("\r", "")) == (0, want), q.stderr
