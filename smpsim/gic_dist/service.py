@@ -11,7 +11,6 @@ without a socket; `on_lines` also hears of them (the process wakes a waiting CPU
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from typing import Callable
@@ -21,7 +20,8 @@ import zmq
 from smpsim import log
 from smpsim.gic_dist.model import GicV3
 from smpsim.interconnect import bus, doorbell, protocol
-from smpsim.interconnect.control import ControlChannel, die_with_parent
+from smpsim.interconnect.control import (ControlChannel, die_with_parent, serve_until_stop,
+                                         service_arguments)
 from smpsim.interconnect.sockets import Service
 
 _POSTED = {"PPI_LEVEL", "SPI_LEVEL"}  # one-way: nobody waits for an answer
@@ -104,11 +104,7 @@ class GicService:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="smpsim.gic_dist.service")
-    ap.add_argument("--name", default="gic")
-    ap.add_argument("--control", required=True)
-    ap.add_argument("--run-dir", required=True)
-    ap.add_argument("--endpoint", required=True)
+    ap = service_arguments("smpsim.gic_dist.service", "gic")
     ap.add_argument("--doorbell", required=True)
     ap.add_argument("--affinities", required=True, help="comma-separated MPIDR affinities")
     args = ap.parse_args(argv)
@@ -124,16 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     control = ControlChannel(ctx, args.control, args.name)
     control.ready_and_wait_start(120_000)
     logger.info("gic_started", cpus=len(affinities))
-    while True:
-        service.serve_one(50)
-        if control.socket.poll(0):
-            try:
-                message = protocol.decode(control.socket.recv())
-            except protocol.ProtocolError as exc:
-                logger.warning("bad_control_message", reason=str(exc))
-                continue
-            if message["t"] == "STOP":
-                break
+    serve_until_stop(service, control, logger)
     logger.info("gic_stopped", served=service.served, refused=service.refused)
     service.close()
     control.close()

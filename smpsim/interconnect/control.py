@@ -8,6 +8,7 @@ killed itself.
 
 from __future__ import annotations
 
+import argparse
 import ctypes
 import os
 import signal
@@ -57,3 +58,27 @@ class ControlChannel:
 
     def close(self) -> None:
         self.socket.close(linger=0)
+
+
+def service_arguments(prog: str, name: str) -> argparse.ArgumentParser:
+    """The command line every supervised service takes (its own options come after)."""
+    ap = argparse.ArgumentParser(prog=prog)
+    ap.add_argument("--name", default=name)
+    ap.add_argument("--control", required=True)
+    ap.add_argument("--run-dir", required=True)
+    ap.add_argument("--endpoint", required=True)
+    return ap
+
+
+def serve_until_stop(service, control: ControlChannel, logger) -> None:
+    """Serve `service` (sockets.Service) until bootctl says STOP on `control`."""
+    while True:
+        service.serve_one(50)
+        if control.socket.poll(0):
+            try:
+                message = protocol.decode(control.socket.recv())
+            except protocol.ProtocolError as exc:
+                logger.warning("bad_control_message", reason=str(exc))
+                continue
+            if message["t"] == "STOP":
+                return

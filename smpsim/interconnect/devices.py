@@ -9,7 +9,6 @@ service as SPI_LEVEL (posted, in order).
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from typing import Callable
@@ -18,7 +17,8 @@ import zmq
 
 from smpsim import log
 from smpsim.interconnect import bus, pl011, protocol
-from smpsim.interconnect.control import ControlChannel, die_with_parent
+from smpsim.interconnect.control import (ControlChannel, die_with_parent, serve_until_stop,
+                                         service_arguments)
 from smpsim.interconnect.sockets import Service
 
 CONSOLE_FILE = "console.log"
@@ -50,11 +50,7 @@ class DeviceService:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="smpsim.interconnect.devices")
-    ap.add_argument("--name", default="devices")
-    ap.add_argument("--control", required=True)
-    ap.add_argument("--run-dir", required=True)
-    ap.add_argument("--endpoint", required=True)
+    ap = service_arguments("smpsim.interconnect.devices", "devices")
     ap.add_argument("--gic", required=True, help="the GIC service's endpoint")
     args = ap.parse_args(argv)
     die_with_parent()
@@ -79,16 +75,7 @@ def main(argv: list[str] | None = None) -> int:
                       lambda reason: logger.warning("bad_message", reason=reason))
     control.ready_and_wait_start(120_000)
     logger.info("devices_started", uart=hex(bus.UART_BASE))
-    while True:
-        service.serve_one(50)
-        if control.socket.poll(0):
-            try:
-                message = protocol.decode(control.socket.recv())
-            except protocol.ProtocolError as exc:
-                logger.warning("bad_control_message", reason=str(exc))
-                continue
-            if message["t"] == "STOP":
-                break
+    serve_until_stop(service, control, logger)
     logger.info("devices_stopped", served=service.served, refused=service.refused)
     os.close(console_fd)
     service.close()
