@@ -46,6 +46,9 @@ class FakePorts:
     def sev(self):
         self.calls.append(("sev",))
 
+    def changed(self):
+        return True  # (a fake has no sequence number: always look)
+
     def lines(self):
         return self.irq, self.fiq
 

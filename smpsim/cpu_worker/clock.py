@@ -20,6 +20,7 @@ from smpsim.jit.core import Core
 
 DEFAULT_FREQUENCY = 62_500_000  # CNTFRQ_EL0, as QEMU's virt machine
 NOMINAL_MIPS = 100.0  # the instruction rate a virtual clock assumes
+REBASE_NS = 1_000_000  # a host clock follows the host to within a millisecond
 
 
 def _rate(frequency: int, mips: float) -> float:
@@ -49,13 +50,18 @@ class HostClock:
         self.frequency = frequency
         self._start = time.monotonic_ns()
         self._count0 = core.counter
+        self._next_rebase = 0
         core.set_counter_rate(_rate(frequency, mips))
 
     def now(self) -> int:
         return self._count0 + (time.monotonic_ns() - self._start) * self.frequency // 10**9
 
     def before_quantum(self) -> None:
-        self.core.rebase_counter(self.now())
+        # re-based at most every REBASE_NS: the counter keeps counting in between
+        t = time.monotonic_ns()
+        if t >= self._next_rebase:
+            self._next_rebase = t + REBASE_NS
+            self.core.rebase_counter(self.now())
 
     def idle_until(self, count: int, deadline: float) -> bool:
         """Sleep until the host count reaches `count` or time.monotonic() reaches

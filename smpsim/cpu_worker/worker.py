@@ -35,6 +35,7 @@ class Ports(Protocol):
     def firmware(self, x0: int, x1: int, x2: int, x3: int) -> psci.Call: ...
     def console(self, data: bytes) -> None: ...
     def sev(self) -> None: ...
+    def changed(self) -> bool: ...  # have lines() or take_event() anything new to say?
     def lines(self) -> tuple[bool, bool]: ...  # the GIC's IRQ and FIQ outputs to this CPU
     def take_event(self) -> bool: ...  # an SEV from another CPU arrived (and is consumed)
 
@@ -59,6 +60,8 @@ class CpuWorker:
         self.waiting_in = None  # exits.WFI or exits.WFE while waiting
 
     def _sync_inputs(self) -> None:
+        if not self.ports.changed():  # one load on the usual path
+            return
         irq, fiq = self.ports.lines()
         self.core.set_lines(irq=irq, fiq=fiq)
         if self.ports.take_event():
