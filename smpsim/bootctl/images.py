@@ -71,3 +71,18 @@ def _load_elf(path: pathlib.Path) -> Image:
         if isinstance(exc, ImageError):
             raise
         raise ImageError(f"{path}: malformed ELF file: {exc}") from None
+
+
+def for_topology(topology, image_path=None) -> Image:
+    """The image a run boots: `image_path` (--kernel) or the topology's boot.image; an
+    ImageError names the topology key when the image came from it."""
+    path = image_path or topology.boot.image
+    if path is None:
+        raise ImageError(f"{topology.path}: no image: set boot.image or give --kernel")
+    m = topology.machine
+    try:
+        return load(path, m.ram_base, m.ram_size)
+    except ImageError as exc:
+        if image_path:
+            raise
+        raise ImageError(f"{topology.path}: boot.image: {exc}") from None

@@ -50,16 +50,12 @@ def run(topology: Topology, image_path=None, timeout: float | None = None,
             sys.stdout.buffer.write(data)
             sys.stdout.buffer.flush()
     start = time.monotonic()
-    path = image_path or topology.boot.image
-    if path is None:
-        return Outcome(EXIT_USAGE, f"{topology.path}: no image: set boot.image or give "
-                       "--kernel", None, 0.0)
-    m = topology.machine
     try:
-        image = images.load(path, m.ram_base, m.ram_size)
+        image = images.for_topology(topology, image_path)
     except images.ImageError as exc:
-        where = "" if image_path else f"{topology.path}: boot.image: "
-        return Outcome(EXIT_USAGE, f"{where}{exc}", None, 0.0)
+        return Outcome(EXIT_USAGE, str(exc), None, 0.0)
+    m = topology.machine
+    path = image_path or topology.boot.image
     try:
         rd = rundir.create(m.name, run_dir)
     except rundir.RunDirError as exc:
@@ -96,7 +92,6 @@ def run(topology: Topology, image_path=None, timeout: float | None = None,
 
 def _cpu_config(topology: Topology, cpu, image, ends: Endpoints, ram: SharedRam,
                 bells: doorbell.Doorbells) -> str:
-    f = cpu.features
     return json.dumps({
         "index": cpu.index, "n_cpus": len(topology.cpus), "boot": cpu.index == 0,
         "entry": image.entry, "start_el": cpu.start_el(topology.boot),
@@ -106,10 +101,7 @@ def _cpu_config(topology: Topology, cpu, image, ends: Endpoints, ram: SharedRam,
         "ram_name": ram.name, "ram_size": topology.machine.ram_size,
         "ram_base": topology.machine.ram_base, "doorbell": bells.name,
         "gic": ends.address("gic"), "devices": ends.address("devices"),
-        "features": {"el2": f.el2, "vhe": f.vhe, "lse": f.lse, "pan": f.pan,
-                     "gicv3": f.gicv3, "vmid_bits": f.vmid_bits, "pa_bits": f.pa_bits,
-                     "midr": cpu.midr, "mpidr_aff": cpu.mpidr & 0xFF_00FF_FFFF},
-        "id_registers": [list(kv) for kv in cpu.id_registers],
+        "features": cpu.core_features(),
     })
 
 

@@ -68,10 +68,7 @@ def _lost_vector(core: Core, ex: Exit) -> str:
 def _core_for(topology: Topology) -> Core:
     """CPU0 of the topology at reset, in the EL the topology starts it in."""
     cpu = topology.cpus[0]
-    f = cpu.features
-    features = Features(el2=f.el2, vhe=f.vhe, lse=f.lse, pan=f.pan, gicv3=f.gicv3,
-                        vmid_bits=f.vmid_bits, pa_bits=f.pa_bits, midr=cpu.midr,
-                        mpidr_aff=(cpu.cluster << 8) | cpu.core, overrides=cpu.id_registers)
+    features = Features.from_dict(cpu.core_features())
     m = topology.machine
     core = Core(np.zeros(m.ram_size, dtype=np.uint8), ram_base=m.ram_base, features=features)
     if cpu.start_el(topology.boot) == 1:
@@ -89,15 +86,10 @@ def run(topology: Topology, image_path=None, timeout: float | None = None,
     if len(topology.cpus) != 1:  # (the CLI sends those to bootctl/machine.py)
         return Outcome(EXIT_USAGE, f"{topology.path}: {len(topology.cpus)} CPUs: the "
                        "in-process runner runs one CPU", 0, 0.0)
-    path = image_path or topology.boot.image
-    if path is None:
-        return Outcome(EXIT_USAGE, f"{topology.path}: no image: set boot.image or give --kernel", 0, 0.0)
-    m = topology.machine
     try:
-        image = images.load(path, m.ram_base, m.ram_size)
+        image = images.for_topology(topology, image_path)
     except images.ImageError as exc:
-        where = "" if image_path else f"{topology.path}: boot.image: "
-        return Outcome(EXIT_USAGE, f"{where}{exc}", 0, 0.0)
+        return Outcome(EXIT_USAGE, str(exc), 0, 0.0)
 
     core = _core_for(topology)
     for seg in image.segments:

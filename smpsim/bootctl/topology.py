@@ -58,6 +58,14 @@ class Cpu:
     def mpidr(self) -> int:
         return (1 << 31) | (self.cluster << 8) | self.core
 
+    def core_features(self) -> dict:
+        """This CPU as smpsim.jit.features.Features(**...) takes it (JSON-friendly)."""
+        f = self.features
+        return {"el2": f.el2, "vhe": f.vhe, "lse": f.lse, "pan": f.pan, "gicv3": f.gicv3,
+                "vmid_bits": f.vmid_bits, "pa_bits": f.pa_bits, "midr": self.midr,
+                "mpidr_aff": self.mpidr & 0xFF_00FF_FFFF,
+                "overrides": [list(kv) for kv in self.id_registers]}
+
     def start_el(self, boot: "Boot") -> int:
         """The EL this CPU leaves reset in: the topology's, or EL1 if it has no EL2."""
         return boot.start_el if self.features.el2 else 1

@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     logger = log.get_logger(args.name, args.run_dir, pid=os.getpid())
     ram = SharedRam.attach(cfg["ram_name"], cfg["ram_size"])
     bells = doorbell.Doorbells.attach(cfg["doorbell"], cfg["n_cpus"])
-    features = Features(**cfg["features"], overrides=tuple(map(tuple, cfg["id_registers"])))
+    features = Features.from_dict(cfg["features"])
     core = Core(ram.array, ram_base=cfg["ram_base"], features=features)
     core.set_sysreg("CNTFRQ_EL0", cfg["frequency"])
     core.firmware_hvc = cfg["conduit"] == "hvc"

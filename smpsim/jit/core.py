@@ -160,12 +160,8 @@ class Core:
 
     # --- waiting: what ends a WFI or a WFE (the CPU process does the waiting) ----------
     def interrupt_pending(self) -> bool:
-        """A WFI wake-up event: an interrupt line is asserted, or a virtual interrupt is
-        pending in HCR_EL2, whatever PSTATE masks (as QEMU's 'CPU has work')."""
-        hcr = self.sysreg("HCR_EL2") if self.features.el2 else 0
-        virtual = hcr & ((1 << 6) | (1 << 7) | (1 << 8))  # VF, VI, VSE
-        lines = self.cpu[IRQ_LINE] | self.cpu[FIQ_LINE] | self.cpu[SERROR_LINE]
-        return bool(lines) or bool(virtual)
+        """A WFI wake-up event (exceptions.any_interrupt_pending)."""
+        return bool(exceptions.any_interrupt_pending(self.cpu))
 
     @property
     def event_register(self) -> bool:

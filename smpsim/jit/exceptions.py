@@ -283,6 +283,14 @@ def pending_interrupt(cpu):
 
 
 @jit
+def any_interrupt_pending(cpu):
+    """A WFI wake-up event: a line asserted or a virtual interrupt pending in HCR_EL2,
+    whatever PSTATE masks (as QEMU's 'CPU has work')."""
+    virtual = cpu[HCR_WORD] & (HCR_VF | HCR_VI | HCR_VSE) if has(cpu, F_EL2) else U0
+    return (cpu[IRQ_LINE] | cpu[FIQ_LINE] | cpu[SERROR_LINE] | virtual) != U0
+
+
+@jit
 def take_interrupt(regs, cpu, target_el, vector, kind, pc, nzcv):
     """Take the interrupt chosen by pending_interrupt before the instruction at `pc`."""
     esr = -1

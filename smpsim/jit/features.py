@@ -54,6 +54,11 @@ class Features:
                 raise ValueError(f"override of {name}: not an identification register "
                                  "that can be set")
 
+    @classmethod
+    def from_dict(cls, values: dict) -> "Features":
+        """From topology.Cpu.core_features() (overrides as [name, value] pairs)."""
+        return cls(**{**values, "overrides": tuple(map(tuple, values.get("overrides", ())))})
+
     def bits(self) -> int:
         on = {"el2": self.el2, "vhe": self.vhe, "pan": self.pan, "lse": self.lse,
               "pmu": False, "gicv3": self.gicv3}

@@ -24,8 +24,7 @@ from smpsim.jit.decode_cache import PAGE_SHIFT, SLOT_ROWS
 from smpsim.jit.records import F_D, F_IMM, F_M, F_N, F_OP, F_X, RECORD_WORDS
 from smpsim.jit.state import (CUR_EL, EVENT_REGISTER, EXCL_VALID, EXIT_A, EXIT_B, EXIT_C,
                               EXIT_D, EXIT_INSN, EXIT_KIND, EXIT_PC, FIRMWARE_HVC, FLUSH_DECODED,
-                              FIQ_LINE, ICOUNT, IRQ_LINE, LIVE_COUNT, SERROR_LINE,
-                              TIMER_LEVELS,
+                              ICOUNT, LIVE_COUNT, TIMER_LEVELS,
                               MMIO_DONE, MMIO_SEQ, NZCV, PC, RAM_BASE, RAM_SIZE,
                               STOP_ON_EXCEPTION, SYSREG_BASE)
 from smpsim.jit.sysreg_table import FEATURES, HCR, storage_index
@@ -322,13 +321,6 @@ def _sync(regs, cpu, target_el, ec, iss, far, return_pc, nzcv):
 
 
 @jit
-def _interrupt_pending(cpu):
-    """Any interrupt asserted, masked or not (what ends a WFI)."""
-    virtual = exc.hcr(cpu) & np.uint64(0x1C0) if exc.has(cpu, exc.F_EL2) else U0  # VF VI VSE
-    return (cpu[IRQ_LINE] | cpu[FIQ_LINE] | cpu[SERROR_LINE] | virtual) != U0
-
-
-@jit
 def _wait_trap(regs, cpu, pc, nzcv, is_wfe):
     """WFI/WFE trapped by SCTLR_ELx.nTWI/nTWE (from EL0) or HCR_EL2.TWI/TWE (EL0/EL1):
     (status, nzcv, target), or status 0 when the instruction is not trapped."""
@@ -337,7 +329,7 @@ def _wait_trap(regs, cpu, pc, nzcv, is_wfe):
     # a WFE with an event pending, a WFI with an interrupt pending, completes untrapped
     if is_wfe and cpu[EVENT_REGISTER] != U0:
         return 0, nzcv, pc + np.uint64(4)
-    if not is_wfe and _interrupt_pending(cpu):
+    if not is_wfe and exc.any_interrupt_pending(cpu):
         return 0, nzcv, pc + np.uint64(4)
     if cur == 0:
         sctlr = cpu[_SCTLR_EL2] if exc.e2h_tge(cpu) else cpu[_SCTLR_EL1]
