@@ -1082,14 +1082,18 @@ def main(argv=None) -> int:
     say()
 
     say(_header())
-    results = []
-    for w in main_w:
-        r = measure(w, ours, uni, reps, min_time)
-        results.append(r)
-        say(_row(r))
-        for note in r["notes"]:
-            say(f"    ! {note}")
-    out["workloads"] = results
+    def table(workloads, n, seconds):
+        """Measure and print each workload; their results."""
+        rows = []
+        for w in workloads:
+            r = measure(w, ours, uni, n, seconds)
+            rows.append(r)
+            say(_row(r))
+            for note in r["notes"]:
+                say(f"    ! {note}")
+        return rows
+
+    out["workloads"] = results = table(main_w, reps, min_time)
 
     if not args.no_classes:
         say()
@@ -1097,24 +1101,12 @@ def main(argv=None) -> int:
             f"reading the register it writes, + loop; {class_reps} rep(s) of >= {class_time} s;")
         say("Unicorn's TCG turns such straight-line blocks into host code with the guest "
             "registers in host registers and drops dead flags, hence its huge ALU figures):")
-        out["classes"] = []
-        for w in class_w:
-            r = measure(w, ours, uni, class_reps, class_time)
-            out["classes"].append(r)
-            say(_row(r))
-            for note in r["notes"]:
-                say(f"    ! {note}")
+        out["classes"] = table(class_w, class_reps, class_time)
     if scan_w:
         say()
         say(f"the mixed stream at other lengths ({class_reps} rep(s) of >= {class_time} s; "
             f"4000 is the main table's):")
-        out["scan"] = []
-        for w in scan_w:
-            r = measure(w, ours, uni, class_reps, class_time)
-            out["scan"].append(r)
-            say(_row(r))
-            for note in r["notes"]:
-                say(f"    ! {note}")
+        out["scan"] = table(scan_w, class_reps, class_time)
     rss["after_benchmarks"] = _status_bytes("VmRSS")
 
     if not args.no_compile:
