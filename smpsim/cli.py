@@ -101,17 +101,22 @@ def _cmd_check(args: argparse.Namespace) -> int:
     m, b, r = topo.machine, topo.boot, topo.run
     print(f"{m.name}: {m.description}" if m.description else m.name)
     print(f"  RAM        {m.ram_size >> 20} MiB at {m.ram_base:#x}; counter {m.counter_frequency} Hz")
-    print(f"  boot       {b.method} ({b.conduit} conduit), start EL{b.start_el}, "
+    release = f", release address {b.release_address:#x}" if b.release_address is not None else ""
+    print(f"  boot       {b.method} ({b.conduit} conduit){release}, start EL{b.start_el}, "
           f"image {b.image if b.image else '(none: give --kernel)'}")
     if b.cmdline:
         print(f"  cmdline    {b.cmdline}")
     print(f"  run        {r.mode}, quantum {r.quantum}, timeout {r.timeout:g} s")
-    for cpu in topo.cpus:
+    # MPIDR and its affinity as Aff3.Aff2.Aff1.Aff0
+    affs = [".".join(str(c.mpidr >> s & 0xFF) for s in (32, 16, 8, 0)) for c in topo.cpus]
+    width, aff_width = max(len(f"{c.mpidr:#x}") for c in topo.cpus), max(map(len, affs))
+    for cpu, aff in zip(topo.cpus, affs):
         f = cpu.features
         flags = " ".join(name for name, on in (("el2", f.el2), ("vhe", f.vhe), ("lse", f.lse),
                                                ("pan", f.pan), ("gicv3", f.gicv3)) if on)
         ids = "".join(f"  {name}={value:#x}" for name, value in cpu.id_registers)
-        print(f"  cpu{cpu.index:<3}    MPIDR {cpu.mpidr:#010x}  MIDR {cpu.midr:#010x}  "
+        print(f"  cpu{cpu.index:<3}    MPIDR {cpu.mpidr:#0{width}x} aff {aff:<{aff_width}}  "
+              f"MIDR {cpu.midr:#010x}  "
               f"EL{cpu.start_el(b)}  {flags}  vmid{f.vmid_bits} pa{f.pa_bits}{ids}")
     return 0
 

@@ -2,10 +2,12 @@
 the file, the key and what was expected."""
 
 import pathlib
+import subprocess
+import sys
 
 import pytest
 
-from smpsim.bootctl import topology
+from smpsim.bootctl import images, topology
 from smpsim.bootctl.topology import TopologyError
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -60,6 +62,7 @@ def test_defaults():
     t = parse("[[cluster]]\ncpus = 1\n")
     assert (t.machine.ram_base, t.machine.counter_frequency) == (0x4000_0000, 62_500_000)
     assert (t.boot.method, t.boot.conduit, t.boot.start_el, t.boot.image) == ("psci", "smc", 2, None)
+    assert t.boot.release_address is None
     assert (t.run.mode, t.run.quantum, t.run.timeout) == ("free", 10_000, 60.0)
 
 
@@ -76,6 +79,55 @@ def test_id_registers_per_cluster_and_cpu_merge():
     assert t.cpus[0].id_registers == (("ID_AA64ISAR0_EL1", 0x10),)
     assert t.cpus[1].id_registers == (("ID_AA64ISAR0_EL1", 0x10), ("ID_AA64MMFR1_EL1", 0x100))
     assert (t.cpus[1].features.vmid_bits, t.cpus[1].features.pa_bits) == (8, 40)
+
+
+def test_default_affinity_is_cluster_index_in_aff1_and_cpu_index_in_aff0():
+    t = parse(MIXED)
+    assert [(c.cluster, c.core, c.affinity) for c in t.cpus] == [
+        (0, 0, 0x000), (0, 1, 0x001), (1, 0, 0x100), (1, 1, 0x101)]
+    assert [c.core_features()["mpidr_aff"] for c in t.cpus] == [0x000, 0x001, 0x100, 0x101]
+
+
+def test_explicit_affinities_number_a_cluster_from_its_first_cpu():
+    t = parse("[[cluster]]\ncpus = 2\naffinity = 0x1_0002_0300\n"
+              "[[cluster]]\ncpus = 3\naffinity = 0x2_00FD\n")
+    assert [c.mpidr for c in t.cpus] == [0x1_8002_0300, 0x1_8002_0301,
+                                         0x8002_00FD, 0x8002_00FE, 0x8002_00FF]
+    assert [(c.cluster, c.core) for c in t.cpus] == [(0, 0), (0, 1), (1, 0), (1, 1), (1, 2)]
+    # what machine.py gives the GIC and PSCI, and what the core reads as MPIDR_EL1
+    assert [c.mpidr & 0xFF_00FF_FFFF for c in t.cpus] == [c.affinity for c in t.cpus]
+    assert t.cpus[0].core_features()["mpidr_aff"] == 0x1_0002_0300
+
+
+def test_a_cpu_can_override_its_affinity():
+    t = parse("[[cluster]]\ncpus = 3\naffinity = 0x100\n[cluster.cpu.1]\naffinity = 0x1_0000\n")
+    assert [c.affinity for c in t.cpus] == [0x100, 0x1_0000, 0x102]  # the others keep theirs
+    t = parse("[[cluster]]\ncpus = 2\n[cluster.cpu.1]\naffinity = 0x200\n")
+    assert [c.affinity for c in t.cpus] == [0x000, 0x200]
+    # a CPU that names its own affinity may leave the cluster's Aff0 range
+    t = parse("[[cluster]]\ncpus = 3\naffinity = 0xFE\n[cluster.cpu.2]\naffinity = 0x100\n")
+    assert [c.affinity for c in t.cpus] == [0xFE, 0xFF, 0x100]
+
+
+def test_the_core_reads_the_affinity_in_mpidr_el1():
+    from smpsim.jit import features, state
+
+    cpu = parse("[[cluster]]\ncpus = 1\naffinity = 0x12_0003_0405\n").cpus[0]
+    regs = state.new_cpu(0x4000_0000, 4096)
+    features.reset_state(regs, features.Features.from_dict(cpu.core_features()))
+    assert int(regs[state.MPIDR]) == cpu.mpidr == 0x12_8003_0405
+
+
+def test_spin_table_release_address():
+    t = parse("[boot]\nmethod = \"spin-table\"\nrelease_address = 0x4000_0FF8\n[[cluster]]\ncpus = 2\n")
+    assert (t.boot.method, t.boot.release_address) == ("spin-table", 0x4000_0FF8)
+    last = 0x4000_0000 + (128 << 20) - 8  # the last word of RAM
+    t = parse(f"[boot]\nmethod = \"spin-table\"\nrelease_address = {last}\n[[cluster]]\ncpus = 1\n")
+    assert t.boot.release_address == last
+
+
+SPIN = "[boot]\nmethod = \"spin-table\"\n"
+AFF = "expected an MPIDR affinity (Aff0 bits 0-7, Aff1 8-15, Aff2 16-23, Aff3 32-39)"
 
 
 @pytest.mark.parametrize("text, message", [
@@ -118,6 +170,52 @@ def test_id_registers_per_cluster_and_cpu_merge():
     ("[machine]\nnmae = \"x\"\n[[cluster]]\ncpus = 1\n", "t.toml: machine.nmae: unknown key"),
     ("[[cluster]]\ncpus = 1\n[extra]\n", "t.toml: extra: unknown key"),
     ("[[cluster]\n", "t.toml: not valid TOML"),
+    ("[[cluster]]\ncpus = 2\ncpu = { 1 = 5 }\n", "t.toml: cluster[0].cpu.1: expected a table"),
+    ("[[cluster]]\ncpus = 1\nid_registers = { MPIDR_EL1 = 0x80000100 }\n",
+     "t.toml: cluster[0].id_registers.MPIDR_EL1: set affinity instead (the GIC and PSCI use it too)"),
+    # affinities
+    ("[[cluster]]\ncpus = 1\naffinity = \"0x100\"\n", f"t.toml: cluster[0].affinity: {AFF}, got '0x100'"),
+    ("[[cluster]]\ncpus = 1\naffinity = true\n", f"t.toml: cluster[0].affinity: {AFF}, got True"),
+    ("[[cluster]]\ncpus = 1\naffinity = -1\n", f"t.toml: cluster[0].affinity: {AFF}, got -0x1"),
+    ("[[cluster]]\ncpus = 1\naffinity = 0x100_0000\n", f"t.toml: cluster[0].affinity: {AFF}, got 0x1000000"),
+    ("[[cluster]]\ncpus = 1\naffinity = 0x100_0000_0000\n",
+     f"t.toml: cluster[0].affinity: {AFF}, got 0x10000000000"),
+    ("[[cluster]]\ncpus = 2\n[cluster.cpu.1]\naffinity = 0x8000_0000\n",
+     f"t.toml: cluster[0].cpu.1.affinity: {AFF}, got 0x80000000"),
+    ("[[cluster]]\ncpus = 4\naffinity = 0x1FE\n",
+     ("t.toml: cluster[0].affinity: CPU 2 of the cluster would get Aff0 0x100 (0x1fe + 2); "
+      "Aff0 stops at 0xff")),
+    ("[[cluster]]\ncpus = 2\n[[cluster]]\ncpus = 1\naffinity = 0x1\n",
+     "t.toml: cluster[1].affinity: CPU 2 has MPIDR affinity 0x1, already CPU 1's (cluster[0])"),
+    ("[[cluster]]\ncpus = 2\naffinity = 0x100\n[[cluster]]\ncpus = 2\naffinity = 0x101\n",
+     "t.toml: cluster[1].affinity: CPU 2 has MPIDR affinity 0x101, already CPU 1's (cluster[0])"),
+    ("[[cluster]]\ncpus = 1\naffinity = 0x100\n[[cluster]]\ncpus = 1\n",
+     ("t.toml: cluster[1].affinity: CPU 1 has MPIDR affinity 0x100 by default, already CPU 0's "
+      "(cluster[0])")),
+    ("[[cluster]]\ncpus = 3\n[cluster.cpu.2]\naffinity = 0x1\n",
+     "t.toml: cluster[0].cpu.2.affinity: CPU 2 has MPIDR affinity 0x1, already CPU 1's (cluster[0])"),
+    ("[[cluster]]\ncpus = 2\n[cluster.cpu.1]\naffinity = 0x100\n[[cluster]]\ncpus = 1\n",
+     ("t.toml: cluster[1].affinity: CPU 2 has MPIDR affinity 0x100 by default, already CPU 1's "
+      "(cluster[0].cpu.1)")),
+    ("[[cluster]]\ncpus = 2\n[cluster.cpu.0]\naffinity = 0x1\n",
+     ("t.toml: cluster[0].affinity: CPU 1 has MPIDR affinity 0x1 by default, already CPU 0's "
+      "(cluster[0].cpu.0)")),
+    # the spin-table release address
+    (SPIN + "[[cluster]]\ncpus = 2\n",
+     "t.toml: boot.release_address: missing; expected the address of the word secondary CPUs poll"),
+    ("[boot]\nrelease_address = 0x4000_0000\n[[cluster]]\ncpus = 1\n",
+     "t.toml: boot.release_address: only for spin-table (boot.method is \"psci\")"),
+    (SPIN + "release_address = \"pen\"\n[[cluster]]\ncpus = 1\n",
+     ("t.toml: boot.release_address: expected the address of the word secondary CPUs poll "
+      "(spin-table), got 'pen'")),
+    (SPIN + "release_address = 0x4000_0004\n[[cluster]]\ncpus = 1\n",
+     "t.toml: boot.release_address: expected an 8-byte aligned address, got 0x40000004"),
+    (SPIN + "release_address = 0x3FFF_FFF8\n[[cluster]]\ncpus = 1\n",
+     "t.toml: boot.release_address: 0x3ffffff8 is outside RAM [0x40000000, 0x48000000)"),
+    (SPIN + "release_address = 0x4800_0000\n[[cluster]]\ncpus = 1\n",
+     "t.toml: boot.release_address: 0x48000000 is outside RAM [0x40000000, 0x48000000)"),
+    (SPIN + "release_address = 0x0900_0000\n[[cluster]]\ncpus = 1\n",  # the UART
+     "t.toml: boot.release_address: 0x9000000 is outside RAM [0x40000000, 0x48000000)"),
 ])
 def test_errors_name_the_file_and_key(text, message):
     with pytest.raises(TopologyError) as info:
@@ -134,3 +232,63 @@ def test_a_missing_file_is_one_clear_error(tmp_path):
 def test_every_shipped_topology_is_valid(path):
     t = topology.load(path)
     assert t.boot.image is not None and t.boot.image.suffix == ".elf"
+
+
+def _spin_table(tmp_path, image_line=""):
+    path = tmp_path / "spin.toml"
+    path.write_text(f"[boot]\nmethod = \"spin-table\"\nrelease_address = 0x4000_0010\n{image_line}"
+                    "[[cluster]]\ncpus = 2\n")
+    return topology.load(path)
+
+
+def test_an_image_over_the_release_address_is_refused(tmp_path):
+    (tmp_path / "big.bin").write_bytes(bytes(0x14))  # a raw image loads at the RAM base
+    t = _spin_table(tmp_path, "image = \"big.bin\"\n")
+    message = (f"{tmp_path}/spin.toml: boot.release_address: 0x40000010 is inside "
+               f"{tmp_path}/big.bin's segment [0x40000000, 0x40000014)")
+    with pytest.raises(images.ImageError) as info:
+        images.for_topology(t)
+    assert str(info.value) == message
+    with pytest.raises(images.ImageError) as info:  # --kernel too
+        images.for_topology(_spin_table(tmp_path), tmp_path / "big.bin")
+    assert str(info.value) == message
+
+
+def test_an_image_below_the_release_address_loads(tmp_path):
+    (tmp_path / "small.bin").write_bytes(bytes(0x10))
+    image = images.for_topology(_spin_table(tmp_path), tmp_path / "small.bin")
+    assert image.segments[0].mem_size == 0x10
+
+
+def smpsim(*args):
+    return subprocess.run([sys.executable, "-m", "smpsim", *map(str, args)], check=False,
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[[cluster]]\ncpus = 2\n[[cluster]]\ncpus = 1\naffinity = 0x1\n",
+     "cluster[1].affinity: CPU 2 has MPIDR affinity 0x1, already CPU 1's (cluster[0])"),
+    (SPIN + "[[cluster]]\ncpus = 2\n", "boot.release_address: missing;"),
+    ("[[cluster]]\ncpus = 1\nmpidr = 0x100\n", "cluster[0].mpidr: unknown key"),
+])
+def test_check_on_a_bad_topology_exits_2_with_one_line(tmp_path, text, message):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    r = smpsim("check", path)
+    assert (r.returncode, r.stdout) == (2, "")
+    assert len(r.stderr.splitlines()) == 1, r.stderr
+    assert r.stderr.startswith(f"smpsim: {path}: {message}")
+
+
+def test_check_prints_affinities_and_the_release_address(tmp_path):
+    path = tmp_path / "spin.toml"
+    path.write_text(SPIN + "release_address = 0x4000_0FF8\n"
+                    "[[cluster]]\ncpus = 2\naffinity = 0x1_0000_0100\n[[cluster]]\ncpus = 1\n")
+    r = smpsim("check", path)
+    assert r.returncode == 0, r.stderr
+    assert "spin-table (smc conduit), release address 0x40000ff8," in r.stdout
+    cpus = [line.split()[:4] for line in r.stdout.splitlines() if line.startswith("  cpu")]
+    assert cpus == [["cpu0", "MPIDR", "0x180000100", "aff"], ["cpu1", "MPIDR", "0x180000101", "aff"],
+                    ["cpu2", "MPIDR", "0x080000100", "aff"]]
+    assert [line.split()[4] for line in r.stdout.splitlines() if line.startswith("  cpu")] == [
+        "1.0.1.0", "1.0.1.1", "0.0.1.0"]

@@ -81,8 +81,16 @@ def for_topology(topology, image_path=None) -> Image:
         raise ImageError(f"{topology.path}: no image: set boot.image or give --kernel")
     m = topology.machine
     try:
-        return load(path, m.ram_base, m.ram_size)
+        image = load(path, m.ram_base, m.ram_size)
     except ImageError as exc:
         if image_path:
             raise
         raise ImageError(f"{topology.path}: boot.image: {exc}") from None
+    release = topology.boot.release_address
+    if release is not None:  # the image must not overwrite the spin-table pen's word
+        for seg in image.segments:
+            if seg.address < release + 8 and release < seg.address + seg.mem_size:
+                raise ImageError(f"{topology.path}: boot.release_address: {release:#x} is inside "
+                                 f"{image.path}'s segment [{seg.address:#x}, "
+                                 f"{seg.address + seg.mem_size:#x})")
+    return image

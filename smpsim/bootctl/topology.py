@@ -4,11 +4,12 @@ anything starts. An error names the file, the key and what was expected.
 The format (README "Topology files" documents every key):
 
     [machine]  name, description, ram = {base, size}, counter_frequency
-    [boot]     method, conduit, start_el, image, cmdline
+    [boot]     method, conduit, start_el, image, cmdline, release_address (spin-table)
     [run]      mode, quantum, timeout
-    [[cluster]] cpus, midr, features = {el2, vhe, lse, pan, gicv3, vmid_bits, pa_bits},
+    [[cluster]] cpus, affinity, midr,
+                features = {el2, vhe, lse, pan, gicv3, vmid_bits, pa_bits},
                 id_registers = {NAME = value}
-    [cluster.cpu.N]  midr, features, id_registers: CPU N of the cluster above differs
+    [cluster.cpu.N]  affinity, midr, features, id_registers: CPU N of the cluster above
 
 Relative paths are relative to the topology file.
 """
@@ -45,18 +46,24 @@ class Features:
     pa_bits: int = 48  # physical address size (ID_AA64MMFR0_EL1.PARange)
 
 
+AFFINITY_MASK = 0xFF_00FF_FFFF  # Aff3 [39:32], Aff2 [23:16], Aff1 [15:8], Aff0 [7:0]
+
+
 @dataclasses.dataclass(frozen=True)
 class Cpu:
     index: int  # the CPU number: its process, its log component cpuN
-    cluster: int  # MPIDR Aff1
-    core: int  # MPIDR Aff0
+    cluster: int  # index of its [[cluster]] table
+    core: int  # index within that cluster
     midr: int
     features: Features
     id_registers: tuple[tuple[str, int], ...] = ()  # explicit ID register values, set last
+    affinity: int | None = None  # MPIDR affinity; None: Aff1 = cluster, Aff0 = core
 
     @property
     def mpidr(self) -> int:
-        return (1 << 31) | (self.cluster << 8) | self.core
+        """MPIDR_EL1: bit 31 RES1, U = 0, MT = 0, and the affinity fields."""
+        aff = self.affinity if self.affinity is not None else (self.cluster << 8) | self.core
+        return (1 << 31) | aff
 
     def core_features(self) -> dict:
         """This CPU as smpsim.jit.features.Features(**...) takes it (JSON-friendly)."""
@@ -66,7 +73,7 @@ class Cpu:
                 "mpidr_aff": self.mpidr & 0xFF_00FF_FFFF,
                 "overrides": [list(kv) for kv in self.id_registers]}
 
-    def start_el(self, boot: "Boot") -> int:
+    def start_el(self, boot: Boot) -> int:
         """The EL this CPU leaves reset in: the topology's, or EL1 if it has no EL2."""
         return boot.start_el if self.features.el2 else 1
 
@@ -87,6 +94,7 @@ class Boot:
     start_el: int
     image: pathlib.Path | None
     cmdline: str
+    release_address: int | None = None  # spin-table: the word secondaries poll
 
 
 @dataclasses.dataclass(frozen=True)
@@ -197,9 +205,19 @@ def _id_registers(path: pathlib.Path, table: dict, where: str,
         if name not in OVERRIDABLE:
             raise r.fail(name, "not an identification register this CPU lets you set "
                                f"(one of {', '.join(sorted(OVERRIDABLE))})")
+        if name == "MPIDR_EL1":
+            raise r.fail(name, "set affinity instead (the GIC and PSCI use it too)")
         out[name] = r.integer(name, _REQUIRED, 0, (1 << 64) - 1, "a 64-bit value")
     r.finish()
     return out
+
+
+def _affinity(r: _Reader, key: str) -> int | None:
+    what = "an MPIDR affinity (Aff0 bits 0-7, Aff1 8-15, Aff2 16-23, Aff3 32-39)"
+    value = r.get(key, int, None, what)
+    if value is not None and (value < 0 or value & ~AFFINITY_MASK):
+        raise r.fail(key, f"expected {what}, got {value:#x}")
+    return value
 
 
 def parse(text: str, path: pathlib.Path) -> Topology:
@@ -240,8 +258,19 @@ def parse(text: str, path: pathlib.Path) -> Topology:
     image_text = b.get("image", str, None, "a path")
     image = (path.parent / image_text).resolve() if image_text else None
     cmdline = b.get("cmdline", str, "", "a string")
+    release = None
+    if method == "spin-table":
+        release = b.integer("release_address", _REQUIRED, 0, (1 << 64) - 1,
+                            "the address of the word secondary CPUs poll (spin-table)")
+        if release % 8:
+            raise b.fail("release_address", f"expected an 8-byte aligned address, got {release:#x}")
+        if not ram_base <= release <= ram_base + ram_size - 8:
+            raise b.fail("release_address", f"{release:#x} is outside RAM "
+                                            f"[{ram_base:#x}, {ram_base + ram_size:#x})")
+    elif "release_address" in b.table:
+        raise b.fail("release_address", f'only for spin-table (boot.method is "{method}")')
     b.finish()
-    boot = Boot(method, conduit, start_el, image, cmdline)
+    boot = Boot(method, conduit, start_el, image, cmdline, release)
 
     r = _Reader(path, doc.get("run", {}), "run")
     mode = r.choice("mode", MODES, "free")
@@ -253,12 +282,14 @@ def parse(text: str, path: pathlib.Path) -> Topology:
     run = RunSettings(mode, quantum, float(timeout))
 
     cpus: list[Cpu] = []
+    owners: dict[int, tuple[Cpu, str]] = {}  # affinity -> its CPU, where it was set
     for ci, cluster in enumerate(doc["cluster"]):
         where = f"cluster[{ci}]"
         if not isinstance(cluster, dict):
             raise TopologyError(f"{path}: {where}: expected a table")
         c = _Reader(path, cluster, where)
         count = c.integer("cpus", _REQUIRED, 1, 256, "a CPU count from 1 to 256")
+        first = _affinity(c, "affinity")
         midr = c.integer("midr", 0x410F_D034, 0, 0xFFFF_FFFF, "a 32-bit MIDR value")
         feats = _features(path, c.table_of("features"), f"{where}.features", Features())
         ids = _id_registers(path, c.table_of("id_registers"), f"{where}.id_registers", {})
@@ -269,14 +300,33 @@ def parse(text: str, path: pathlib.Path) -> Topology:
                 raise TopologyError(f"{path}: {where}.cpu.{key}: expected a CPU index from 0 to {count - 1}")
         for core in range(count):
             cmidr, cfeats, cids = midr, feats, ids
+            # where the affinity comes from: None (the default), "affinity" or "cpu.N.affinity"
+            aff, set_at = (ci << 8 | core, None) if first is None else (first + core, "affinity")
             if str(core) in overrides:
-                o = _Reader(path, overrides[str(core)], f"{where}.cpu.{core}")
+                table = overrides[str(core)]
+                if not isinstance(table, dict):
+                    raise TopologyError(f"{path}: {where}.cpu.{core}: expected a table")
+                o = _Reader(path, table, f"{where}.cpu.{core}")
+                if "affinity" in table:
+                    aff, set_at = _affinity(o, "affinity"), f"cpu.{core}.affinity"
                 cmidr = o.integer("midr", midr, 0, 0xFFFF_FFFF, "a 32-bit MIDR value")
                 cfeats = _features(path, o.table_of("features"), f"{where}.cpu.{core}.features", feats)
                 cids = _id_registers(path, o.table_of("id_registers"),
                                      f"{where}.cpu.{core}.id_registers", ids)
                 o.finish()
-            cpus.append(Cpu(len(cpus), ci, core, cmidr, cfeats, tuple(sorted(cids.items()))))
+            if set_at == "affinity" and (first & 0xFF) + core > 0xFF:
+                raise c.fail("affinity", f"CPU {core} of the cluster would get Aff0 "
+                                         f"{(first & 0xFF) + core:#x} ({first:#x} + {core}); "
+                                         "Aff0 stops at 0xff")
+            cpu = Cpu(len(cpus), ci, core, cmidr, cfeats, tuple(sorted(cids.items())), aff)
+            if aff in owners:
+                other, other_where = owners[aff]
+                how = "" if set_at else " by default"
+                raise c.fail(set_at or "affinity",
+                             f"CPU {cpu.index} has MPIDR affinity {aff:#x}{how}, already "
+                             f"CPU {other.index}'s ({other_where})")
+            owners[aff] = (cpu, f"{where}.cpu.{core}" if set_at not in (None, "affinity") else where)
+            cpus.append(cpu)
     if not cpus:
         raise TopologyError(f"{path}: cluster: expected at least one [[cluster]]")
     return Topology(path, machine, boot, run, tuple(cpus))
