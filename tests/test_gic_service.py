@@ -37,8 +37,10 @@ def setup_spi33_to_cpu1(svc):
     mmio_write(svc, 0, GICD + 0x400 + 32, 0x80 << 8, size=4)  # IPRIORITYR33 = 0x80
     mmio_write(svc, 0, GICD + 0x080 + 4, 1 << 1)  # IGROUPR1: SPI 33 in Group 1 (an IRQ)
     mmio_write(svc, 0, GICD + 0x100 + 4, 1 << 1)  # ISENABLER1: SPI 33
-    svc.handle({"t": "ICC_WRITE", "cpu": 1, "reg": "ICC_PMR_EL1", "el": 1, "value": 0xF0})
-    svc.handle({"t": "ICC_WRITE", "cpu": 1, "reg": "ICC_IGRPEN1_EL1", "el": 1, "value": 1})
+    svc.handle({"t": "ICC_WRITE", "cpu": 1, "reg": "ICC_PMR_EL1", "el": 1, "value": 0xF0,
+                "posted": False})
+    svc.handle({"t": "ICC_WRITE", "cpu": 1, "reg": "ICC_IGRPEN1_EL1", "el": 1, "value": 1,
+                "posted": False})
 
 
 def test_an_spi_reaches_its_cpu_through_the_doorbell():
@@ -51,7 +53,8 @@ def test_an_spi_reaches_its_cpu_through_the_doorbell():
         iar = p.decode(svc.handle({"t": "ICC_READ", "cpu": 1, "reg": "ICC_IAR1_EL1", "el": 1}))
         assert iar["value"] == 33
         svc.handle({"t": "SPI_LEVEL", "intid": 33, "level": False})
-        svc.handle({"t": "ICC_WRITE", "cpu": 1, "reg": "ICC_EOIR1_EL1", "el": 1, "value": 33})
+        svc.handle({"t": "ICC_WRITE", "cpu": 1, "reg": "ICC_EOIR1_EL1", "el": 1, "value": 33,
+                    "posted": True})
         assert bells.get(1, doorbell.IRQ) == 0
 
 
@@ -74,7 +77,6 @@ def test_redistributor_frames_are_per_cpu_and_unknown_addresses_fault():
 
 @pytest.mark.parametrize("message, reason", [
     ({"t": "ICC_READ", "cpu": 5, "reg": "ICC_IAR1_EL1", "el": 1}, "no CPU 5"),
-    ({"t": "SPI_LEVEL", "intid": 5000, "level": True}, "SPI_LEVEL"),
     ({"t": "MMIO_READ", "cpu": 0, "addr": GICD, "size": 3}, "size 3"),
     ({"t": "CONSOLE", "cpu": 0, "data": b""}, "does not serve CONSOLE"),
 ])
@@ -82,6 +84,20 @@ def test_requests_it_cannot_serve_are_protocol_errors(message, reason):
     svc = GicService([0x0, 0x1], None)
     with pytest.raises(p.ProtocolError, match=reason):
         svc.handle(message)
+
+
+@pytest.mark.parametrize("message, reason", [
+    ({"t": "SPI_LEVEL", "intid": 5000, "level": True}, "SPI_LEVEL"),
+    ({"t": "PPI_LEVEL", "cpu": 7, "intid": 27, "level": True}, "no CPU 7"),
+    ({"t": "ICC_WRITE", "cpu": 2, "reg": "ICC_SGI1R_EL1", "el": 1, "value": 0, "posted": True},
+     "no CPU 2"),
+])
+def test_posted_requests_it_cannot_serve_are_reported_not_answered(message, reason):
+    # an ERROR to a sender that waits for nothing would pass for the reply to its next request
+    refused = []
+    svc = GicService([0x0, 0x1], None, on_refused=refused.append)
+    assert svc.handle(message) is None
+    assert len(refused) == 1 and reason in refused[0]
 
 
 # --- as a process ----------------------------------------------------------------------

@@ -79,13 +79,14 @@ _start:
 """
 
 
-def run_machine(tmp_path, source, *extra, wait=True, topology=TOPOLOGY, elf=False):
+def run_machine(tmp_path, source, *extra, wait=True, topology=TOPOLOGY, elf=False,
+                own_group=False):
     (tmp_path / "t.toml").write_text(topology)
     (tmp_path / "img.bin").write_bytes(link(source, elf=elf))
     argv = [sys.executable, "-m", "smpsim", "run", tmp_path / "t.toml", "--kernel",
             tmp_path / "img.bin", "--run-dir", tmp_path / "run", *extra]
     proc = subprocess.Popen(list(map(str, argv)), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, start_new_session=own_group)
     if not wait:
         return proc
     out, err = proc.communicate(timeout=600)
@@ -148,10 +149,103 @@ def test_a_cpu_process_killed_mid_run_ends_the_run_and_leaves_nothing(tmp_path):
     assert (run / "events.jsonl").exists() and events(run)[-1]["event"] == "run_end"
 
 
+
+@pytest.mark.parametrize("signum, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_ctrl_c_or_sigterm_ends_the_run_cleanly(tmp_path, signum, status):
+    # Ctrl-C reaches the whole process group: bootctl alone acts on it
+    proc = run_machine(tmp_path, SPIN_BOTH, wait=False, own_group=True)
+    run = tmp_path / "run"
+    deadline = time.monotonic() + 300
+    while not any(r["event"] == "power_on" and r["component"] == "cpu1" for r in events(run)):
+        assert time.monotonic() < deadline and proc.poll() is None, "cpu1 never came up"
+        time.sleep(0.05)
+    if signum == signal.SIGINT:
+        os.killpg(proc.pid, signum)  # as a terminal's Ctrl-C: to every process of the group
+    else:
+        proc.send_signal(signum)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == status, err
+    assert f"interrupted by {signal.Signals(signum).name}" in err and "Traceback" not in err
+    assert not any(alive(p) for p in pids_of_run(run))
+    assert shm_of(proc.pid) == []
+    assert events(run)[-1]["event"] == "run_end"
+
+
 def test_a_guest_that_never_ends_stops_at_the_timeout_with_each_cpu_where_it_is(tmp_path):
     rc, out, err = run_machine(tmp_path, SPIN_BOTH, "--timeout", "5")
     assert rc == 124
     assert "timeout after 5 s: cpu0 at pc=0x400000" in err and "EL2; cpu1 at pc=0x400000" in err
+    assert not any(alive(p) for p in pids_of_run(tmp_path / "run"))
+
+
+SPIN_TABLE_TOPOLOGY = FOUR_CPUS_SPIN = TOPOLOGY.replace("cpus = 2", "cpus = 4").replace(
+    "start_el = 2", 'start_el = 2\nmethod = "spin-table"\nrelease_address = 0x400f_fff8')
+
+# CPU 0 writes the release address and SEVs; CPUs 1-3 leave their pen at `secondary`,
+# record the EL they arrived in and set their bit; CPU 0 waits for all three bits
+SPIN_TABLE_RELEASE = """    .arch armv8.1-a
+    .global _start
+_start:
+    ldr x4, =0x400ffff8       // the topology's release_address
+    adr x5, secondary
+    str x5, [x4]
+    dsb sy
+    sev
+    adr x6, arrived
+1:  ldar w7, [x6]
+    cmp w7, #0xe              // bits 1, 2, 3
+    b.ne 1b
+    adr x6, els
+    ldr w7, [x6, #4]
+    ldr w8, [x6, #8]
+    ldr w9, [x6, #12]
+    cmp w7, #8                // CurrentEL of EL2
+    ccmp w8, #8, #0, eq
+    ccmp w9, #8, #0, eq
+    adr x1, good
+    b.eq 2f
+    adr x1, bad
+2:  mov x0, #4                // SYS_WRITE0
+    hlt #0xf000
+    ldr x0, =0x84000008       // SYSTEM_OFF
+    smc #0
+secondary:
+    mrs x1, mpidr_el1
+    and x1, x1, #0xff
+    mrs x2, currentel
+    adr x3, els
+    str w2, [x3, x1, lsl #2]
+    mov w4, #1
+    lsl w4, w4, w1
+    adr x3, arrived
+    ldsetl w4, w5, [x3]
+3:  wfe
+    b 3b
+good: .asciz "three secondaries released at EL2\n"
+bad:  .asciz "a secondary arrived at the wrong EL\n"
+    .balign 8
+arrived: .word 0
+els: .word 0, 0, 0, 0
+"""
+
+
+def test_spin_table_secondaries_leave_their_pen_when_the_release_address_is_written(tmp_path):
+    rc, out, err = run_machine(tmp_path, SPIN_TABLE_RELEASE, topology=SPIN_TABLE_TOPOLOGY)
+    assert rc == 0, err
+    assert out.splitlines() == ["three secondaries released at EL2"]
+    recs = events(tmp_path / "run")
+    released = sorted(r["component"] for r in recs if r["event"] == "spin_table_release")
+    assert released == ["cpu1", "cpu2", "cpu3"]
+    assert not [r for r in recs if r["event"] == "psci_call" and r["function"] == "0xc4000003"]
+
+
+def test_a_spin_table_cpu_never_released_is_reported_in_its_pen_at_the_timeout(tmp_path):
+    rc, out, err = run_machine(tmp_path, "    .global _start\n_start:\n1:  wfi\n    b 1b\n",
+                               "--timeout", "3", topology=SPIN_TABLE_TOPOLOGY)
+    assert rc == 124, err
+    assert "cpu0 at pc=0x40000004 EL2 waiting (WFI/WFE)" in err  # after its WFI
+    for cpu in (1, 2, 3):
+        assert f"cpu{cpu} in the spin-table pen (0x400ffff8 still 0)" in err
     assert not any(alive(p) for p in pids_of_run(tmp_path / "run"))
 
 

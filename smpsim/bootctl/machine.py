@@ -3,8 +3,9 @@
 It makes the run directory, the shared RAM (with the image in it) and the doorbell
 segment; launches the GIC service, the device service and one process per CPU; waits
 until all are READY, then STARTs them; and serves them while the run goes on: guest
-console output, PSCI calls (CPU_ON powers a CPU process on), SEV (the other CPUs'
-event words), the end of the guest. It ends the run on the guest's exit, PSCI
+console output, PSCI calls (CPU_ON powers a CPU process on), the end of the guest.
+(With spin-table boot the secondaries leave their pen by themselves, when the guest
+writes the release address; SEV goes from CPU to CPU through the doorbell.) It ends the run on the guest's exit, PSCI
 SYSTEM_OFF, the timeout (with each CPU's PC and EL), or the death of any process —
 and in every case stops and reaps every process and removes the shared memory and
 the sockets, keeping the logs.
@@ -15,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import signal
 import sys
 import time
 from typing import Callable
@@ -31,6 +33,18 @@ from smpsim.interconnect.shared_ram import SharedRam
 from smpsim.interconnect.sockets import Endpoints
 
 EXIT_TIMEOUT, EXIT_SIMULATOR, EXIT_USAGE = 124, 70, 2
+
+
+class Interrupted(Exception):
+    """SIGINT or SIGTERM reached bootctl: the run ends cleanly with 128 + the signal."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_interrupted(signum, frame):
+    raise Interrupted(signum)
 READY_TIMEOUT = 180.0  # seconds for every process to come up (a cold Numba cache is slow)
 
 
@@ -64,6 +78,8 @@ def run(topology: Topology, image_path=None, timeout: float | None = None,
     logger = log.get_logger("bootctl", rd)
     logger.info("run_start", topology=str(topology.path), image=str(path),
                 cpus=len(topology.cpus))
+    # SIGTERM as Ctrl-C: through the clean-up below, never leaving processes or segments
+    previous = _handle_signals(_raise_interrupted, signal.default_int_handler)
     ctx = zmq.Context()
     ends = Endpoints(rd)
     ram = SharedRam.create(m.ram_size)
@@ -79,7 +95,14 @@ def run(topology: Topology, image_path=None, timeout: float | None = None,
                               timeout if timeout is not None else topology.run.timeout)
     except LaunchError as exc:
         status, reason = EXIT_SIMULATOR, f"the machine did not start: {exc}"
+    except (Interrupted, KeyboardInterrupt) as exc:
+        signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
+        status = 128 + signum
+        reason = f"interrupted by {signal.Signals(signum).name}"
     finally:
+        _handle_signals(signal.SIG_IGN, signal.SIG_IGN)  # a second Ctrl-C: clean up anyway
+        for cpu in range(len(topology.cpus)):  # a CPU asleep in WFI wakes to stop
+            bells.set(cpu, doorbell.STOP, 1)
         if sup is not None:
             sup.shutdown(reason)
         bells.close()
@@ -87,7 +110,16 @@ def run(topology: Topology, image_path=None, timeout: float | None = None,
         ends.cleanup()
         ctx.term()
         logger.info(log.RUN_END, status=status, reason=reason)
+        _handle_signals(*previous)
     return Outcome(status, reason, str(rd), time.monotonic() - start)
+
+
+def _handle_signals(on_term, on_int) -> tuple:
+    """Set the SIGTERM and SIGINT handlers (main thread only); the previous ones."""
+    try:
+        return signal.signal(signal.SIGTERM, on_term), signal.signal(signal.SIGINT, on_int)
+    except ValueError:  # not the main thread: leave signals alone
+        return signal.SIG_DFL, signal.default_int_handler
 
 
 def _cpu_config(topology: Topology, cpu, image, ends: Endpoints, ram: SharedRam,
@@ -102,7 +134,20 @@ def _cpu_config(topology: Topology, cpu, image, ends: Endpoints, ram: SharedRam,
         "ram_base": topology.machine.ram_base, "doorbell": bells.name,
         "gic": ends.address("gic"), "devices": ends.address("devices"),
         "features": cpu.core_features(),
+        "release_address": (topology.boot.release_address
+                            if topology.boot.method == "spin-table" else None),
     })
+
+
+def _where(bells: doorbell.Doorbells, cpu: int, topology: Topology) -> str:
+    """Where a CPU is, for the timeout report."""
+    power = bells.get(cpu, doorbell.POWER)
+    if power == doorbell.POWER_PEN:
+        return f"cpu{cpu} in the spin-table pen ({topology.boot.release_address:#x} still 0)"
+    if power == doorbell.POWER_OFF:
+        return f"cpu{cpu} off"
+    waiting = " waiting (WFI/WFE)" if bells.get(cpu, doorbell.WAITING) else ""
+    return f"cpu{cpu} at pc={bells.get(cpu, doorbell.PC):#x} EL{bells.get(cpu, doorbell.EL)}{waiting}"
 
 
 def _run(topology, image, rd, ends, ram, bells, sup, logger, console, timeout):
@@ -121,7 +166,9 @@ def _run(topology, image, rd, ends, ram, bells, sup, logger, console, timeout):
     sup.broadcast(protocol.encode("START"))
     logger.info("machine_started", processes=len(sup.children))
     by_affinity = {c.mpidr & 0xFF_00FF_FFFF: c.index for c in topology.cpus}
-    power = {c.index: ("on" if c.index == 0 else "off") for c in topology.cpus}
+    # PSCI's view; a CPU in the spin-table pen is on (running firmware) as far as PSCI knows
+    spin = topology.boot.method == "spin-table"
+    power = {c.index: ("on" if c.index == 0 or spin else "off") for c in topology.cpus}
     console_fd = os.open(os.path.join(rd, CONSOLE_FILE),
                          os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     deadline = time.monotonic() + timeout
@@ -131,10 +178,7 @@ def _run(topology, image, rd, ends, ram, bells, sup, logger, console, timeout):
             if dead is not None:
                 return EXIT_SIMULATOR, sup.describe_death(dead)
             if time.monotonic() > deadline:
-                where = "; ".join(
-                    f"cpu{c.index} at pc={bells.get(c.index, doorbell.PC):#x} "
-                    f"EL{bells.get(c.index, doorbell.EL)}" if power[c.index] == "on"
-                    else f"cpu{c.index} {power[c.index]}" for c in topology.cpus)
+                where = "; ".join(_where(bells, c.index, topology) for c in topology.cpus)
                 logger.info("timeout", cpus=where)
                 return EXIT_TIMEOUT, f"timeout after {timeout:g} s: {where}"
             got = sup.receive(50)
@@ -167,10 +211,6 @@ def _run(topology, image, rd, ends, ram, bells, sup, logger, console, timeout):
                 action = call.action if call.action in ("cpu_off", "standby", "system_off",
                                                         "system_reset") else ""
                 sup.send(name, protocol.encode("PSCI_RESULT", x0=call.x0, action=action))
-            elif kind == "SEV":
-                for c in topology.cpus:
-                    if c.index != m["cpu"]:
-                        bells.set(c.index, doorbell.EVENT, 1)
             elif kind == "GUEST_EXIT":
                 return m["code"], f"cpu{m['cpu']} ended the run with status {m['code']}"
             else:

@@ -38,6 +38,9 @@ class VirtualClock:
     def before_quantum(self) -> None:
         pass  # the count follows the instructions alone
 
+    def after_wait(self) -> None:
+        pass
+
     def idle_until(self, count: int) -> None:
         """Nothing to wait for in virtual time: jump to `count`."""
         self.core.rebase_counter(count)
@@ -62,6 +65,11 @@ class HostClock:
         if t >= self._next_rebase:
             self._next_rebase = t + REBASE_NS
             self.core.rebase_counter(self.now())
+
+    def after_wait(self) -> None:
+        """A CPU that slept (WFI/WFE) reads the host's time at once, not up to
+        REBASE_NS later: a guest timing a wake-up sees the time it took."""
+        self._next_rebase = 0
 
     def idle_until(self, count: int, deadline: float) -> bool:
         """Sleep until the host count reaches `count` or time.monotonic() reaches

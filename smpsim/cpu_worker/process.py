@@ -1,7 +1,8 @@
 """The CPU process: one core over the shared RAM, served through ZeroMQ and the
 doorbell segment (DESIGN.md §3). The logic is worker.py's; this module provides its
 ports and the process's life: READY, power on (the boot CPU at the image's entry, the
-others on PSCI CPU_ON), quanta, waiting in WFI/WFE, STOP.
+others on PSCI CPU_ON or, with spin-table boot, when their release address is
+written), quanta, waiting in WFI/WFE (asleep on the doorbell), STOP.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import os
 import sys
 import time
 
+import numpy as np
 import zmq
 
 from smpsim import log
@@ -26,6 +28,13 @@ from smpsim.jit.features import Features
 
 REPLY_TIMEOUT_MS = 120_000  # a service that does not answer in 2 minutes is gone
 LOOK_INTERVAL = 0.003  # seconds between checks for STOP and updates of the PC/EL words
+IDLE_LOOK = 0.1  # seconds a waiting CPU sleeps at most before looking at its control socket
+PEN_LOOK = 0.005  # seconds between looks at the release address without an SEV
+# GIC CPU-interface writes nobody waits on: sent one-way, in order on the one socket
+# (an SGI, the end of an interrupt); the others (PMR, CTLR, IGRPEN...) are answered, so
+# their effect on the CPU's interrupt lines is in the doorbell before the CPU goes on
+POSTED_ICC = frozenset({"ICC_SGI1R_EL1", "ICC_SGI0R_EL1", "ICC_ASGI1R_EL1",
+                        "ICC_EOIR1_EL1", "ICC_EOIR0_EL1", "ICC_DIR_EL1"})
 
 
 class Stopped(Exception):
@@ -42,7 +51,6 @@ class ZmqPorts:
         self.control = control
         self.bells = bells
         self.bus = bus
-        self._seen = -1  # the doorbell SEQ last looked at
         self.gic = self._dealer(ctx, gic_addr)
         self.devices = self._dealer(ctx, devices_addr)
 
@@ -93,8 +101,12 @@ class ZmqPorts:
                                                        el=el))["value"]
 
     def icc_write(self, reg: str, el: int, value: int) -> None:
+        if reg in POSTED_ICC:
+            self.gic.send(protocol.encode("ICC_WRITE", cpu=self.index, reg=reg, el=el,
+                                          value=value, posted=True))
+            return
         self._request(self.gic, protocol.encode("ICC_WRITE", cpu=self.index, reg=reg, el=el,
-                                                value=value))
+                                                value=value, posted=False))
 
     def ppi(self, intid: int, level: bool) -> None:
         self.gic.send(protocol.encode("PPI_LEVEL", cpu=self.index, intid=intid, level=level))
@@ -122,13 +134,15 @@ class ZmqPorts:
                 return m
 
     def sev(self) -> None:
-        self.control.send(protocol.encode("SEV", cpu=self.index))
+        for cpu in range(self.bells.n_cpus):  # straight into the others' doorbells
+            if cpu != self.index:
+                self.bells.set(cpu, doorbell.EVENT, 1)
 
     def changed(self) -> bool:
-        seq = int(self.bells.words[self.index, doorbell.SEQ])
-        if seq == self._seen:
+        if not self.bells.take_ring(self.index):
             return False
-        self._seen = seq
+        if self.bells.words[self.index, doorbell.STOP]:
+            raise Stopped()
         return True
 
     def lines(self) -> tuple[bool, bool]:
@@ -137,7 +151,7 @@ class ZmqPorts:
 
     def take_event(self) -> bool:
         if self.bells.get(self.index, doorbell.EVENT):
-            self.bells.words[self.index, doorbell.EVENT] = 0  # (our own write: no SEQ bump)
+            self.bells.words[self.index, doorbell.EVENT] = 0  # (our own word: no ring)
             return True
         return False
 
@@ -180,10 +194,20 @@ def main(argv: list[str] | None = None) -> int:
         bells.set(index, doorbell.POWER, doorbell.POWER_ON)
         logger.info("power_on", entry=hex(entry), el=core.el)
 
+    def stop_requested() -> bool:
+        if bells.words[index, doorbell.STOP]:
+            return True
+        m = _control_message(control, 0)
+        return m is not None and m["t"] == "STOP"
+
+    release = cfg.get("release_address")  # spin-table: the word this CPU's pen polls
     state = "off"
     if cfg["boot"]:
         power_on(cfg["entry"], 0)
         state = "on"
+    elif release is not None:
+        state = "pen"
+        bells.set(index, doorbell.POWER, doorbell.POWER_PEN)
     status = 0
     next_look = 0.0
     try:
@@ -198,13 +222,25 @@ def main(argv: list[str] | None = None) -> int:
                     power_on(m["entry"], m["context"])
                     state = "on"
                 continue
+            if state == "pen":  # the firmware's holding pen: WFE until the word is set
+                entry = int(ram.array[release - cfg["ram_base"]:][:8].view(np.uint64)[0])
+                if entry:
+                    bells.words[index, doorbell.EVENT] = 0  # the pen's WFE consumed it
+                    logger.info("spin_table_release", release_address=hex(release))
+                    power_on(entry, 0)
+                    state = "on"
+                    continue
+                if stop_requested():
+                    break
+                bells.take_ring(index)  # an SEV (or anything): look at the word again
+                bells.wait(index, PEN_LOOK)
+                continue
             now = time.monotonic()
             if now >= next_look:  # the shell's chores, a few hundred times a second
                 next_look = now + LOOK_INTERVAL
-                m = _control_message(control, 0)
-                if m is not None and m["t"] == "STOP":
+                if stop_requested():
                     break
-                bells.words[index, doorbell.PC] = core.pc  # (for reports: no SEQ bump)
+                bells.words[index, doorbell.PC] = core.pc  # (for reports: no ring)
                 bells.words[index, doorbell.EL] = core.el
             out = worker.step()
             if out.state == w.RUNNING:
@@ -222,26 +258,28 @@ def main(argv: list[str] | None = None) -> int:
                     m = _control_message(control, 1000)
                     if m is not None and m["t"] == "STOP":
                         raise Stopped()
-            # WAITING: sleep until a wake condition, the deadline, or STOP
-            bells.set(index, doorbell.WAITING, 1)
-            nap = 50e-6
-            while True:
-                if worker.wake_condition():
-                    break
+            # WAITING: asleep on the doorbell until a wake condition, the deadline or STOP
+            bells.words[index, doorbell.PC] = core.pc
+            bells.words[index, doorbell.WAITING] = 1
+            watch = 50e-6  # WFE with the monitor armed: look at memory, backing off
+            while not worker.wake_condition():
+                if stop_requested():
+                    raise Stopped()
+                timeout = IDLE_LOOK
                 if out.wait_until is not None:
-                    if cfg["host_time"]:
-                        if worker.clock.now() >= out.wait_until:
-                            core.rebase_counter(out.wait_until)
-                            break
-                    else:  # virtual time: nothing else can happen first on this CPU
+                    if not cfg["host_time"]:  # virtual time: nothing else can come first
                         core.rebase_counter(out.wait_until)
                         break
-                m = _control_message(control, 0)
-                if m is not None and m["t"] == "STOP":
-                    raise Stopped()
-                time.sleep(nap)
-                nap = min(nap * 2, 2e-3)
-            bells.set(index, doorbell.WAITING, 0)
+                    ahead = out.wait_until - worker.clock.now()
+                    if ahead <= 0:
+                        core.rebase_counter(out.wait_until)
+                        break
+                    timeout = min(timeout, ahead / cfg["frequency"])
+                if worker.watching_monitor():
+                    timeout = min(timeout, watch)
+                    watch = min(watch * 2, 1e-3)
+                bells.wait(index, timeout)
+            bells.words[index, doorbell.WAITING] = 0
             worker.resume()
     except Stopped:
         pass

@@ -14,7 +14,7 @@ from typing import Protocol
 from smpsim.bootctl import psci
 from smpsim.cpu_worker import semihosting
 from smpsim.cpu_worker.clock import HostClock, VirtualClock
-from smpsim.jit import exits, sysreg_table
+from smpsim.jit import exits, state, sysreg_table
 from smpsim.jit.core import Core
 
 # what step() reports
@@ -80,9 +80,31 @@ class CpuWorker:
         self._sync_inputs()
         if self.core.interrupt_pending():
             return True
-        if self.waiting_in == exits.WFE and self.core.consume_event():
-            return True
+        if self.waiting_in == exits.WFE:
+            if self.core.consume_event():
+                return True
+            if self._monitor_lost():
+                return True
         return False
+
+    def watching_monitor(self) -> bool:
+        """A WFE with the exclusive monitor armed also ends when another CPU writes the
+        monitored location (the global monitor's clear is an event): the waiter must look."""
+        return self.waiting_in == exits.WFE and bool(self.core.cpu[state.EXCL_VALID])
+
+    def _monitor_lost(self) -> bool:
+        # the monitor is value based (loads_stores.py): memory no longer holding what the
+        # load-exclusive read is the write that clears it; the event clears it too
+        cpu = self.core.cpu
+        if not cpu[state.EXCL_VALID]:
+            return False
+        size = int(cpu[state.EXCL_SIZE])
+        now = int.from_bytes(self.core.read(int(cpu[state.EXCL_ADDR]), size), "little")
+        seen = int(cpu[state.EXCL_LO]) | int(cpu[state.EXCL_HI]) << 64
+        if now == seen & ((1 << (8 * size)) - 1):
+            return False
+        cpu[state.EXCL_VALID] = 0
+        return True
 
     def wait_deadline(self) -> int | None:
         """The counter value at which the wait ends by itself (a timer output changes, or
@@ -96,6 +118,7 @@ class CpuWorker:
     def resume(self) -> None:
         """End a wait."""
         self.waiting_in = None
+        self.clock.after_wait()
 
     def step(self) -> Outcome:
         core, ports = self.core, self.ports

@@ -31,13 +31,15 @@ class GicService:
     """The message handling of the GIC service (no sockets: tests drive it directly)."""
 
     def __init__(self, affinities: list[int], bells: doorbell.Doorbells | None,
-                 on_lines: Callable[[int, bool, bool], None] | None = None):
+                 on_lines: Callable[[int, bool, bool], None] | None = None,
+                 on_refused: Callable[[str], None] | None = None):
         # interrupts reset to Group 0, as the specification and QEMU for a bare-metal
         # image (QEMU puts them in Group 1 only when it boots a Linux kernel itself)
         self.gic = GicV3(affinities, reset_group1=False)
         self.n_cpus = len(affinities)
         self.bells = bells
         self.on_lines = on_lines or (lambda cpu, irq, fiq: None)
+        self.on_refused = on_refused or (lambda reason: None)  # a posted request refused
 
     def _cpu(self, message: dict) -> int:
         cpu = message["cpu"]
@@ -47,16 +49,18 @@ class GicService:
 
     def handle(self, m: dict) -> bytes | None:
         kind = m["t"]
+        posted = kind in _POSTED or (kind in ("MMIO_WRITE", "ICC_WRITE") and m["posted"])
         try:
             reply = self._serve(kind, m)
         except ValueError as exc:  # the model refuses an argument (an INTID, a size)
-            if isinstance(exc, protocol.ProtocolError):
-                raise
-            raise protocol.ProtocolError(f"{kind}: {exc}") from None
-        self._publish()
-        if kind in _POSTED or (kind == "MMIO_WRITE" and m["posted"]):
-            return None
-        return reply
+            reason = str(exc) if isinstance(exc, protocol.ProtocolError) else f"{kind}: {exc}"
+            if posted:  # the sender waits for nothing: an ERROR would pass for a reply later
+                self.on_refused(reason)
+                return None
+            raise protocol.ProtocolError(reason) from None
+        finally:
+            self._publish()
+        return None if posted else reply
 
     def _serve(self, kind: str, m: dict) -> bytes:
         if kind == "MMIO_READ" or kind == "MMIO_WRITE":
@@ -114,7 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     ctx = zmq.Context()
     bells = doorbell.Doorbells.attach(args.doorbell, len(affinities))
     core = GicService(affinities, bells,
-                      lambda cpu, irq, fiq: logger.debug("lines", cpu=cpu, irq=irq, fiq=fiq))
+                      lambda cpu, irq, fiq: logger.debug("lines", cpu=cpu, irq=irq, fiq=fiq),
+                      lambda reason: logger.warning("bad_message", reason=reason))
     service = Service(ctx, args.endpoint, core.handle,
                       lambda reason: logger.warning("bad_message", reason=reason))
     control = ControlChannel(ctx, args.control, args.name)

@@ -22,6 +22,8 @@ _PR_SET_PDEATHSIG = 1
 
 
 def die_with_parent() -> None:
+    # Ctrl-C reaches the whole process group: bootctl handles it and stops us in order
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if sys.platform.startswith("linux"):
         try:
             libc = ctypes.CDLL(None, use_errno=True)

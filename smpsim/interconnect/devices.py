@@ -28,10 +28,21 @@ class DeviceService:
     """Message handling of the device service (no sockets: tests drive it directly)."""
 
     def __init__(self, console: Callable[[bytes], None],
-                 spi: Callable[[int, bool], None]):
+                 spi: Callable[[int, bool], None],
+                 on_refused: Callable[[str], None] | None = None):
         self.uart = pl011.Pl011(console, lambda level: spi(bus.UART_SPI, level))
+        self.on_refused = on_refused or (lambda reason: None)  # a posted write refused
 
     def handle(self, m: dict) -> bytes | None:
+        if m["t"] == "MMIO_WRITE" and m["posted"]:
+            try:
+                self._serve(m)
+            except protocol.ProtocolError as exc:  # nobody waits: no ERROR that could
+                self.on_refused(str(exc))          # pass for the reply to a later read
+            return None
+        return self._serve(m)
+
+    def _serve(self, m: dict) -> bytes | None:
         kind = m["t"]
         if kind == "PING":
             return protocol.encode("ACK")
@@ -41,6 +52,8 @@ class DeviceService:
         if size not in (1, 2, 4, 8):
             raise protocol.ProtocolError(f"{kind}: size {size}")
         if not bus.UART_BASE <= addr < bus.UART_BASE + bus.UART_SIZE:
+            if kind == "MMIO_WRITE" and m["posted"]:
+                raise protocol.ProtocolError(f"posted write to {addr:#x}, where no device is")
             return protocol.encode("MMIO_FAULT", reason=f"no device at {addr:#x}")
         if kind == "MMIO_READ":
             return protocol.encode("MMIO_DATA",
@@ -70,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     def spi(intid: int, level: bool) -> None:
         gic.send(protocol.encode("SPI_LEVEL", intid=intid, level=level))
 
-    core = DeviceService(console, spi)
+    core = DeviceService(console, spi, lambda reason: logger.warning("bad_message",
+                                                                     reason=reason))
     service = Service(ctx, args.endpoint, core.handle,
                       lambda reason: logger.warning("bad_message", reason=reason))
     control.ready_and_wait_start(120_000)

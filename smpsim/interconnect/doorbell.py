@@ -1,31 +1,60 @@
 """The doorbell segment: a few shared 64-bit words per CPU that carry what must reach a
 CPU without a socket round trip (DESIGN.md §3): its interrupt lines, as the GIC
-service drives them, a pending event (SEV from another CPU), its power state, and
-whether it is waiting in WFI/WFE (so that whoever rings knows to wake it).
+service drives them, a pending event (SEV from another CPU), its power state, a STOP
+request, and where it is (PC, EL: for reports).
 
-The words are written by one side and read by the other; each word is a whole aligned
-uint64, so a reader never sees half a write. Writers also bump SEQ, which lets a CPU
-notice "something changed" with one load.
+Each word is a whole aligned uint64 with one writer, so a reader never sees half a
+write. Whoever writes a word for a CPU then *rings* it: sets the CPU's RING word to 1
+and wakes it if it sleeps (a futex on RING, futex.py). The CPU notices "something new"
+with one load of RING; it clears RING with an atomic exchange — a full barrier, so
+every word written before a ring it cleared is visible to its next loads — and then
+reads the words. A CPU that waits in WFI sleeps on RING == 0: a ring after its last
+look ends the sleep at once, so no wake-up is lost.
+
+Ordering on the writer's side relies on the host keeping stores in order (x86-64 TSO,
+which is what smpsim runs on); on a weakly ordered host the writer would need a
+barrier between the word and RING.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from smpsim.interconnect import futex
 from smpsim.interconnect.shared_ram import SharedRam
 
 # the words of one CPU's block
 IRQ = 0  # 1 = the GIC asserts this CPU's IRQ line
 FIQ = 1
 EVENT = 2  # 1 = an event (SEV from another CPU) is waiting for this CPU's next WFE
-POWER = 3  # POWER_OFF, POWER_ON, POWER_ON_PENDING (PSCI CPU_ON in progress)
-WAITING = 4  # 1 = the CPU process is blocked in WFI/WFE: ring it (a message) to wake it
-SEQ = 5  # bumped by every write above, so that a change is one load to notice
-PC = 6  # where the CPU is, written by its process after every quantum (for reports)
+POWER = 3  # POWER_OFF, POWER_ON, POWER_PEN (spin-table: polling its release address)
+WAITING = 4  # 1 = the CPU process is blocked in WFI/WFE (for reports)
+RING = 5  # 1 = something above changed since the CPU last looked; the futex word
+PC = 6  # where the CPU is, written by its process every few ms (for reports)
 EL = 7
-WORDS_PER_CPU = 8
+STOP = 8  # 1 = bootctl ends the run: a waiting CPU wakes and stops
+WORDS_PER_CPU = 9
 
-POWER_OFF, POWER_ON, POWER_ON_PENDING = 0, 1, 2
+POWER_OFF, POWER_ON, POWER_PEN = 0, 1, 2
+
+_exchange = None  # the compiled atomic exchange, loaded on first use (CPU processes only)
+
+
+def _atomic_exchange():
+    """A Numba function that swaps a uint64 of a uint8 array atomically (a full barrier).
+    Only CPU processes take rings, and they have Numba loaded already."""
+    global _exchange
+    if _exchange is None:
+        from numba import njit
+
+        from smpsim.jit import hostmem
+
+        @njit(cache=True, _nrt=False)
+        def exchange(mem, off, value):
+            return hostmem.atomic_rmw(mem, off, 3, hostmem.RMW_SWP, value)
+
+        _exchange = exchange
+    return _exchange
 
 
 class Doorbells:
@@ -37,6 +66,7 @@ class Doorbells:
         self.n_cpus = n_cpus
         self.words = ram.array.view(np.uint64)[: n_cpus * WORDS_PER_CPU].reshape(
             n_cpus, WORDS_PER_CPU)
+        self._base = ram.array.ctypes.data
 
     @staticmethod
     def size_for(n_cpus: int) -> int:
@@ -50,12 +80,32 @@ class Doorbells:
     def attach(cls, name: str, n_cpus: int) -> "Doorbells":
         return cls(SharedRam.attach(name, cls.size_for(n_cpus)), n_cpus)
 
+    def _offset(self, cpu: int, word: int) -> int:
+        return (cpu * WORDS_PER_CPU + word) * 8
+
     def set(self, cpu: int, word: int, value: int) -> None:
+        """Write a word of `cpu` and ring it."""
         self.words[cpu, word] = value
-        self.words[cpu, SEQ] += np.uint64(1)
+        self.ring(cpu)
+
+    def ring(self, cpu: int) -> None:
+        self.words[cpu, RING] = 1
+        futex.wake(self._base + self._offset(cpu, RING))
 
     def get(self, cpu: int, word: int) -> int:
         return int(self.words[cpu, word])
+
+    def take_ring(self, cpu: int) -> bool:
+        """(The CPU's own process.) Whether `cpu` was rung since it last looked; clears
+        the ring. One plain load when nothing is new."""
+        if not self.words[cpu, RING]:
+            return False
+        return bool(_atomic_exchange()(self._ram.array, self._offset(cpu, RING), 0))
+
+    def wait(self, cpu: int, timeout: float) -> None:
+        """(The CPU's own process.) Sleep until `cpu` is rung or `timeout` seconds pass
+        (or earlier: callers look again). Returns at once if a ring is not taken yet."""
+        futex.wait(self._base + self._offset(cpu, RING), 0, timeout)
 
     def close(self) -> None:
         self.words = None

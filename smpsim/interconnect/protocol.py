@@ -17,7 +17,7 @@ from typing import Any
 
 import msgpack
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2  # 2: ICC_WRITE may be posted; SEV goes through the doorbell
 
 U64, INT, BOOL, STR, BYTES = "u64", "int", "bool", "str", "bytes"
 _INT_RANGE = (-(1 << 31), (1 << 31) - 1)
@@ -56,13 +56,13 @@ MESSAGES: dict[str, MessageType] = {m.name: m for m in [
     _m("MMIO_FAULT", "nothing answers at that address (an external abort)", reason=STR),
     # --- the GIC: CPU interface and interrupt inputs ---------------------------------
     _m("ICC_READ", "MRS of a GIC CPU-interface register", cpu=INT, reg=STR, el=INT),
-    _m("ICC_WRITE", "MSR of a GIC CPU-interface register", cpu=INT, reg=STR, el=INT,
-       value=U64),
+    _m("ICC_WRITE", "MSR of a GIC CPU-interface register; posted ones (SGIs, EOI, DIR) "
+       "get no reply", cpu=INT, reg=STR, el=INT, value=U64, posted=BOOL),
     _m("ICC_VALUE", "the value an ICC_READ returned", value=U64),
     _m("PPI_LEVEL", "a CPU's private input changed (its timers)", cpu=INT, intid=INT,
        level=BOOL),
     _m("SPI_LEVEL", "a device's shared interrupt input changed", intid=INT, level=BOOL),
-    # --- firmware, events and the guest's console: CPU -> bootctl --------------------
+    # --- firmware and the guest's console: CPU -> bootctl --------------------
     _m("PSCI_CALL", "an SMC/HVC firmware call with x0..x3", cpu=INT, x0=U64, x1=U64,
        x2=U64, x3=U64),
     _m("PSCI_RESULT", "what the firmware returns in x0, and what the calling CPU does "
@@ -70,7 +70,6 @@ MESSAGES: dict[str, MessageType] = {m.name: m for m in [
        x0=U64, action=STR),
     _m("POWER_ON", "bootctl: this CPU starts at `entry` with x0 = `context`",
        entry=U64, context=U64),
-    _m("SEV", "a CPU executed SEV: every other CPU's event register is set", cpu=INT),
     _m("CONSOLE", "guest console output (semihosting or UART)", cpu=INT, data=BYTES),
     _m("GUEST_EXIT", "the guest asked to end the run with this status", cpu=INT, code=INT),
 ]}
