@@ -11,11 +11,9 @@
 
     .include "exc.inc"
 
-    .section .text.boot
-    .global _start
-_start:
-    ldr x0, =stack_top
-    mov sp, x0
+    .text
+    .global main
+main:                               // from boot.s, on CPU 0's stack
     mrs x0, currentel
     SHOW "CurrentEL at entry"      // EL2 << 2: the topology starts the CPU at EL2
     bl el2_setup

@@ -14,11 +14,9 @@
 9:
     .endm
 
-    .section .text.boot
-    .global _start
-_start:
-    ldr x0, =stack_top
-    mov sp, x0
+    .text
+    .global main
+main:                               // from boot.s, on CPU 0's stack
     mov x19, #0                     // failures
     mov x20, #0                     // checks run
     adr x0, banner

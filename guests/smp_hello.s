@@ -8,9 +8,9 @@
 
     .include "common.inc"
 
-    .section .text.boot
-    .global _start
-_start:
+    .text
+    .global main
+main:                            // every CPU, from boot.s: the boot CPU, then each CPU_ON
     mrs x19, mpidr_el1
     and x19, x19, #0xffffff      // Aff2.Aff1.Aff0
     bl report
@@ -23,7 +23,7 @@ next_cpu:
     str wzr, [x21]
     ldr x0, =0xc4000003          // CPU_ON (SMC64 calling convention)
     mov x1, x20
-    adr x2, _start
+    adr x2, _start               // boot.s: a stack, then main
     mov x3, #0
     bl firmware
     cmn x0, #2                   // INVALID_PARAMETERS: no CPU with that affinity

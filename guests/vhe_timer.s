@@ -9,11 +9,9 @@
 
     .equ POLL_LIMIT, 1 << 24        // timer polls before giving up (ISTATUS then reads 0)
 
-    .section .text.boot
-    .global _start
-_start:
-    ldr x0, =stack_top
-    mov sp, x0
+    .text
+    .global main
+main:                               // from boot.s, on CPU 0's stack
     bl el2_setup                    // E2H = 0: VBAR_EL1 = vectors_el1, SCTLR_EL1_INIT
 
     ldr x0, =(HCR_RW | HCR_E2H)

@@ -17,7 +17,8 @@ UART = bus.UART_BASE
 
 def test_uart_output_and_interrupt_in_process():
     out, spis = [], []
-    svc = DeviceService(out.append, lambda intid, level: spis.append((intid, level)))
+    svc = DeviceService(lambda data, cpu: out.append(data),
+                        lambda intid, level: spis.append((intid, level)))
     svc.handle({"t": "MMIO_WRITE", "cpu": 0, "addr": UART + 0x38, "size": 4, "value": 1 << 5,
                 "posted": False})  # IMSC.TXIM
     assert svc.handle({"t": "MMIO_WRITE", "cpu": 0, "addr": UART, "size": 4, "value": 0x41,
@@ -30,8 +31,29 @@ def test_uart_output_and_interrupt_in_process():
     assert spis[-1] == (33, False)
 
 
+def test_semihosting_output_follows_the_same_cpus_uart_output():
+    # one writer of the console: a CPU's CONSOLE request comes after its posted UART writes
+    out = []
+    svc = DeviceService(lambda data, cpu: out.append((cpu, data)), lambda i, lv: None)
+    svc.handle({"t": "MMIO_WRITE", "cpu": 1, "addr": UART, "size": 1, "value": 0x78,
+                "posted": True})
+    ack = svc.handle({"t": "CONSOLE", "cpu": 1, "data": b"semihosting\n"})
+    assert p.decode(ack)["t"] == "ACK"
+    assert out == [(-1, b"x"), (1, b"semihosting\n")]
+
+
+def test_a_refused_posted_write_is_reported_not_answered():
+    refused = []
+    svc = DeviceService(lambda d, c: None, lambda i, lv: None, refused.append)
+    assert svc.handle({"t": "MMIO_WRITE", "cpu": 0, "addr": UART + 0x1000, "size": 4,
+                       "value": 0, "posted": True}) is None
+    assert svc.handle({"t": "MMIO_WRITE", "cpu": 0, "addr": UART, "size": 3,
+                       "value": 0, "posted": True}) is None
+    assert len(refused) == 2 and "size 3" in refused[1]
+
+
 def test_nothing_else_is_mapped():
-    svc = DeviceService(lambda d: None, lambda i, lv: None)
+    svc = DeviceService(lambda d, c: None, lambda i, lv: None)
     got = p.decode(svc.handle({"t": "MMIO_READ", "cpu": 0, "addr": UART + 0x1000, "size": 4}))
     assert got["t"] == "MMIO_FAULT"
     with pytest.raises(p.ProtocolError, match="does not serve ICC_READ"):

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import signal
 import sys
 import time
@@ -28,7 +27,6 @@ from smpsim.bootctl import images, psci, rundir
 from smpsim.bootctl.supervisor import LaunchError, Supervisor
 from smpsim.bootctl.topology import Topology
 from smpsim.interconnect import doorbell, protocol
-from smpsim.interconnect.devices import CONSOLE_FILE
 from smpsim.interconnect.shared_ram import SharedRam
 from smpsim.interconnect.sockets import Endpoints
 
@@ -169,8 +167,6 @@ def _run(topology, image, rd, ends, ram, bells, sup, logger, console, timeout):
     # PSCI's view; a CPU in the spin-table pen is on (running firmware) as far as PSCI knows
     spin = topology.boot.method == "spin-table"
     power = {c.index: ("on" if c.index == 0 or spin else "off") for c in topology.cpus}
-    console_fd = os.open(os.path.join(rd, CONSOLE_FILE),
-                         os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     deadline = time.monotonic() + timeout
     try:
         while True:
@@ -191,11 +187,8 @@ def _run(topology, image, rd, ends, ram, bells, sup, logger, console, timeout):
                 logger.warning("bad_message", sender=name, reason=str(exc))
                 continue
             kind = m["t"]
-            if kind == "CONSOLE":
+            if kind == "CONSOLE" and name == "devices":  # (it wrote console.log already)
                 console(m["data"])
-                if m["cpu"] >= 0:  # semihosting output (the UART's is already in the file)
-                    os.write(console_fd, m["data"])
-                    sup.send(name, protocol.encode("ACK"))  # the CPU waits: causal order
             elif kind == "PSCI_CALL":
                 states = {aff: power[i] for aff, i in by_affinity.items()}
                 call = psci.serve(m["x0"], m["x1"], m["x2"], m["x3"], states)
@@ -216,4 +209,26 @@ def _run(topology, image, rd, ends, ram, bells, sup, logger, console, timeout):
             else:
                 logger.warning("unexpected_message", sender=name, type=kind)
     finally:
-        os.close(console_fd)
+        if sup.children["devices"].process.poll() is None:
+            _drain_console(sup, console, logger)
+
+
+def _drain_console(sup: Supervisor, console, logger, timeout: float = 5.0) -> None:
+    """Print the console output still on its way from the device service: it answers a
+    PING after everything it sent before (the CPUs synced with it before ending)."""
+    sup.send("devices", protocol.encode("PING"))
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = sup.receive(50)
+        if got is None:
+            continue
+        name, body = got
+        try:
+            m = protocol.decode(body)
+        except protocol.ProtocolError:
+            continue
+        if name == "devices" and m["t"] == "ACK":
+            return
+        if name == "devices" and m["t"] == "CONSOLE":
+            console(m["data"])
+    logger.warning("console_not_drained", seconds=timeout)

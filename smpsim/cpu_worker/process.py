@@ -29,6 +29,7 @@ from smpsim.jit.features import Features
 REPLY_TIMEOUT_MS = 120_000  # a service that does not answer in 2 minutes is gone
 LOOK_INTERVAL = 0.003  # seconds between checks for STOP and updates of the PC/EL words
 IDLE_LOOK = 0.1  # seconds a waiting CPU sleeps at most before looking at its control socket
+FREE_QUANTUM = 200_000  # instructions per call of the core in a free run (~1 ms or less)
 PEN_LOOK = 0.005  # seconds between looks at the release address without an SEV
 # GIC CPU-interface writes nobody waits on: sent one-way, in order on the one socket
 # (an SGI, the end of an interrupt); the others (PMR, CTLR, IGRPEN...) are answered, so
@@ -51,6 +52,7 @@ class ZmqPorts:
         self.control = control
         self.bells = bells
         self.bus = bus
+        self._posted = False  # device writes sent since the device service last answered
         self.gic = self._dealer(ctx, gic_addr)
         self.devices = self._dealer(ctx, devices_addr)
 
@@ -89,6 +91,7 @@ class ZmqPorts:
         if socket is None:
             return False
         if socket is self.devices:  # posted: ordered per CPU by the one socket
+            self._posted = True
             socket.send(protocol.encode("MMIO_WRITE", cpu=self.index, addr=addr, size=size,
                                         value=value, posted=True))
             return True
@@ -112,16 +115,25 @@ class ZmqPorts:
         self.gic.send(protocol.encode("PPI_LEVEL", cpu=self.index, intid=intid, level=level))
 
     def firmware(self, x0: int, x1: int, x2: int, x3: int) -> psci.Call:
+        self.sync_devices()  # SYSTEM_OFF ends the run: the UART's output first
         self.control.send(protocol.encode("PSCI_CALL", cpu=self.index, x0=x0, x1=x1, x2=x2,
                                           x3=x3))
         m = self._control_reply("PSCI_RESULT")
         return psci.Call(m["x0"], m["action"] or None)
 
     def console(self, data: bytes) -> None:
-        """Semihosting output, acknowledged: the lines of different CPUs then appear in
-        the order the guest caused them."""
-        self.control.send(protocol.encode("CONSOLE", cpu=self.index, data=data))
-        self._control_reply("ACK")
+        """Semihosting output, to the device service that writes the console (after this
+        CPU's UART writes, on the same socket), acknowledged: the lines of different
+        CPUs appear in the order the guest caused them."""
+        self._request(self.devices, protocol.encode("CONSOLE", cpu=self.index, data=data))
+        self._posted = False
+
+    def sync_devices(self) -> None:
+        """Wait until the device service has served this CPU's posted writes (before
+        anything that may end the run, so that no UART output is left behind)."""
+        if self._posted:
+            self._request(self.devices, protocol.encode("PING"))
+            self._posted = False
 
     def _control_reply(self, kind: str) -> dict:
         while True:
@@ -183,7 +195,11 @@ def main(argv: list[str] | None = None) -> int:
     control = ControlChannel(ctx, args.control, args.name)
     ports = ZmqPorts(ctx, index, control, cfg["gic"], cfg["devices"], bells,
                      busmap.Bus.virt(cfg["n_cpus"], cfg["ram_base"], cfg["ram_size"]))
-    worker = w.CpuWorker(index, core, ports, cfg["quantum"], cfg["host_time"], cfg["frequency"])
+    core.watch_doorbell(bells.ring_word(index))
+    # the core watches the doorbell while it runs, so in a free run a long quantum costs
+    # no latency and saves the shell's per-quantum overhead; other modes keep theirs
+    quantum = max(cfg["quantum"], FREE_QUANTUM) if cfg["host_time"] else cfg["quantum"]
+    worker = w.CpuWorker(index, core, ports, quantum, cfg["host_time"], cfg["frequency"])
     control.ready_and_wait_start(120_000)
 
     def power_on(entry: int, context: int) -> None:
@@ -251,6 +267,7 @@ def main(argv: list[str] | None = None) -> int:
                 logger.info("power_off")
                 continue
             if out.state == w.EXITED:
+                ports.sync_devices()
                 control.send(protocol.encode("GUEST_EXIT", cpu=index, code=out.exit_code))
                 logger.info("guest_exit", code=out.exit_code, reason=out.reason)
                 state = "exited"

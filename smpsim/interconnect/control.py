@@ -84,3 +84,5 @@ def serve_until_stop(service, control: ControlChannel, logger) -> None:
                 continue
             if message["t"] == "STOP":
                 return
+            if message["t"] == "PING":  # bootctl: has all we sent before reached it?
+                control.send(protocol.encode("ACK"))

@@ -2,8 +2,11 @@
 PL011 UART of QEMU virt) and serves the CPUs' accesses to them (DESIGN.md §3).
 
 Requests: MMIO_READ/MMIO_WRITE with absolute addresses (interconnect/bus.py decides
-what is whose). The UART's output goes to `console.log` in the run directory and, as
-CONSOLE messages, to bootctl for the terminal; its interrupt output goes to the GIC
+what is whose), and CONSOLE from CPUs (their semihosting output). This service is the
+one writer of the guest console: the UART's output and the CPUs' semihosting output go
+to `console.log` in the run directory and, as CONSOLE messages, to bootctl for the
+terminal, in the order each CPU caused them (a CPU's posted UART writes and its
+CONSOLE request share its one socket). The UART's interrupt output goes to the GIC
 service as SPI_LEVEL (posted, in order).
 """
 
@@ -27,10 +30,12 @@ CONSOLE_FILE = "console.log"
 class DeviceService:
     """Message handling of the device service (no sockets: tests drive it directly)."""
 
-    def __init__(self, console: Callable[[bytes], None],
+    def __init__(self, console: Callable[[bytes, int], None],
                  spi: Callable[[int, bool], None],
                  on_refused: Callable[[str], None] | None = None):
-        self.uart = pl011.Pl011(console, lambda level: spi(bus.UART_SPI, level))
+        self.console = console  # (data, cpu): cpu -1 is the UART
+        self.uart = pl011.Pl011(lambda data: console(data, -1),
+                                lambda level: spi(bus.UART_SPI, level))
         self.on_refused = on_refused or (lambda reason: None)  # a posted write refused
 
     def handle(self, m: dict) -> bytes | None:
@@ -45,6 +50,9 @@ class DeviceService:
     def _serve(self, m: dict) -> bytes | None:
         kind = m["t"]
         if kind == "PING":
+            return protocol.encode("ACK")
+        if kind == "CONSOLE":
+            self.console(m["data"], m["cpu"])
             return protocol.encode("ACK")
         if kind not in ("MMIO_READ", "MMIO_WRITE"):
             raise protocol.ProtocolError(f"the device service does not serve {kind}")
@@ -76,9 +84,9 @@ def main(argv: list[str] | None = None) -> int:
     console_fd = os.open(os.path.join(args.run_dir, CONSOLE_FILE),
                          os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
 
-    def console(data: bytes) -> None:
+    def console(data: bytes, cpu: int) -> None:
         os.write(console_fd, data)
-        control.send(protocol.encode("CONSOLE", cpu=-1, data=data))
+        control.send(protocol.encode("CONSOLE", cpu=cpu, data=data))
 
     def spi(intid: int, level: bool) -> None:
         gic.send(protocol.encode("SPI_LEVEL", intid=intid, level=level))

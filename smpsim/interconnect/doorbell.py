@@ -92,6 +92,12 @@ class Doorbells:
         self.words[cpu, RING] = 1
         futex.wake(self._base + self._offset(cpu, RING))
 
+    def ring_word(self, cpu: int) -> np.ndarray:
+        """`cpu`'s RING word as a one-element array on the shared segment (for the core
+        to watch while it runs: Core.watch_doorbell)."""
+        return np.ndarray((1,), dtype=np.uint64, buffer=self._ram.array,
+                          offset=self._offset(cpu, RING))
+
     def get(self, cpu: int, word: int) -> int:
         return int(self.words[cpu, word])
 

@@ -68,6 +68,14 @@ class Core:
         self.stop_on_exception = stop_on_exception
         # a virtual clock by default: CNTFRQ (62.5 MHz) at a nominal 100 MIPS
         self.set_counter_rate(DEFAULT_TICKS_PER_INSTRUCTION)
+        self.bell = np.zeros(1, dtype=np.uint64)  # see watch_doorbell
+
+    def watch_doorbell(self, word: np.ndarray) -> None:
+        """Make `run` end early (BUDGET) once `word[0]` becomes non-zero: a one-element
+        uint64 array, typically this CPU's RING word in the doorbell segment."""
+        if word.dtype != np.uint64 or word.shape != (1,):
+            raise ValueError("the doorbell word is a one-element uint64 array")
+        self.bell = word
 
     # --- PSTATE, system registers, interrupt lines -------------------------------------
     @property
@@ -261,7 +269,7 @@ class Core:
     def run(self, budget: int = 1 << 62) -> Exit:
         """Run until an exit or `budget` instructions have retired."""
         interpreter.run(self.regs, self.cpu, self.ram, self.page_slot, self.slot_page, self.dec,
-                        budget)
+                        budget, self.bell)
         return self.last_exit()
 
     def step(self, n: int = 1) -> Exit:

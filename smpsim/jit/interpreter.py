@@ -467,14 +467,20 @@ def _interrupt(regs, cpu):
     return True
 
 
+BELL_CHUNK = np.int64(4096)  # instructions between looks at the doorbell
+
+
 @jit
-def run(regs, cpu, mem, page_slot, slot_page, dec, budget):
+def run(regs, cpu, mem, page_slot, slot_page, dec, budget, bell):
     """Run up to `budget` instructions; returns the exit kind (details in `cpu`).
 
     An instruction whose device accesses the caller has just answered (MMIO_DONE > 0)
     re-executes alone first, so that its answers are not mistaken for the next one's.
     Interrupts are taken at the start and whenever an instruction may have made one
     deliverable (a write to DAIF or HCR_EL2, an exception return).
+    `bell[0]` is watched every BELL_CHUNK instructions: when another process rings this
+    CPU (an interrupt line, an event, STOP), the run ends early with BUDGET so that its
+    caller looks, and a long quantum costs no latency.
     """
     cpu[MMIO_SEQ] = U0
     if cpu[MMIO_DONE] != U0:
@@ -498,11 +504,12 @@ def run(regs, cpu, mem, page_slot, slot_page, dec, budget):
             return exits.TIMER
         if _interrupt(regs, cpu):
             return exits.EXCEPTION
-        if budget <= 0:
+        if budget <= 0 or bell[0] != U0:
             cpu[EXIT_KIND] = np.uint64(exits.BUDGET)
             return exits.BUDGET
         # run up to the next timer deadline at most, so that its output changes on time
-        chunk = min(budget, max(np.int64(1), timers.instructions_to_next_change(cpu)))
+        chunk = min(budget, BELL_CHUNK,
+                    max(np.int64(1), timers.instructions_to_next_change(cpu)))
         kind, count = _loop(regs, cpu, mem, page_slot, slot_page, dec, chunk)
         budget -= count
         if kind == exits.BUDGET and budget > 0:
