@@ -7,6 +7,7 @@
 // SMC at EL2, HVC at EL1 (DESIGN.md §2).
 
     .include "common.inc"
+    .include "report.inc"
 
     .text
     .global main
@@ -59,52 +60,6 @@ secondary_done:
 2:  wfe
     b 2b
 
-// print "cpu <aff> up at EL<n>, vhe|no vhe"
-report:
-    mov x23, x30
-    adr x1, msg_cpu
-    SEMIHOSTING SYS_WRITE0
-    mov x0, x19
-    bl print_hex
-    adr x1, msg_el
-    SEMIHOSTING SYS_WRITE0
-    mrs x0, currentel
-    lsr x0, x0, #2
-    add x0, x0, #'0'
-    adr x1, char
-    strb w0, [x1]
-    SEMIHOSTING SYS_WRITEC
-    mrs x0, id_aa64mmfr1_el1
-    ubfx x0, x0, #8, #4          // VH
-    adr x1, msg_vhe
-    cbnz x0, 3f
-    adr x1, msg_novhe
-3:  SEMIHOSTING SYS_WRITE0
-    mov x30, x23
-    ret
-
-// x0 in hexadecimal, without leading zeros (at least one digit)
-print_hex:
-    mov x24, x0
-    mov x25, #60
-    mov x26, #0                  // a digit has been printed
-4:  lsr x0, x24, x25
-    and x0, x0, #0xf
-    orr x27, x0, x26
-    cbnz x27, 5f
-    cbnz x25, 6f                 // skip a leading zero, but never the last digit
-5:  mov x26, #1
-    cmp x0, #10
-    add x1, x0, #'0'
-    add x2, x0, #('a' - 10)
-    csel x0, x2, x1, hs
-    adr x1, char
-    strb w0, [x1]
-    SEMIHOSTING SYS_WRITEC
-6:  subs x25, x25, #4
-    b.pl 4b
-    ret
-
 // the PSCI conduit: SMC from EL2, HVC from EL1
 firmware:
     mrs x9, currentel
@@ -118,10 +73,5 @@ firmware:
     .data
     .balign 4
 reported: .word 0
-char: .byte 0, 0
-msg_cpu: .asciz "cpu "
-msg_el: .asciz " up at EL"
-msg_vhe: .asciz ", vhe\n"
-msg_novhe: .asciz ", no vhe\n"
 msg_done: .asciz "all CPUs reported\n"
 msg_failed: .asciz "CPU_ON failed\n"

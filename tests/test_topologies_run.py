@@ -1,7 +1,9 @@
-"""The shipped multi-CPU topologies with their default guest (guests/smp_hello.s): every
-CPU comes up by PSCI and reports its EL and VHE as its features say; virt-vhe prints the
-same lines on QEMU (-smp 4)."""
+"""The shipped multi-CPU topologies with their default guest (guests/smp_hello.s, or
+guests/spin_hello.s for spin-table): every CPU comes up by PSCI CPU_ON or by spin-table
+release and reports its EL and VHE as its features say; virt-vhe prints the same lines
+on QEMU (-smp 4)."""
 
+import json
 import pathlib
 import shutil
 import subprocess
@@ -31,6 +33,7 @@ def lines(cpus, el, vhe):
     ("virt-nvhe", lines([0, 1, 2, 3], 2, [False] * 4)),
     ("virt-el1", lines([0, 1, 2, 3], 1, [False] * 4)),
     ("virt-mixed", lines([0x0, 0x1, 0x100, 0x101], 2, [True, True, False, False])),
+    ("virt-spin-table", lines([0, 1, 2, 3], 2, [True] * 4)),
 ])
 def test_every_cpu_comes_up_as_its_topology_says(tmp_path, name, want):
     r = subprocess.run([sys.executable, "-m", "smpsim", "run", str(TOPOLOGIES / f"{name}.toml"),
@@ -51,3 +54,14 @@ def test_virt_vhe_on_qemu_prints_the_same(tmp_path):
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert r.stdout.replace("\r", "").splitlines() == lines([0, 1, 2, 3], 2, [True] * 4)
+
+
+def test_spin_table_brings_the_secondaries_up_without_psci(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "smpsim", "run",
+                        str(TOPOLOGIES / "virt-spin-table.toml"), "--run-dir", str(tmp_path / "run")],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    records = [json.loads(line) for line in (tmp_path / "run" / "events.jsonl").read_text().splitlines()]
+    released = sorted(e["component"] for e in records if e["event"] == "spin_table_release")
+    assert released == ["cpu1", "cpu2", "cpu3"]
+    assert not [e for e in records if e["event"] == "psci_call"]
