@@ -336,6 +336,11 @@ def test_the_hyp_timer_interrupt_is_taken_at_el2_through_the_gic(tmp_path):
     rc, out, err = run_machine(tmp_path, HYP_TIMER_IRQ,
                                topology=ONE_VHE_CPU, elf=True)
     assert (rc, out) == (0, "irq 26 from the hyp timer\n"), err
+    # the core's event ring reached the log: the timer armed, the IRQ taken at EL2
+    recs = [r for r in events(tmp_path / "run") if r["component"] == "cpu0"]
+    assert any(r["event"] == "timer_control" and r["register"] == "CNTHP_CTL_EL2" for r in recs)
+    irqs = [r for r in recs if r["event"] == "exception" and r["type"] == "irq"]
+    assert len(irqs) == 1 and (irqs[0]["from_el"], irqs[0]["to_el"]) == (2, 2)
 
 
 def test_the_same_image_on_qemu_prints_the_same(tmp_path):

@@ -19,11 +19,13 @@ import zmq
 from smpsim import log
 from smpsim.bootctl import psci
 from smpsim.cpu_worker import worker as w
+from smpsim.cpu_worker.guest_events import log_events
 from smpsim.interconnect import bus as busmap
 from smpsim.interconnect import doorbell, protocol
 from smpsim.interconnect.control import ControlChannel, die_with_parent
 from smpsim.interconnect.shared_ram import SharedRam
 from smpsim.jit.core import Core
+from smpsim.jit.state import EV_SLOTS
 from smpsim.jit.features import Features
 
 REPLY_TIMEOUT_MS = 120_000  # a service that does not answer in 2 minutes is gone
@@ -258,9 +260,13 @@ def main(argv: list[str] | None = None) -> int:
                     break
                 bells.words[index, doorbell.PC] = core.pc  # (for reports: no ring)
                 bells.words[index, doorbell.EL] = core.el
+                log_events(core, logger)
             out = worker.step()
+            if core.events_pending >= EV_SLOTS // 2:  # the ring fills: log before it loses any
+                log_events(core, logger)
             if out.state == w.RUNNING:
                 continue
+            log_events(core, logger)  # before going off, ending or waiting: the log is current
             if out.state == w.OFF:
                 state = "off"
                 bells.set(index, doorbell.POWER, doorbell.POWER_OFF)
@@ -303,6 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     except (TimeoutError, protocol.ProtocolError) as exc:
         logger.error("cpu_failed", reason=str(exc))
         status = 70
+    log_events(core, logger)
     logger.info("cpu_stopped", pc=hex(core.pc), el=core.el, icount=core.icount)
     control.close()
     ctx.destroy(linger=0)  # nobody is left to hear what is still queued

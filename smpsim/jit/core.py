@@ -22,7 +22,8 @@ from smpsim.jit.features import Features, reset_state
 from smpsim.jit.state import (CNT_BASE, CNT_ICOUNT_BASE, CNT_SCALE, CUR_EL, EVENT_REGISTER, DAIF_BITS, EXIT_A, EXIT_B, EXIT_C, EXIT_D, EXIT_INSN,
                               EXIT_KIND, EXIT_PC, FIQ_LINE, FIRMWARE_HVC, ICOUNT, IRQ_LINE, MMIO_DONE,
                               MMIO_VAL0, NZCV, PAN_BIT, PC, SERROR_LINE, SP, SPSEL, STOP_ON_EXCEPTION,
-                              SYSREG_BASE, TIMER_LEVELS, ZR)
+                              SYSREG_BASE, TIMER_LEVELS, ZR, EV_BASE, EV_COUNT, EV_SLOTS,
+                              EV_WORDS)
 
 _MASK64 = (1 << 64) - 1
 DEFAULT_TICKS_PER_INSTRUCTION = 62_500_000 / 100_000_000
@@ -165,6 +166,22 @@ class Core:
         """The count of the next event-stream event (it wakes a WFE), if the stream is on."""
         due = int(timers.next_event_stream(self.cpu))
         return None if due == _MASK64 else due
+
+    # --- the event ring (events.py) ------------------------------------------------------
+    @property
+    def events_pending(self) -> int:
+        """How many events were recorded since the last drain (lost ones included)."""
+        return int(self.cpu[EV_COUNT])
+
+    def drain_events(self) -> tuple[list[tuple[int, ...]], int]:
+        """The recorded events, oldest first, as (kind, icount, a, b, c, d), and how many
+        more were lost because the ring was full; empties the ring."""
+        n = int(self.cpu[EV_COUNT])
+        kept = min(n, EV_SLOTS)
+        rows = self.cpu[EV_BASE:EV_BASE + kept * EV_WORDS].reshape(kept, EV_WORDS)
+        out = [tuple(int(v) for v in row) for row in rows]
+        self.cpu[EV_COUNT] = 0
+        return out, n - kept
 
     # --- waiting: what ends a WFI or a WFE (the CPU process does the waiting) ----------
     def interrupt_pending(self) -> bool:

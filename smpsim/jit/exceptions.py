@@ -12,6 +12,7 @@ regs[SP]; the others wait in the SP_ELx_BANK words.
 
 import numpy as np
 
+from smpsim.jit import events
 from smpsim.jit.alu import M32, U0, U1
 from smpsim.jit.compile import jit
 from smpsim.jit.state import (CUR_EL, DAIF_BITS, EVENT_REGISTER, EXCL_VALID, FEATURE_BITS, FIQ_LINE, IL_BIT,
@@ -159,6 +160,9 @@ def take(regs, cpu, target_el, vector, esr, far, return_pc, nzcv):
         cpu[sysreg_word(target_el, 2)] = np.uint64(esr)
     if far >= 0:
         cpu[sysreg_word(target_el, 3)] = np.uint64(far)
+    events.record(cpu, events.EXCEPTION, target_el | (cur << 4) | ((vector >> 7) << 8),
+                  np.uint64(esr) if esr >= 0 else U0, return_pc,
+                  np.uint64(far) if far >= 0 else U0)
     cpu[DAIF_BITS] = DAIF_ALL
     cpu[IL_BIT] = U0
     # PAN is set on entry to EL1 (or to EL2 in the EL2&0 regime) when SCTLR_ELx.SPAN is 0
@@ -228,6 +232,9 @@ def exception_return(regs, cpu, nzcv):
         switch_stack(regs, cpu, target, spsel)
     cpu[EXCL_VALID] = U0  # ClearExclusiveLocal, then SendEventLocal (D1.14.3)
     cpu[EVENT_REGISTER] = U1
+    to_el = cur if illegal else target
+    events.record(cpu, events.EXCEPTION_RETURN, cur | (to_el << 4) | (np.int64(illegal) << 8),
+                  elr, spsr, 0)
     return elr, nzcv, not illegal
 
 

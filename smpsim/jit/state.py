@@ -93,9 +93,14 @@ TIMER_LEVELS = 45  # the timers' interrupt outputs: bit n = PPI n asserted
 TIMER_CTL = 46  # 4 words: CNTP, CNTV, CNTHP, CNTHV _CTL (ENABLE, IMASK; ISTATUS computed)
 TIMER_CVAL = 50  # 4 words: their compare values
 SP_ALIGN_MASK = 54  # 15 when SCTLR_ELx.SA/SA0 of the current regime checks SP, else 0
+EV_COUNT = 55  # guest-visible events recorded since the caller last drained (events.py)
 
 SYSREG_BASE = 64  # the values of the system registers (sysreg_table storage) start here
-CPU_WORDS = SYSREG_BASE + STORAGE_WORDS
+# the event ring (events.py): EV_SLOTS records of EV_WORDS words after the registers
+EV_BASE = SYSREG_BASE + STORAGE_WORDS
+EV_SLOTS = 256
+EV_WORDS = 6  # kind, instruction count, four operands
+CPU_WORDS = EV_BASE + EV_SLOTS * EV_WORDS
 
 
 def new_regs() -> np.ndarray:

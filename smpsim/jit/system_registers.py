@@ -15,7 +15,7 @@ interrupt), or an exit kind for the caller (the GIC's registers).
 
 import numpy as np
 
-from smpsim.jit import decode_cache, timers
+from smpsim.jit import decode_cache, events, timers
 from smpsim.jit import exceptions as exc
 from smpsim.jit import exits
 from smpsim.jit.alu import M32, U0, U1
@@ -27,7 +27,7 @@ from smpsim.jit.state import (CUR_EL, DAIF_BITS, EXIT_A, EXIT_B, EXIT_C, FLUSH_D
 from smpsim.jit.sysreg_table import (HCR, I_ALIAS, I_ARG, I_E2H, I_EL, I_EL0, I_FEATURE, I_KIND,
                                      I_SPECIAL, I_STORAGE, I_TRAP_R, I_TRAP_W, INFO, KEYS,
                                      PLAIN, RAZWI, RES1, RO, SPECIAL, WMASK, WO, EL0_GATES,
-                                     special_id, storage_index)
+                                     entry_index, special_id, storage_index)
 
 TAKEN = 1000  # internal statuses, beyond the exit kinds
 RECHECK = 1001
@@ -95,6 +95,13 @@ CPTR_FIELDS = np.uint64((1 << 31) | (1 << 30) | (1 << 20) | (1 << 10))
 CPTR_RES1 = np.uint64(0x33FF)
 CPTR_E2H_FIELDS = np.uint64((1 << 31) | (1 << 30) | (1 << 28) | (3 << 20) | (3 << 16))
 HCR_INTERRUPT_BITS = np.uint64(0x1F8 | (1 << HCR["TGE"]))  # FMO IMO AMO VF VI VSE, TGE
+
+# writes that become log records (DESIGN.md §6; the timers' CTLs are recorded apart)
+WATCHED_NAMES = ("HCR_EL2", "VBAR_EL1", "VBAR_EL2", "SCTLR_EL1", "SCTLR_EL2", "VTTBR_EL2",
+                 "VTCR_EL2", "CNTHCTL_EL2", "CNTKCTL_EL1", "CNTVOFF_EL2")
+WATCHED = np.zeros(len(KEYS), dtype=np.uint8)
+for _name in WATCHED_NAMES:
+    WATCHED[entry_index(_name)] = 1
 
 
 @jit
@@ -338,8 +345,11 @@ def access(regs, cpu, mem, page_slot, dec, row, nzcv, pc):
     if kind == RO or (kind == SPECIAL and _special_read_only(sp)):
         return TAKEN, nzcv, exc.undefined(regs, cpu, pc, nzcv)
     if kind == PLAIN:
-        cpu[SYSREG_BASE + INFO[entry, I_STORAGE]] = (value & WMASK[entry]) | RES1[entry]
+        word = SYSREG_BASE + INFO[entry, I_STORAGE]
+        cpu[word] = (value & WMASK[entry]) | RES1[entry]
         exc.refresh_sp_alignment(cpu)  # (SCTLR_ELx.SA/SA0; cheap enough for any write)
+        if WATCHED[entry]:
+            events.record(cpu, events.SYSREG_WRITE, entry, cpu[word], pc, 0)
         return 0, nzcv, next_pc
     if kind == RAZWI or sp == SP_CACHE_NOP or sp == SP_TLBI:  # (TLBI: no TLB before the MMU)
         return 0, nzcv, next_pc
@@ -347,6 +357,9 @@ def access(regs, cpu, mem, page_slot, dec, row, nzcv, pc):
         status, target = _dc_zva(regs, cpu, mem, page_slot, dec, value, pc, nzcv)
         return status, nzcv, target
     status, nzcv = write_special(regs, cpu, entry, sp, value, nzcv)
+    if WATCHED[entry]:
+        events.record(cpu, events.SYSREG_WRITE, entry,
+                      cpu[SYSREG_BASE + INFO[entry, I_STORAGE]], pc, 0)
     return status, nzcv, next_pc
 
 
@@ -405,6 +418,8 @@ def _generic_timer(regs, cpu, entry, sp, key, rt, read, iss, nzcv, pc):
                 timers.write_tval(cpu, timer, count, value)
             elif field == 1:
                 cpu[timers.TIMER_CTL + timer] = value & (timers.CTL_ENABLE | timers.CTL_IMASK)
+                events.record(cpu, events.TIMER_CONTROL, timer,
+                              cpu[timers.TIMER_CTL + timer], pc, 0)
             else:
                 cpu[timers.TIMER_CVAL + timer] = value
             status = RECHECK  # the outputs and the next deadline may have moved
