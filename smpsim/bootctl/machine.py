@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import signal
 import sys
 import time
@@ -26,7 +27,7 @@ from smpsim import log
 from smpsim.bootctl import images, psci, rundir
 from smpsim.bootctl.supervisor import LaunchError, Supervisor
 from smpsim.bootctl.topology import Topology
-from smpsim.interconnect import doorbell, protocol
+from smpsim.interconnect import doorbell, mailbox, protocol
 from smpsim.interconnect.shared_ram import SharedRam
 from smpsim.interconnect.sockets import Endpoints
 
@@ -82,6 +83,9 @@ def run(topology: Topology, image_path=None, timeout: float | None = None,
     ends = Endpoints(rd)
     ram = SharedRam.create(m.ram_size)
     bells = doorbell.Doorbells.create(len(topology.cpus))
+    # the CPUs' mailboxes to each service (mailbox.py): a segment and an eventfd each
+    boxes = {svc: (mailbox.Mailboxes.create(len(topology.cpus), tag=svc),
+                   os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)) for svc in ("gic", "devices")}
     sup = None
     status, reason = EXIT_SIMULATOR, "the run did not finish"
     try:
@@ -89,8 +93,8 @@ def run(topology: Topology, image_path=None, timeout: float | None = None,
             off = seg.address - m.ram_base
             ram.array[off:off + len(seg.data)] = memoryview(seg.data)
         sup = Supervisor(rd, ends, ctx)
-        status, reason = _run(topology, image, rd, ends, ram, bells, sup, logger, console,
-                              timeout if timeout is not None else topology.run.timeout)
+        status, reason = _run(topology, image, rd, ends, ram, bells, boxes, sup, logger,
+                              console, timeout if timeout is not None else topology.run.timeout)
     except LaunchError as exc:
         status, reason = EXIT_SIMULATOR, f"the machine did not start: {exc}"
     except (Interrupted, KeyboardInterrupt) as exc:
@@ -104,6 +108,9 @@ def run(topology: Topology, image_path=None, timeout: float | None = None,
         if sup is not None:
             sup.shutdown(reason)
         bells.close()
+        for segment, fd in boxes.values():
+            segment.close()
+            os.close(fd)
         ram.close()
         ends.cleanup()
         ctx.term()
@@ -120,8 +127,13 @@ def _handle_signals(on_term, on_int) -> tuple:
         return signal.SIG_DFL, signal.default_int_handler
 
 
+def _mailbox_spec(boxes, svc: str) -> str:
+    segment, fd = boxes[svc]
+    return f"{segment.name},{fd},{segment.n_cpus}"
+
+
 def _cpu_config(topology: Topology, cpu, image, ends: Endpoints, ram: SharedRam,
-                bells: doorbell.Doorbells) -> str:
+                bells: doorbell.Doorbells, boxes) -> str:
     return json.dumps({
         "index": cpu.index, "n_cpus": len(topology.cpus), "boot": cpu.index == 0,
         "entry": image.entry, "start_el": cpu.start_el(topology.boot),
@@ -131,6 +143,7 @@ def _cpu_config(topology: Topology, cpu, image, ends: Endpoints, ram: SharedRam,
         "ram_name": ram.name, "ram_size": topology.machine.ram_size,
         "ram_base": topology.machine.ram_base, "doorbell": bells.name,
         "gic": ends.address("gic"), "devices": ends.address("devices"),
+        "mailboxes": {svc: _mailbox_spec(boxes, svc) for svc in boxes},
         "features": cpu.core_features(),
         "release_address": (topology.boot.release_address
                             if topology.boot.method == "spin-table" else None),
@@ -148,18 +161,21 @@ def _where(bells: doorbell.Doorbells, cpu: int, topology: Topology) -> str:
     return f"cpu{cpu} at pc={bells.get(cpu, doorbell.PC):#x} EL{bells.get(cpu, doorbell.EL)}{waiting}"
 
 
-def _run(topology, image, rd, ends, ram, bells, sup, logger, console, timeout):
+def _run(topology, image, rd, ends, ram, bells, boxes, sup, logger, console, timeout):
     affinities = ",".join(hex(c.mpidr & 0xFF_00FF_FFFF) for c in topology.cpus)
+    fds = tuple(fd for _, fd in boxes.values())
     sup.launch("gic", "smpsim.gic_dist.service",
                ["--run-dir", str(rd), "--endpoint", ends.address("gic"),
-                "--doorbell", bells.name, "--affinities", affinities])
+                "--mailboxes", _mailbox_spec(boxes, "gic"),
+                "--doorbell", bells.name, "--affinities", affinities], pass_fds=fds)
     sup.launch("devices", "smpsim.interconnect.devices",
                ["--run-dir", str(rd), "--endpoint", ends.address("devices"),
-                "--gic", ends.address("gic")])
+                "--mailboxes", _mailbox_spec(boxes, "devices"),
+                "--gic", ends.address("gic")], pass_fds=fds)
     for cpu in topology.cpus:
         sup.launch(f"cpu{cpu.index}", "smpsim.cpu_worker.process",
                    ["--run-dir", str(rd), "--config",
-                    _cpu_config(topology, cpu, image, ends, ram, bells)])
+                    _cpu_config(topology, cpu, image, ends, ram, bells, boxes)], pass_fds=fds)
     sup.wait_ready(READY_TIMEOUT)
     sup.broadcast(protocol.encode("START"))
     logger.info("machine_started", processes=len(sup.children))

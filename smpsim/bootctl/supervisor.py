@@ -5,6 +5,9 @@ in the run directory, waits until every one has said READY with our protocol ver
 then sends START. While the run goes on it notices a process that dies, and at the end
 (or on any failure) it stops the others — STOP, a grace period, then SIGKILL — and
 reaps them all, so that no process of the run is left behind.
+
+Only the processes it launched are heard on the control socket: a message of more than
+one frame, or from any other peer, is logged (`bad_message`) and dropped.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import time
 
 import zmq
 
+from smpsim import log
 from smpsim.interconnect import protocol
 from smpsim.interconnect.sockets import Endpoints
 
@@ -46,8 +50,38 @@ class Supervisor:
         self.socket.setsockopt(zmq.ROUTER_MANDATORY, 1)
         self.socket.bind(self.control_address)
         self.children: dict[str, Child] = {}
+        self._logger = None  # made on the first bad message
 
-    def launch(self, name: str, module: str, args: list[str]) -> None:
+    def _refuse(self, peer: bytes, reason: str) -> None:
+        if self._logger is None:
+            self._logger = log.get_logger("bootctl", self.run_dir)
+        self._logger.warning("bad_message", sender=peer.decode("utf-8", "backslashreplace")[:80],
+                             reason=reason)
+
+    def _next(self, timeout_ms: int) -> tuple[str, bytes] | None:
+        """The next message from a child within `timeout_ms` (others are refused)."""
+        deadline = time.monotonic() + timeout_ms / 1000
+        while True:
+            left = max(0, int((deadline - time.monotonic()) * 1000))
+            if not self.socket.poll(left):
+                return None
+            frames = self.socket.recv_multipart()
+            peer = frames[0]
+            try:
+                name = peer.decode("utf-8")
+            except UnicodeDecodeError:
+                name = None
+            if name not in self.children:
+                self._refuse(peer, "not from a process of this run")
+            elif len(frames) != 2:
+                self._refuse(peer, f"expected one frame after the identity, "
+                                   f"got {len(frames) - 1}")
+            else:
+                return name, frames[1]
+
+    def launch(self, name: str, module: str, args: list[str],
+               pass_fds: tuple[int, ...] = ()) -> None:
+        """Start a child; `pass_fds` it inherits under the same numbers (eventfds)."""
         log_path = self.run_dir / f"{name}.stderr.log"
         log = open(log_path, "wb")
         try:
@@ -55,7 +89,7 @@ class Supervisor:
                 [sys.executable, "-m", module, "--name", name, "--control",
                  self.control_address, *args],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=False)
+                start_new_session=False, pass_fds=pass_fds)
         finally:
             log.close()
         self.children[name] = Child(name, process, log_path)
@@ -91,17 +125,15 @@ class Supervisor:
             if left <= 0:
                 waiting = ", ".join(c.name for c in self.children.values() if not c.ready)
                 raise LaunchError(f"not ready after {timeout:g} s: {waiting}")
-            if not self.socket.poll(int(min(left, 0.2) * 1000)):
+            got = self._next(int(min(left, 0.2) * 1000))
+            if got is None:
                 continue
-            peer, body = self.socket.recv_multipart()
-            name = peer.decode(errors="replace")
+            name, body = got
             try:
                 message = protocol.decode(body)
                 protocol.check_ready(message)
             except protocol.ProtocolError as exc:
                 raise LaunchError(f"{name}: {exc}") from None
-            if name not in self.children:
-                raise LaunchError(f"READY from {name!r}, which this run did not launch")
             self.children[name].ready = True
             self.children[name].pid = message["pid"]
 
@@ -114,13 +146,15 @@ class Supervisor:
 
     def receive(self, timeout_ms: int) -> tuple[str, bytes] | None:
         """The next control message from a child: (name, body), or None."""
-        if not self.socket.poll(timeout_ms):
-            return None
-        peer, body = self.socket.recv_multipart()
-        return peer.decode(errors="replace"), body
+        return self._next(timeout_ms)
 
     def send(self, name: str, data: bytes) -> None:
-        self.socket.send_multipart([name.encode(), data])
+        try:
+            self.socket.send_multipart([name.encode(), data])
+        except zmq.ZMQError as exc:
+            if exc.errno != zmq.EHOSTUNREACH:
+                raise
+            # that peer is gone (supervision reports it) or never connected
 
     def shutdown(self, reason: str, grace: float = 2.0) -> None:
         """STOP to everyone, then SIGKILL whoever is still there; reap them all."""

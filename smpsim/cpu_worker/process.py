@@ -21,7 +21,7 @@ from smpsim.bootctl import psci
 from smpsim.cpu_worker import worker as w
 from smpsim.cpu_worker.guest_events import log_events
 from smpsim.interconnect import bus as busmap
-from smpsim.interconnect import doorbell, protocol
+from smpsim.interconnect import doorbell, mailbox, protocol
 from smpsim.interconnect.control import ControlChannel, die_with_parent
 from smpsim.interconnect.shared_ram import SharedRam
 from smpsim.jit.core import Core
@@ -44,77 +44,102 @@ class Stopped(Exception):
     """bootctl said STOP."""
 
 
+class ServiceLink:
+    """This CPU's way to one service: its mailbox (mailbox.py) when the run has one, else
+    a ZeroMQ DEALER socket. Either way, messages stay in the order they were sent."""
+
+    def __init__(self, ctx: zmq.Context, address: str, mailbox_spec: str | None, cpu: int):
+        self.socket = None
+        self.client = None
+        if mailbox_spec:
+            name, fd, cpus = mailbox_spec.split(",")
+            self.client = mailbox.Client(mailbox.Mailboxes.attach(name, int(cpus)), cpu, int(fd))
+        else:
+            self.socket = ctx.socket(zmq.DEALER)
+            self.socket.setsockopt(zmq.LINGER, 1000)
+            self.socket.connect(address)
+
+    def post(self, data: bytes) -> None:
+        if self.client is not None:
+            self.client.post(data)
+        else:
+            self.socket.send(data)
+
+    def ask(self, data: bytes) -> dict:
+        """Send a request and return its reply; ProtocolError if the service refused it."""
+        if self.client is not None:
+            try:
+                body = self.client.request(data, REPLY_TIMEOUT_MS / 1000)
+            except mailbox.MailboxError as exc:
+                raise TimeoutError(f"a service did not answer: {exc}") from None
+        else:
+            self.socket.send(data)
+            if not self.socket.poll(REPLY_TIMEOUT_MS):
+                raise TimeoutError("a service did not answer")
+            body = self.socket.recv()
+        reply = protocol.decode(body)
+        if reply["t"] == "ERROR":
+            raise protocol.ProtocolError(f"refused: {reply['reason']}")
+        return reply
+
+
 class ZmqPorts:
-    """worker.Ports over the services' sockets, the control channel and the doorbell."""
+    """worker.Ports over the services' mailboxes or sockets, the control channel and the
+    doorbell."""
+
+    CONSOLE_CHUNK = 160  # bytes of console output per message (a mailbox slot holds 256)
 
     def __init__(self, ctx: zmq.Context, index: int, control: ControlChannel,
-                 gic_addr: str, devices_addr: str, bells: doorbell.Doorbells,
+                 gic: ServiceLink, devices: ServiceLink, bells: doorbell.Doorbells,
                  bus: busmap.Bus):
         self.index = index
         self.control = control
         self.bells = bells
         self.bus = bus
         self._posted = False  # device writes sent since the device service last answered
-        self.gic = self._dealer(ctx, gic_addr)
-        self.devices = self._dealer(ctx, devices_addr)
+        self.gic = gic
+        self.devices = devices
 
-    @staticmethod
-    def _dealer(ctx: zmq.Context, address: str) -> zmq.Socket:
-        s = ctx.socket(zmq.DEALER)
-        s.setsockopt(zmq.LINGER, 1000)
-        s.connect(address)
-        return s
-
-    def _request(self, socket: zmq.Socket, data: bytes) -> dict:
-        socket.send(data)
-        if not socket.poll(REPLY_TIMEOUT_MS):
-            raise TimeoutError("a service did not answer")
-        reply = protocol.decode(socket.recv())
-        if reply["t"] == "ERROR":
-            raise protocol.ProtocolError(f"refused: {reply['reason']}")
-        return reply
-
-    def _owner(self, addr: int) -> zmq.Socket | None:
+    def _owner(self, addr: int) -> ServiceLink | None:
         routed = self.bus.route(addr)
         if routed is None:
             return None
         return self.gic if routed[0].service == busmap.GIC else self.devices
 
     def mmio_read(self, addr: int, size: int) -> int | None:
-        socket = self._owner(addr)
-        if socket is None:
+        link = self._owner(addr)
+        if link is None:
             return None
-        reply = self._request(socket, protocol.encode("MMIO_READ", cpu=self.index, addr=addr,
-                                                      size=size))
+        reply = link.ask(protocol.encode("MMIO_READ", cpu=self.index, addr=addr, size=size))
         return reply["value"] if reply["t"] == "MMIO_DATA" else None
 
     def mmio_write(self, addr: int, size: int, value: int) -> bool:
-        socket = self._owner(addr)
-        if socket is None:
+        link = self._owner(addr)
+        if link is None:
             return False
-        if socket is self.devices:  # posted: ordered per CPU by the one socket
+        if link is self.devices:  # posted: ordered per CPU by its one link
             self._posted = True
-            socket.send(protocol.encode("MMIO_WRITE", cpu=self.index, addr=addr, size=size,
-                                        value=value, posted=True))
+            link.post(protocol.encode("MMIO_WRITE", cpu=self.index, addr=addr, size=size,
+                                      value=value, posted=True))
             return True
-        reply = self._request(socket, protocol.encode("MMIO_WRITE", cpu=self.index, addr=addr,
-                                                      size=size, value=value, posted=False))
+        reply = link.ask(protocol.encode("MMIO_WRITE", cpu=self.index, addr=addr, size=size,
+                                         value=value, posted=False))
         return reply["t"] == "ACK"
 
     def icc_read(self, reg: str, el: int) -> int:
-        return self._request(self.gic, protocol.encode("ICC_READ", cpu=self.index, reg=reg,
-                                                       el=el))["value"]
+        return self.gic.ask(protocol.encode("ICC_READ", cpu=self.index, reg=reg,
+                                            el=el))["value"]
 
     def icc_write(self, reg: str, el: int, value: int) -> None:
         if reg in POSTED_ICC:
-            self.gic.send(protocol.encode("ICC_WRITE", cpu=self.index, reg=reg, el=el,
+            self.gic.post(protocol.encode("ICC_WRITE", cpu=self.index, reg=reg, el=el,
                                           value=value, posted=True))
             return
-        self._request(self.gic, protocol.encode("ICC_WRITE", cpu=self.index, reg=reg, el=el,
-                                                value=value, posted=False))
+        self.gic.ask(protocol.encode("ICC_WRITE", cpu=self.index, reg=reg, el=el,
+                                     value=value, posted=False))
 
     def ppi(self, intid: int, level: bool) -> None:
-        self.gic.send(protocol.encode("PPI_LEVEL", cpu=self.index, intid=intid, level=level))
+        self.gic.post(protocol.encode("PPI_LEVEL", cpu=self.index, intid=intid, level=level))
 
     def firmware(self, x0: int, x1: int, x2: int, x3: int) -> psci.Call:
         self.sync_devices()  # SYSTEM_OFF ends the run: the UART's output first
@@ -125,16 +150,20 @@ class ZmqPorts:
 
     def console(self, data: bytes) -> None:
         """Semihosting output, to the device service that writes the console (after this
-        CPU's UART writes, on the same socket), acknowledged: the lines of different
-        CPUs appear in the order the guest caused them."""
-        self._request(self.devices, protocol.encode("CONSOLE", cpu=self.index, data=data))
+        CPU's UART writes, on the same link), acknowledged: the lines of different CPUs
+        appear in the order the guest caused them."""
+        chunks = [data[i:i + self.CONSOLE_CHUNK]
+                  for i in range(0, len(data), self.CONSOLE_CHUNK)] or [b""]
+        for chunk in chunks[:-1]:
+            self.devices.post(protocol.encode("CONSOLE", cpu=self.index, data=chunk))
+        self.devices.ask(protocol.encode("CONSOLE", cpu=self.index, data=chunks[-1]))
         self._posted = False
 
     def sync_devices(self) -> None:
         """Wait until the device service has served this CPU's posted writes (before
         anything that may end the run, so that no UART output is left behind)."""
         if self._posted:
-            self._request(self.devices, protocol.encode("PING"))
+            self.devices.ask(protocol.encode("PING"))
             self._posted = False
 
     def _control_reply(self, kind: str) -> dict:
@@ -195,7 +224,9 @@ def main(argv: list[str] | None = None) -> int:
     core.firmware_hvc = cfg["conduit"] == "hvc"
     ctx = zmq.Context()
     control = ControlChannel(ctx, args.control, args.name)
-    ports = ZmqPorts(ctx, index, control, cfg["gic"], cfg["devices"], bells,
+    links = {svc: ServiceLink(ctx, cfg[svc], cfg.get("mailboxes", {}).get(svc), index)
+             for svc in ("gic", "devices")}
+    ports = ZmqPorts(ctx, index, control, links["gic"], links["devices"], bells,
                      busmap.Bus.virt(cfg["n_cpus"], cfg["ram_base"], cfg["ram_size"]))
     core.watch_doorbell(bells.ring_word(index))
     # the core watches the doorbell while it runs, so in a free run a long quantum costs

@@ -20,8 +20,8 @@ import zmq
 from smpsim import log
 from smpsim.gic_dist.model import GicV3
 from smpsim.interconnect import bus, doorbell, protocol
-from smpsim.interconnect.control import (ControlChannel, die_with_parent, serve_until_stop,
-                                         service_arguments)
+from smpsim.interconnect.control import (ControlChannel, die_with_parent, mailbox_server,
+                                         serve_until_stop, service_arguments)
 from smpsim.interconnect.sockets import Service
 
 _POSTED = {"PPI_LEVEL", "SPI_LEVEL"}  # one-way: nobody waits for an answer
@@ -121,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
                       lambda cpu, irq, fiq: logger.debug("lines", cpu=cpu, irq=irq, fiq=fiq),
                       lambda reason: logger.warning("bad_message", reason=reason))
     service = Service(ctx, args.endpoint, core.handle,
-                      lambda reason: logger.warning("bad_message", reason=reason))
+                      lambda reason: logger.warning("bad_message", reason=reason),
+                      mailbox_server(args.mailboxes))
     control = ControlChannel(ctx, args.control, args.name)
     control.ready_and_wait_start(120_000)
     logger.info("gic_started", cpus=len(affinities))

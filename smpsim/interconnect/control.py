@@ -69,14 +69,26 @@ def service_arguments(prog: str, name: str) -> argparse.ArgumentParser:
     ap.add_argument("--control", required=True)
     ap.add_argument("--run-dir", required=True)
     ap.add_argument("--endpoint", required=True)
+    ap.add_argument("--mailboxes", help="the CPUs' mailboxes to this service: "
+                    "SEGMENT,EVENTFD,CPUS (mailbox.py); without it, ZeroMQ only")
     return ap
+
+
+def mailbox_server(spec: str | None):
+    """The mailbox.Server a service's --mailboxes names (None without one)."""
+    if not spec:
+        return None
+    from smpsim.interconnect import mailbox
+
+    name, fd, cpus = spec.split(",")
+    return mailbox.Server(mailbox.Mailboxes.attach(name, int(cpus)), int(fd))
 
 
 def serve_until_stop(service, control: ControlChannel, logger) -> None:
     """Serve `service` (sockets.Service) until bootctl says STOP on `control`."""
+    service.watch(control.socket)
     while True:
-        service.serve_one(50)
-        if control.socket.poll(0):
+        if control.socket in service.serve_one(50):
             try:
                 message = protocol.decode(control.socket.recv())
             except protocol.ProtocolError as exc:

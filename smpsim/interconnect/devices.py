@@ -20,8 +20,8 @@ import zmq
 
 from smpsim import log
 from smpsim.interconnect import bus, pl011, protocol
-from smpsim.interconnect.control import (ControlChannel, die_with_parent, serve_until_stop,
-                                         service_arguments)
+from smpsim.interconnect.control import (ControlChannel, die_with_parent, mailbox_server,
+                                         serve_until_stop, service_arguments)
 from smpsim.interconnect.sockets import Service
 
 CONSOLE_FILE = "console.log"
@@ -94,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     core = DeviceService(console, spi, lambda reason: logger.warning("bad_message",
                                                                      reason=reason))
     service = Service(ctx, args.endpoint, core.handle,
-                      lambda reason: logger.warning("bad_message", reason=reason))
+                      lambda reason: logger.warning("bad_message", reason=reason),
+                      mailbox_server(args.mailboxes))
     control.ready_and_wait_start(120_000)
     logger.info("devices_started", uart=hex(bus.UART_BASE))
     serve_until_stop(service, control, logger)

@@ -5,10 +5,12 @@ A Unix socket path is limited to about 107 bytes; when the run directory is deep
 than that allows, the sockets live in a private short directory under /tmp instead
 (also 0700), which `Endpoints.cleanup` removes.
 
-`Service` is a ROUTER socket with a handler: each request is decoded and checked
+`Service` is a ROUTER socket with a handler, and optionally the service's end of the
+CPUs' mailboxes (mailbox.py), polled together: each request is decoded and checked
 (protocol.py), handed to the handler, and the handler's reply sent back. A request
 that cannot be decoded, or whose handler refuses it (ProtocolError), is answered with
-ERROR and reported to `on_error`, and the service goes on serving.
+ERROR (unless its sender waits for nothing) and reported to `on_error`, and the service
+goes on serving.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Callable
 
 import zmq
 
-from smpsim.interconnect import protocol
+from smpsim.interconnect import mailbox, protocol
 
 _MAX_IPC_PATH = 100  # bytes of socket path we allow ourselves (the OS limit is ~107)
 
@@ -61,22 +63,55 @@ Handler = Callable[[dict], "bytes | None"]
 
 class Service:
     """A ROUTER socket serving requests with `handler(message) -> reply bytes or None`
-    (None: a posted request, nothing to answer)."""
+    (None: a posted request, nothing to answer), and the mailboxes of `mailboxes`
+    (a mailbox.Server) if given."""
 
     def __init__(self, context: zmq.Context, address: str, handler: Handler,
-                 on_error: Callable[[str], None] | None = None):
+                 on_error: Callable[[str], None] | None = None,
+                 mailboxes: mailbox.Server | None = None):
         self.socket = context.socket(zmq.ROUTER)
         self.socket.setsockopt(zmq.LINGER, 0)
         self.socket.bind(address)
         self.handler = handler
         self.on_error = on_error or (lambda reason: None)
+        self.mailboxes = mailboxes
+        self.poller = zmq.Poller()
+        self.poller.register(self.socket, zmq.POLLIN)
+        if mailboxes is not None:
+            self.poller.register(mailboxes.fileno(), zmq.POLLIN)
         self.served = 0
         self.refused = 0
 
-    def serve_one(self, timeout_ms: int) -> bool:
-        """Serve at most one request within `timeout_ms`; False if none came."""
-        if not self.socket.poll(timeout_ms):
-            return False
+    def watch(self, socket: zmq.Socket) -> None:
+        """Poll `socket` too (one poll for everything: a zero-timeout poll of another
+        socket after each request would cost ~20 µs); serve_one reports it ready."""
+        self.poller.register(socket, zmq.POLLIN)
+
+    def serve_one(self, timeout_ms: int) -> dict:
+        """Serve what has come within `timeout_ms` (the socket's next request, every
+        waiting mailbox message); what was ready (empty: nothing came)."""
+        ready = dict(self.poller.poll(timeout_ms))
+        if self.mailboxes is not None and self.mailboxes.fileno() in ready:
+            self.mailboxes.drain(self._serve_mail)
+        if self.socket in ready:
+            self._serve_socket()
+        return ready
+
+    def _serve_mail(self, body: bytes, wants_reply: bool) -> bytes | None:
+        try:
+            reply = self.handler(protocol.decode(body))
+        except protocol.ProtocolError as exc:
+            self.refused += 1
+            self.on_error(str(exc))
+            reply = protocol.encode("ERROR", reason=str(exc)[:400]) if wants_reply else None
+        self.served += 1
+        if wants_reply and (reply is None or len(reply) > mailbox.REPLY_BYTES):
+            reason = "no reply to a request" if reply is None else "reply too long"
+            self.on_error(reason)
+            reply = protocol.encode("ERROR", reason=reason)
+        return reply
+
+    def _serve_socket(self) -> None:
         frames = self.socket.recv_multipart()
         peer, body = frames[0], frames[-1]
         try:
@@ -91,7 +126,6 @@ class Service:
         self.served += 1
         if reply is not None:
             self.socket.send_multipart([peer, reply])
-        return True
 
     def close(self) -> None:
         self.socket.close(linger=0)
