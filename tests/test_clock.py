@@ -66,3 +66,17 @@ def test_host_clock_idle_gives_up_at_the_deadline():
     near = clock.now() + 1000  # a millisecond away
     assert clock.idle_until(near, deadline=time.monotonic() + 60) is True
     assert core.counter >= near
+
+
+def test_host_clock_keeps_a_busy_core_in_step_with_the_host():
+    # a core faster than the nominal 100 MIPS must not run its counter ahead of the host
+    # (the count never goes back: it would then stand still, or drift ever further ahead)
+    core = make_core()
+    clock = HostClock(core)  # 62.5 MHz
+    t0, before = time.monotonic_ns(), core.counter
+    while time.monotonic_ns() - t0 < 200_000_000:  # 200 ms of quanta
+        clock.before_quantum()
+        core.run(10_000)
+    clock.before_quantum()
+    host_ticks = (time.monotonic_ns() - t0) * 62_500_000 // 10**9
+    assert 0.97 < (core.counter - before) / host_ticks < 1.05

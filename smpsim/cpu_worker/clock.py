@@ -4,8 +4,9 @@ The core's counter advances with retired instructions at a set rate (jit/timers.
 a clock source decides the rate and, before each quantum, may move the count on:
 
 - `HostClock` (free runs): the count follows the host's monotonic clock at the
-  counter frequency; between two quanta it advances with instructions at a nominal
-  rate, and it never goes back. Not reproducible.
+  counter frequency; between two re-bases it advances with instructions at the rate
+  the CPU was last measured to run at (so it does not run ahead of the host on a fast
+  core and then stand still), and it never goes back. Not reproducible.
 - `VirtualClock` (lockstep and serial runs): the count is a function of retired
   instructions only (and of the idle time skipped in WFI), so a run repeats exactly.
 
@@ -21,6 +22,7 @@ from smpsim.jit.core import Core
 DEFAULT_FREQUENCY = 62_500_000  # CNTFRQ_EL0, as QEMU's virt machine
 NOMINAL_MIPS = 100.0  # the instruction rate a virtual clock assumes
 REBASE_NS = 1_000_000  # a host clock follows the host to within a millisecond
+_MAX_RATE = 0.999  # the core counts less than one tick per instruction
 
 
 def _rate(frequency: int, mips: float) -> float:
@@ -54,22 +56,33 @@ class HostClock:
         self._start = time.monotonic_ns()
         self._count0 = core.counter
         self._next_rebase = 0
+        self._last: tuple[int, int] | None = None  # (host ns, icount) at the last re-base
         core.set_counter_rate(_rate(frequency, mips))
 
     def now(self) -> int:
         return self._count0 + (time.monotonic_ns() - self._start) * self.frequency // 10**9
 
     def before_quantum(self) -> None:
-        # re-based at most every REBASE_NS: the counter keeps counting in between
+        # re-based at most every REBASE_NS: the counter keeps counting in between, at the
+        # rate of ticks per instruction the last interval measured
         t = time.monotonic_ns()
         if t >= self._next_rebase:
+            icount = self.core.icount
+            if self._last is not None:
+                t0, i0 = self._last
+                if icount > i0 and t > t0:
+                    rate = (t - t0) * self.frequency / 1e9 / (icount - i0)
+                    self.core.set_counter_rate(min(rate, _MAX_RATE))
+            self._last = (t, icount)
             self._next_rebase = t + REBASE_NS
             self.core.rebase_counter(self.now())
 
     def after_wait(self) -> None:
         """A CPU that slept (WFI/WFE) reads the host's time at once, not up to
-        REBASE_NS later: a guest timing a wake-up sees the time it took."""
+        REBASE_NS later: a guest timing a wake-up sees the time it took. (The sleep says
+        nothing about the CPU's speed: the next interval starts now.)"""
         self._next_rebase = 0
+        self._last = None
 
     def idle_until(self, count: int, deadline: float) -> bool:
         """Sleep until the host count reaches `count` or time.monotonic() reaches
