@@ -31,6 +31,7 @@ from smpsim.jit.features import Features
 REPLY_TIMEOUT_MS = 120_000  # a service that does not answer in 2 minutes is gone
 LOOK_INTERVAL = 0.003  # seconds between checks for STOP and updates of the PC/EL words
 IDLE_LOOK = 0.1  # seconds a waiting CPU sleeps at most before looking at its control socket
+FIRST_SLEEP = 0.002  # seconds of a wait after which the CPU logs what its core recorded
 FREE_QUANTUM = 200_000  # instructions per call of the core in a free run (~1 ms or less)
 PEN_LOOK = 0.005  # seconds between looks at the release address without an SEV
 # GIC CPU-interface writes nobody waits on: sent one-way, in order on the one socket
@@ -38,6 +39,9 @@ PEN_LOOK = 0.005  # seconds between looks at the release address without an SEV
 # their effect on the CPU's interrupt lines is in the doorbell before the CPU goes on
 POSTED_ICC = frozenset({"ICC_SGI1R_EL1", "ICC_SGI0R_EL1", "ICC_ASGI1R_EL1",
                         "ICC_EOIR1_EL1", "ICC_EOIR0_EL1", "ICC_DIR_EL1"})
+
+
+_pack = protocol.encode_unchecked  # the hot paths' messages (the services check them)
 
 
 class Stopped(Exception):
@@ -110,7 +114,7 @@ class ZmqPorts:
         link = self._owner(addr)
         if link is None:
             return None
-        reply = link.ask(protocol.encode("MMIO_READ", cpu=self.index, addr=addr, size=size))
+        reply = link.ask(_pack("MMIO_READ", cpu=self.index, addr=addr, size=size))
         return reply["value"] if reply["t"] == "MMIO_DATA" else None
 
     def mmio_write(self, addr: int, size: int, value: int) -> bool:
@@ -119,27 +123,26 @@ class ZmqPorts:
             return False
         if link is self.devices:  # posted: ordered per CPU by its one link
             self._posted = True
-            link.post(protocol.encode("MMIO_WRITE", cpu=self.index, addr=addr, size=size,
-                                      value=value, posted=True))
+            link.post(_pack("MMIO_WRITE", cpu=self.index, addr=addr, size=size, value=value,
+                            posted=True))
             return True
-        reply = link.ask(protocol.encode("MMIO_WRITE", cpu=self.index, addr=addr, size=size,
-                                         value=value, posted=False))
+        reply = link.ask(_pack("MMIO_WRITE", cpu=self.index, addr=addr, size=size, value=value,
+                               posted=False))
         return reply["t"] == "ACK"
 
     def icc_read(self, reg: str, el: int) -> int:
-        return self.gic.ask(protocol.encode("ICC_READ", cpu=self.index, reg=reg,
-                                            el=el))["value"]
+        return self.gic.ask(_pack("ICC_READ", cpu=self.index, reg=reg, el=el))["value"]
 
     def icc_write(self, reg: str, el: int, value: int) -> None:
         if reg in POSTED_ICC:
-            self.gic.post(protocol.encode("ICC_WRITE", cpu=self.index, reg=reg, el=el,
-                                          value=value, posted=True))
+            self.gic.post(_pack("ICC_WRITE", cpu=self.index, reg=reg, el=el, value=value,
+                                posted=True))
             return
-        self.gic.ask(protocol.encode("ICC_WRITE", cpu=self.index, reg=reg, el=el,
-                                     value=value, posted=False))
+        self.gic.ask(_pack("ICC_WRITE", cpu=self.index, reg=reg, el=el, value=value,
+                           posted=False))
 
     def ppi(self, intid: int, level: bool) -> None:
-        self.gic.post(protocol.encode("PPI_LEVEL", cpu=self.index, intid=intid, level=level))
+        self.gic.post(_pack("PPI_LEVEL", cpu=self.index, intid=intid, level=level))
 
     def firmware(self, x0: int, x1: int, x2: int, x3: int) -> psci.Call:
         self.sync_devices()  # SYSTEM_OFF ends the run: the UART's output first
@@ -297,7 +300,8 @@ def main(argv: list[str] | None = None) -> int:
                 log_events(core, logger)
             if out.state == w.RUNNING:
                 continue
-            log_events(core, logger)  # before going off, ending or waiting: the log is current
+            if out.state != w.WAITING:
+                log_events(core, logger)  # before going off or ending: the log is current
             if out.state == w.OFF:
                 state = "off"
                 bells.set(index, doorbell.POWER, doorbell.POWER_OFF)
@@ -316,7 +320,11 @@ def main(argv: list[str] | None = None) -> int:
             bells.words[index, doorbell.PC] = core.pc
             bells.words[index, doorbell.WAITING] = 1
             watch = 50e-6  # WFE with the monitor armed: look at memory, backing off
-            while not worker.wake_condition():
+            sleeps = 0  # a short wait logs nothing (the log catches up after it); a long
+            while not worker.wake_condition():  # one logs after its first, short sleep
+                if sleeps == 1:
+                    log_events(core, logger)
+                sleeps += 1
                 if stop_requested():
                     raise Stopped()
                 timeout = IDLE_LOOK
@@ -332,7 +340,7 @@ def main(argv: list[str] | None = None) -> int:
                 if worker.watching_monitor():
                     timeout = min(timeout, watch)
                     watch = min(watch * 2, 1e-3)
-                bells.wait(index, timeout)
+                bells.wait(index, min(timeout, FIRST_SLEEP) if sleeps == 1 else timeout)
             bells.words[index, doorbell.WAITING] = 0
             worker.resume()
     except Stopped:
