@@ -130,20 +130,22 @@ def test_two_cpus_come_up_by_psci_and_system_off_ends_the_run(tmp_path):
     assert (tmp_path / "run" / "console.log").read_text() == out
 
 
-def test_a_cpu_process_killed_mid_run_ends_the_run_and_leaves_nothing(tmp_path):
+@pytest.mark.parametrize("name", ["cpu1", "cpu0", "gic", "devices"])
+def test_any_process_killed_mid_run_ends_the_run_and_leaves_nothing(tmp_path, name):
     proc = run_machine(tmp_path, SPIN_BOTH, wait=False)
     run = tmp_path / "run"
     victim = None
     deadline = time.monotonic() + 300
     while victim is None and time.monotonic() < deadline:
-        victim = next((r["pid"] for r in events(run)
-                       if r["event"] == "power_on" and r["component"] == "cpu1"), None)
+        up = {r["component"] for r in events(run) if r["event"] == "power_on"}
+        if "cpu1" in up:  # both CPUs running, every service serving
+            victim = next(r["pid"] for r in events(run) if r["component"] == name and "pid" in r)
         time.sleep(0.05)
     assert victim is not None, "cpu1 never came up"
     os.kill(victim, signal.SIGKILL)
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 70
-    assert f"cpu1 (pid {victim}) killed by signal SIGKILL" in err
+    assert f"{name} (pid {victim}) killed by signal SIGKILL" in err
     assert not any(alive(p) for p in pids_of_run(run))
     assert shm_of(proc.pid) == []
     assert (run / "events.jsonl").exists() and events(run)[-1]["event"] == "run_end"
