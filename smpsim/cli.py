@@ -22,14 +22,9 @@ from smpsim import __version__
 
 def _cmd_compile(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
-    import numpy as np
+    from smpsim.jit.compile import warm_cache
 
-    from smpsim.jit.core import Core
-
-    core = Core(np.zeros(4096, dtype=np.uint8))
-    core.load(core.ram_base, (0xD4400000).to_bytes(4, "little"))  # hlt #0
-    core.pc = core.ram_base
-    core.run(1)
+    warm_cache()
     print(f"jit core ready in {time.perf_counter() - t0:.1f} s")
     return 0
 

@@ -43,3 +43,18 @@ def test_the_cache_directory_is_numbas_own_choice(tmp_path):
                          check=True).stdout.strip()
     assert out.startswith(str(tmp_path))
     assert (pathlib.Path(out) / "smpsim-jit-sources.sha256").exists()
+
+
+def test_cache_is_warm_needs_the_current_sources_and_the_run_loop(tmp_path):
+    from smpsim.jit import compile as jit_compile
+
+    jit_compile.warm_cache()
+    assert jit_compile.cache_is_warm()
+    stamp = jit_compile.cache_dir() / jit_compile._STAMP
+    digest = stamp.read_text()
+    try:
+        stamp.write_text("0" * 64)  # as if the sources had changed since
+        assert not jit_compile.cache_is_warm()
+    finally:
+        stamp.write_text(digest)
+    assert jit_compile.cache_is_warm()

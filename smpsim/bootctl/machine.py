@@ -172,6 +172,7 @@ def _run(topology, image, rd, ends, ram, bells, boxes, sup, logger, console, tim
                ["--run-dir", str(rd), "--endpoint", ends.address("devices"),
                 "--mailboxes", _mailbox_spec(boxes, "devices"),
                 "--gic", ends.address("gic")], pass_fds=fds)
+    _compile_once(logger)  # (while the services start)
     for cpu in topology.cpus:
         sup.launch(f"cpu{cpu.index}", "smpsim.cpu_worker.process",
                    ["--run-dir", str(rd), "--config",
@@ -227,6 +228,20 @@ def _run(topology, image, rd, ends, ram, bells, boxes, sup, logger, console, tim
     finally:
         if sup.children["devices"].process.poll() is None:
             _drain_console(sup, console, logger)
+
+
+def _compile_once(logger) -> None:
+    """With a cold Numba cache, compile the core here, once, rather than in every CPU
+    process at the same time (DESIGN.md §4)."""
+    from smpsim.jit import compile as jit_compile
+
+    if jit_compile.cache_is_warm():
+        return
+    print("smpsim: compiling the jit core into Numba's cache (once; about a minute)",
+          file=sys.stderr, flush=True)
+    t0 = time.monotonic()
+    jit_compile.warm_cache()
+    logger.info("jit_compiled", seconds=round(time.monotonic() - t0, 1))
 
 
 def _drain_console(sup: Supervisor, console, logger, timeout: float = 5.0) -> None:
