@@ -21,6 +21,12 @@ from smpsim.jit.core import Core
 
 DEFAULT_FREQUENCY = 62_500_000  # CNTFRQ_EL0, as QEMU's virt machine
 NOMINAL_MIPS = 100.0  # the instruction rate a virtual clock assumes
+# A host clock extrapolates between re-bases a little slower than the CPU was measured
+# to run (and, before its first measurement, as if the CPU were very fast): a count
+# that lags is pulled forward to the host's time at the next re-base, while one that
+# ran ahead could only stand still (the count never goes back).
+HOST_FIRST_MIPS = 2000.0
+HOST_RATE_MARGIN = 0.95
 REBASE_NS = 1_000_000  # a host clock follows the host to within a millisecond
 _MAX_RATE = 0.999  # the core counts less than one tick per instruction
 
@@ -50,7 +56,7 @@ class VirtualClock:
 
 class HostClock:
     def __init__(self, core: Core, frequency: int = DEFAULT_FREQUENCY,
-                 mips: float = NOMINAL_MIPS):
+                 mips: float = HOST_FIRST_MIPS):
         self.core = core
         self.frequency = frequency
         self._start = time.monotonic_ns()
@@ -72,7 +78,7 @@ class HostClock:
                 t0, i0 = self._last
                 if icount > i0 and t > t0:
                     rate = (t - t0) * self.frequency / 1e9 / (icount - i0)
-                    self.core.set_counter_rate(min(rate, _MAX_RATE))
+                    self.core.set_counter_rate(min(rate * HOST_RATE_MARGIN, _MAX_RATE))
             self._last = (t, icount)
             self._next_rebase = t + REBASE_NS
             self.core.rebase_counter(self.now())
