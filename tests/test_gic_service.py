@@ -91,6 +91,8 @@ def test_requests_it_cannot_serve_are_protocol_errors(message, reason):
     ({"t": "PPI_LEVEL", "cpu": 7, "intid": 27, "level": True}, "no CPU 7"),
     ({"t": "ICC_WRITE", "cpu": 2, "reg": "ICC_SGI1R_EL1", "el": 1, "value": 0, "posted": True},
      "no CPU 2"),
+    ({"t": "MMIO_WRITE", "cpu": 0, "addr": 0x0900_0000, "size": 4, "value": 0, "posted": True},
+     "where the GIC has nothing"),
 ])
 def test_posted_requests_it_cannot_serve_are_reported_not_answered(message, reason):
     # an ERROR to a sender that waits for nothing would pass for the reply to its next request

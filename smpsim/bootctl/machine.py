@@ -171,7 +171,8 @@ def _run(topology, image, rd, ends, ram, bells, boxes, sup, logger, console, tim
     sup.launch("devices", "smpsim.interconnect.devices",
                ["--run-dir", str(rd), "--endpoint", ends.address("devices"),
                 "--mailboxes", _mailbox_spec(boxes, "devices"),
-                "--gic", ends.address("gic")], pass_fds=fds)
+                "--gic", ends.address("gic"), "--cpus", str(len(topology.cpus))],
+               pass_fds=fds)
     _compile_once(logger)  # (while the services start)
     for cpu in topology.cpus:
         sup.launch(f"cpu{cpu.index}", "smpsim.cpu_worker.process",

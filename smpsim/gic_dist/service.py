@@ -82,6 +82,9 @@ class GicService:
                                            value=self.gic.redist_read(cpu, off, size))
                 self.gic.redist_write(cpu, off, size, m["value"])
                 return protocol.encode("ACK")
+            if kind == "MMIO_WRITE" and m["posted"]:  # nobody to tell: report it
+                raise protocol.ProtocolError(f"posted write to {addr:#x}, where the GIC has "
+                                             "nothing")
             return protocol.encode("MMIO_FAULT", reason=f"the GIC has nothing at {addr:#x}")
         if kind == "ICC_READ":
             value = self.gic.icc_read(self._cpu(m), m["reg"], m["el"])

@@ -32,8 +32,10 @@ class DeviceService:
 
     def __init__(self, console: Callable[[bytes, int], None],
                  spi: Callable[[int, bool], None],
-                 on_refused: Callable[[str], None] | None = None):
+                 on_refused: Callable[[str], None] | None = None,
+                 n_cpus: int | None = None):
         self.console = console  # (data, cpu): cpu -1 is the UART
+        self.n_cpus = n_cpus  # CPUs of the machine (None: not checked)
         self.uart = pl011.Pl011(lambda data: console(data, -1),
                                 lambda level: spi(bus.UART_SPI, level))
         self.on_refused = on_refused or (lambda reason: None)  # a posted write refused
@@ -47,15 +49,21 @@ class DeviceService:
             return None
         return self._serve(m)
 
+    def _check_cpu(self, m: dict) -> None:
+        if self.n_cpus is not None and not 0 <= m["cpu"] < self.n_cpus:
+            raise protocol.ProtocolError(f"{m['t']}: no CPU {m['cpu']}")
+
     def _serve(self, m: dict) -> bytes | None:
         kind = m["t"]
         if kind == "PING":
             return protocol.encode("ACK")
         if kind == "CONSOLE":
+            self._check_cpu(m)
             self.console(m["data"], m["cpu"])
             return protocol.encode("ACK")
         if kind not in ("MMIO_READ", "MMIO_WRITE"):
             raise protocol.ProtocolError(f"the device service does not serve {kind}")
+        self._check_cpu(m)
         addr, size = m["addr"], m["size"]
         if size not in (1, 2, 4, 8):
             raise protocol.ProtocolError(f"{kind}: size {size}")
@@ -73,6 +81,7 @@ class DeviceService:
 def main(argv: list[str] | None = None) -> int:
     ap = service_arguments("smpsim.interconnect.devices", "devices")
     ap.add_argument("--gic", required=True, help="the GIC service's endpoint")
+    ap.add_argument("--cpus", type=int, default=None, help="how many CPUs the machine has")
     args = ap.parse_args(argv)
     die_with_parent()
     logger = log.get_logger(args.name, args.run_dir, pid=os.getpid())
@@ -91,8 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     def spi(intid: int, level: bool) -> None:
         gic.send(protocol.encode("SPI_LEVEL", intid=intid, level=level))
 
-    core = DeviceService(console, spi, lambda reason: logger.warning("bad_message",
-                                                                     reason=reason))
+    core = DeviceService(console, spi,
+                         lambda reason: logger.warning("bad_message", reason=reason), args.cpus)
     service = Service(ctx, args.endpoint, core.handle,
                       lambda reason: logger.warning("bad_message", reason=reason),
                       mailbox_server(args.mailboxes))

@@ -100,9 +100,14 @@ def validate(message: dict) -> MessageType:
     for field, kind in decl.fields.items():
         if field not in message:
             raise ProtocolError(f"{name}: missing field {field!r}")
-        if not _check(kind, message[field]):
-            raise ProtocolError(f"{name}.{field}: expected {kind}, got "
-                                f"{type(message[field]).__name__}")
+        value = message[field]
+        if not _check(kind, value):
+            got = type(value).__name__
+            if type(value) is int:  # the right type, out of range
+                got += f" {value} (out of range)"
+            elif type(value) is str and kind == STR:
+                got += f" of {len(value)} characters (at most 4096)"
+            raise ProtocolError(f"{name}.{field}: expected {kind}, got {got}")
     extra = set(message) - set(decl.fields) - {"t"}
     if extra:
         raise ProtocolError(f"{name}: unknown field {sorted(map(str, extra))[0][:40]!r}")

@@ -122,7 +122,7 @@ class Service:
         except protocol.ProtocolError as exc:
             self.refused += 1
             self.on_error(str(exc))
-            reply = protocol.encode("ERROR", reason=str(exc))
+            reply = protocol.encode("ERROR", reason=str(exc)[:400])  # STR is at most 4096
         self.served += 1
         if reply is not None:
             self.socket.send_multipart([peer, reply])
