@@ -26,6 +26,32 @@ import numpy as np
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 LOOP_INSNS = 50_000_000  # instructions each CPU runs in the speed workload
 
+# the guests' report: x0 as 16 hex digits and a newline, through semihosting
+PRINT_HEX = """
+    .text
+print_hex:
+    adr x1, hexbuf
+    mov x2, #60
+91: lsr x3, x0, x2
+    and x3, x3, #0xf
+    cmp x3, #10
+    add x4, x3, #'0'
+    add x5, x3, #('a' - 10)
+    csel x3, x5, x4, hs
+    strb w3, [x1], #1
+    subs x2, x2, #4
+    b.pl 91b
+    mov w3, #10
+    strb w3, [x1], #1
+    strb wzr, [x1]
+    mov x0, #4
+    adr x1, hexbuf
+    hlt #0xf000
+    ret
+    .balign 8
+hexbuf: .space 24
+"""
+
 # one CPU: LOOP/2 iterations of (subs; b.ne) timed with CNTPCT_EL0 (which follows the
 # host's clock in a free run), the ticks printed in hex, then PSCI SYSTEM_OFF
 SPEED_GUEST = f"""
@@ -39,28 +65,10 @@ _start:
     isb
     mrs x7, cntpct_el0
     sub x0, x7, x6
-    adr x1, hexbuf
-    mov x2, #60
-2:  lsr x3, x0, x2
-    and x3, x3, #0xf
-    cmp x3, #10
-    add x4, x3, #'0'
-    add x5, x3, #('a' - 10)
-    csel x3, x5, x4, hs
-    strb w3, [x1], #1
-    subs x2, x2, #4
-    b.pl 2b
-    mov w3, #10
-    strb w3, [x1], #1
-    strb wzr, [x1]
-    mov x0, #4
-    adr x1, hexbuf
-    hlt #0xf000
+    bl print_hex
     ldr x0, =0x84000008
     smc #0
-    .balign 8
-hexbuf: .space 24
-"""
+""" + PRINT_HEX
 ONE_CPU = """
 [boot]
 start_el = 2
@@ -194,27 +202,6 @@ handler:                       // x20, x21 only: CPU 0's loop owns the rest
     str w20, [x21]
     eret
 
-// x0 as 16 hex digits and a newline, through semihosting
-print_hex:
-    adr x1, hexbuf
-    mov x2, #60
-11: lsr x3, x0, x2
-    and x3, x3, #0xf
-    cmp x3, #10
-    add x4, x3, #'0'
-    add x5, x3, #('a' - 10)
-    csel x3, x5, x4, hs
-    strb w3, [x1], #1
-    subs x2, x2, #4
-    b.pl 11b
-    mov w3, #10
-    strb w3, [x1], #1
-    strb wzr, [x1]
-    mov x0, #4
-    adr x1, hexbuf
-    hlt #0xf000
-    ret
-
     .balign 2048
 vectors:
     .rept 5
@@ -226,10 +213,9 @@ vectors:
     .balign 8
 ready: .word 0
 pong: .word 0
-hexbuf: .space 24
     .balign 8
 trips: .space {8 * SGI_TRIPS}
-"""
+""" + PRINT_HEX
 TWO_CPUS = ONE_CPU.replace("cpus = 1", "cpus = 2")
 FOUR_SPINNING = ONE_CPU.replace("cpus = 1", "cpus = 4")
 SPIN_FOREVER = """

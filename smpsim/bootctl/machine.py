@@ -195,15 +195,10 @@ def _run(topology, image, rd, ends, ram, bells, boxes, sup, logger, console, tim
                 where = "; ".join(_where(bells, c.index, topology) for c in topology.cpus)
                 logger.info("timeout", cpus=where)
                 return EXIT_TIMEOUT, f"timeout after {timeout:g} s: {where}"
-            got = sup.receive(50)
+            got = _receive(sup, logger)
             if got is None:
                 continue
-            name, body = got
-            try:
-                m = protocol.decode(body)
-            except protocol.ProtocolError as exc:
-                logger.warning("bad_message", sender=name, reason=str(exc))
-                continue
+            name, m = got
             kind = m["t"]
             if kind == "CONSOLE" and name == "devices":  # (it wrote console.log already)
                 console(m["data"])
@@ -245,20 +240,30 @@ def _compile_once(logger) -> None:
     logger.info("jit_compiled", seconds=round(time.monotonic() - t0, 1))
 
 
+def _receive(sup: Supervisor, logger) -> tuple[str, dict] | None:
+    """The next control message within 50 ms, decoded: (sender, message); a malformed one
+    is logged and dropped."""
+    got = sup.receive(50)
+    if got is None:
+        return None
+    name, body = got
+    try:
+        return name, protocol.decode(body)
+    except protocol.ProtocolError as exc:
+        logger.warning("bad_message", sender=name, reason=str(exc))
+        return None
+
+
 def _drain_console(sup: Supervisor, console, logger, timeout: float = 5.0) -> None:
     """Print the console output still on its way from the device service: it answers a
     PING after everything it sent before (the CPUs synced with it before ending)."""
     sup.send("devices", protocol.encode("PING"))
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        got = sup.receive(50)
+        got = _receive(sup, logger)
         if got is None:
             continue
-        name, body = got
-        try:
-            m = protocol.decode(body)
-        except protocol.ProtocolError:
-            continue
+        name, m = got
         if name == "devices" and m["t"] == "ACK":
             return
         if name == "devices" and m["t"] == "CONSOLE":
