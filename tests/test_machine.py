@@ -173,6 +173,57 @@ def test_ctrl_c_or_sigterm_ends_the_run_cleanly(tmp_path, signum, status):
     assert events(run)[-1]["event"] == "run_end"
 
 
+
+def test_a_tcp_run_admits_only_the_runs_own_keys(tmp_path):
+    # transport = "tcp": endpoints on loopback, CurveZMQ; a peer without the run's client
+    # key gets nothing from a service, the run's own key gets its answers
+    import zmq
+    import zmq.auth
+    from smpsim.interconnect import protocol as p
+    from smpsim.interconnect.security import RunKeys
+
+    topology = TOPOLOGY.replace("timeout = 120", 'timeout = 120\ntransport = "tcp"')
+    proc = run_machine(tmp_path, SPIN_BOTH, wait=False, topology=topology)
+    run = tmp_path / "run"
+    deadline = time.monotonic() + 300
+    started = None
+    while started is None or "cpu1" not in {r["component"] for r in events(run)
+                                            if r["event"] == "power_on"}:
+        assert time.monotonic() < deadline and proc.poll() is None, "the machine never came up"
+        started = next((r for r in events(run) if r["event"] == "machine_started"), None)
+        time.sleep(0.05)
+    gic = started["endpoints"]["gic"]
+    assert gic.startswith("tcp://127.0.0.1:")
+    keys = RunKeys(run / "keys")
+    ctx = zmq.Context()
+
+    def ask(setup):
+        s = ctx.socket(zmq.DEALER)
+        s.setsockopt(zmq.LINGER, 0)
+        setup(s)
+        s.connect(gic)
+        s.send(p.encode("PING"))
+        got = p.decode(s.recv()) if s.poll(3000) else None
+        s.close()
+        return got
+
+    def stranger(s):  # the right server key, but a client key of its own
+        s.curve_serverkey = zmq.auth.load_certificate(run / "keys/server/server.key")[0]
+        s.curve_publickey, s.curve_secretkey = zmq.curve_keypair()
+
+    try:
+        assert ask(lambda s: None) is None  # no CurveZMQ at all
+        assert ask(stranger) is None
+        assert ask(keys.connect) == {"t": "ACK"}
+    finally:
+        ctx.term()
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 143, err
+    assert not (run / "keys").exists()  # the secret keys went with the run
+    assert not any(alive(pid) for pid in pids_of_run(run))
+
+
 def test_a_guest_that_never_ends_stops_at_the_timeout_with_each_cpu_where_it_is(tmp_path):
     rc, out, err = run_machine(tmp_path, SPIN_BOTH, "--timeout", "5")
     assert rc == 124

@@ -64,6 +64,7 @@ def test_defaults():
     assert (t.boot.method, t.boot.conduit, t.boot.start_el, t.boot.image) == ("psci", "smc", 2, None)
     assert t.boot.release_address is None
     assert (t.run.mode, t.run.quantum, t.run.timeout) == ("free", 10_000, 60.0)
+    assert (t.run.transport, t.run.listen) == ("ipc", "127.0.0.1")
 
 
 def test_a_cpu_without_el2_starts_at_el1_and_hvc_is_the_el1_conduit():
@@ -146,6 +147,12 @@ AFF = "expected an MPIDR affinity (Aff0 bits 0-7, Aff1 8-15, Aff2 16-23, Aff3 32
      "t.toml: run.timeout: expected a positive number of seconds, got -1"),
     ("[run]\nquantum = \"big\"\n[[cluster]]\ncpus = 1\n",
      "t.toml: run.quantum: expected a number of instructions (1 to 10**9), got 'big'"),
+    ("[run]\ntransport = \"udp\"\n[[cluster]]\ncpus = 1\n",
+     "t.toml: run.transport: expected 'ipc' or 'tcp', got 'udp'"),
+    ("[run]\ntransport = \"tcp\"\nlisten = \"localhost\"\n[[cluster]]\ncpus = 1\n",
+     "t.toml: run.listen: expected an IP address, got 'localhost'"),
+    ("[run]\nlisten = \"0.0.0.0\"\n[[cluster]]\ncpus = 1\n",
+     't.toml: run.listen: only with transport = "tcp"'),
     ("[[cluster]]\ncpus = 1\nfeatures = { vhe = 1 }\n",
      "t.toml: cluster[0].features.vhe: expected true or false, got 1"),
     ("[[cluster]]\ncpus = 1\nfeatures = { el2 = false, vhe = true }\n",

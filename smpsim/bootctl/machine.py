@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 import signal
 import sys
 import time
@@ -27,7 +28,7 @@ from smpsim import log
 from smpsim.bootctl import images, psci, rundir
 from smpsim.bootctl.supervisor import LaunchError, Supervisor
 from smpsim.bootctl.topology import Topology
-from smpsim.interconnect import doorbell, mailbox, protocol
+from smpsim.interconnect import doorbell, mailbox, protocol, security
 from smpsim.interconnect.shared_ram import SharedRam
 from smpsim.interconnect.sockets import Endpoints
 
@@ -80,7 +81,8 @@ def run(topology: Topology, image_path=None, timeout: float | None = None,
     # SIGTERM as Ctrl-C: through the clean-up below, never leaving processes or segments
     previous = _handle_signals(_raise_interrupted, signal.default_int_handler)
     ctx = zmq.Context()
-    ends = Endpoints(rd)
+    ends = Endpoints(rd, topology.run.transport, topology.run.listen)
+    keys = security.RunKeys.create(rd) if topology.run.transport == "tcp" else None
     ram = SharedRam.create(m.ram_size)
     bells = doorbell.Doorbells.create(len(topology.cpus))
     # the CPUs' mailboxes to each service (mailbox.py): a segment and an eventfd each
@@ -92,8 +94,8 @@ def run(topology: Topology, image_path=None, timeout: float | None = None,
         for seg in image.segments:
             off = seg.address - m.ram_base
             ram.array[off:off + len(seg.data)] = memoryview(seg.data)
-        sup = Supervisor(rd, ends, ctx)
-        status, reason = _run(topology, image, rd, ends, ram, bells, boxes, sup, logger,
+        sup = Supervisor(rd, ends, ctx, keys)
+        status, reason = _run(topology, image, rd, ends, ram, bells, boxes, keys, sup, logger,
                               console, timeout if timeout is not None else topology.run.timeout)
     except LaunchError as exc:
         status, reason = EXIT_SIMULATOR, f"the machine did not start: {exc}"
@@ -113,6 +115,8 @@ def run(topology: Topology, image_path=None, timeout: float | None = None,
             os.close(fd)
         ram.close()
         ends.cleanup()
+        if keys is not None:  # the run's secret keys end with it
+            shutil.rmtree(keys.folder, ignore_errors=True)
         ctx.term()
         logger.info(log.RUN_END, status=status, reason=reason)
         _handle_signals(*previous)
@@ -133,7 +137,7 @@ def _mailbox_spec(boxes, svc: str) -> str:
 
 
 def _cpu_config(topology: Topology, cpu, image, ends: Endpoints, ram: SharedRam,
-                bells: doorbell.Doorbells, boxes) -> str:
+                bells: doorbell.Doorbells, boxes, keys) -> str:
     return json.dumps({
         "index": cpu.index, "n_cpus": len(topology.cpus), "boot": cpu.index == 0,
         "entry": image.entry, "start_el": cpu.start_el(topology.boot),
@@ -144,6 +148,7 @@ def _cpu_config(topology: Topology, cpu, image, ends: Endpoints, ram: SharedRam,
         "ram_base": topology.machine.ram_base, "doorbell": bells.name,
         "gic": ends.address("gic"), "devices": ends.address("devices"),
         "mailboxes": {svc: _mailbox_spec(boxes, svc) for svc in boxes},
+        "keys": str(keys.folder) if keys else None,
         "features": cpu.core_features(),
         "release_address": (topology.boot.release_address
                             if topology.boot.method == "spin-table" else None),
@@ -161,15 +166,16 @@ def _where(bells: doorbell.Doorbells, cpu: int, topology: Topology) -> str:
     return f"cpu{cpu} at pc={bells.get(cpu, doorbell.PC):#x} EL{bells.get(cpu, doorbell.EL)}{waiting}"
 
 
-def _run(topology, image, rd, ends, ram, bells, boxes, sup, logger, console, timeout):
+def _run(topology, image, rd, ends, ram, bells, boxes, keys, sup, logger, console, timeout):
     affinities = ",".join(hex(c.mpidr & 0xFF_00FF_FFFF) for c in topology.cpus)
     fds = tuple(fd for _, fd in boxes.values())
+    secure = ["--keys", str(keys.folder)] if keys else []
     sup.launch("gic", "smpsim.gic_dist.service",
-               ["--run-dir", str(rd), "--endpoint", ends.address("gic"),
+               [*secure, "--run-dir", str(rd), "--endpoint", ends.address("gic"),
                 "--mailboxes", _mailbox_spec(boxes, "gic"),
                 "--doorbell", bells.name, "--affinities", affinities], pass_fds=fds)
     sup.launch("devices", "smpsim.interconnect.devices",
-               ["--run-dir", str(rd), "--endpoint", ends.address("devices"),
+               [*secure, "--run-dir", str(rd), "--endpoint", ends.address("devices"),
                 "--mailboxes", _mailbox_spec(boxes, "devices"),
                 "--gic", ends.address("gic"), "--cpus", str(len(topology.cpus))],
                pass_fds=fds)
@@ -177,10 +183,12 @@ def _run(topology, image, rd, ends, ram, bells, boxes, sup, logger, console, tim
     for cpu in topology.cpus:
         sup.launch(f"cpu{cpu.index}", "smpsim.cpu_worker.process",
                    ["--run-dir", str(rd), "--config",
-                    _cpu_config(topology, cpu, image, ends, ram, bells, boxes)], pass_fds=fds)
+                    _cpu_config(topology, cpu, image, ends, ram, bells, boxes, keys)],
+                   pass_fds=fds)
     sup.wait_ready(READY_TIMEOUT)
     sup.broadcast(protocol.encode("START"))
-    logger.info("machine_started", processes=len(sup.children))
+    logger.info("machine_started", processes=len(sup.children),
+                endpoints={name: ends.address(name) for name in ("control", "gic", "devices")})
     by_affinity = {c.mpidr & 0xFF_00FF_FFFF: c.index for c in topology.cpus}
     # PSCI's view; a CPU in the spin-table pen is on (running firmware) as far as PSCI knows
     spin = topology.boot.method == "spin-table"

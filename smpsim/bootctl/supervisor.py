@@ -23,7 +23,7 @@ import time
 import zmq
 
 from smpsim import log
-from smpsim.interconnect import protocol
+from smpsim.interconnect import protocol, security
 from smpsim.interconnect.sockets import Endpoints
 
 
@@ -41,11 +41,13 @@ class Child:
 
 
 class Supervisor:
-    def __init__(self, run_dir: pathlib.Path, endpoints: Endpoints, context: zmq.Context):
+    def __init__(self, run_dir: pathlib.Path, endpoints: Endpoints, context: zmq.Context,
+                 keys: security.RunKeys | None = None):
         self.run_dir = run_dir
         self.endpoints = endpoints
         self.control_address = endpoints.address("control")
-        self.socket = context.socket(zmq.ROUTER)
+        self._auth = keys.authenticator(context) if keys else None
+        self.socket = security.server(context.socket(zmq.ROUTER), keys)
         self.socket.setsockopt(zmq.LINGER, 0)
         self.socket.setsockopt(zmq.ROUTER_MANDATORY, 1)
         self.socket.bind(self.control_address)
@@ -169,6 +171,8 @@ class Supervisor:
         for child in self.children.values():
             child.process.wait()
         self.socket.close(linger=0)
+        if self._auth is not None:
+            self._auth.stop()
 
     def pids(self) -> list[int]:
         return [c.process.pid for c in self.children.values()]

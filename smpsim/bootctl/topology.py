@@ -5,7 +5,7 @@ The format (README "Topology files" documents every key):
 
     [machine]  name, description, ram = {base, size}, counter_frequency
     [boot]     method, conduit, start_el, image, cmdline, release_address (spin-table)
-    [run]      mode, quantum, timeout
+    [run]      mode, quantum, timeout, transport, listen
     [[cluster]] cpus, affinity, midr,
                 features = {el2, vhe, lse, pan, gicv3, vmid_bits, pa_bits},
                 id_registers = {NAME = value}
@@ -17,6 +17,7 @@ Relative paths are relative to the topology file.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import pathlib
 import re
 import tomllib
@@ -29,6 +30,7 @@ DEFAULT_COUNTER_FREQUENCY = 62_500_000
 MODES = ("free", "lockstep", "serial")
 BOOT_METHODS = ("psci", "spin-table")
 CONDUITS = ("smc", "hvc")
+TRANSPORTS = ("ipc", "tcp")
 
 
 class TopologyError(ValueError):
@@ -102,6 +104,8 @@ class RunSettings:
     mode: str
     quantum: int
     timeout: float
+    transport: str = "ipc"  # "ipc" (sockets in the run directory) or "tcp" (CurveZMQ)
+    listen: str = "127.0.0.1"  # the address tcp:// endpoints bind
 
 
 @dataclasses.dataclass(frozen=True)
@@ -278,8 +282,16 @@ def parse(text: str, path: pathlib.Path) -> Topology:
     timeout = r.get("timeout", (int, float), 60, "a number of seconds")
     if timeout <= 0:
         raise r.fail("timeout", f"expected a positive number of seconds, got {timeout}")
+    transport = r.choice("transport", TRANSPORTS, "ipc")
+    listen = r.get("listen", str, "127.0.0.1", "an IP address to listen on")
+    try:
+        ipaddress.ip_address(listen)
+    except ValueError:
+        raise r.fail("listen", f"expected an IP address, got {listen!r}") from None
+    if listen != "127.0.0.1" and transport != "tcp":
+        raise r.fail("listen", 'only with transport = "tcp"')
     r.finish()
-    run = RunSettings(mode, quantum, float(timeout))
+    run = RunSettings(mode, quantum, float(timeout), transport, listen)
 
     cpus: list[Cpu] = []
     owners: dict[int, tuple[Cpu, str]] = {}  # affinity -> its CPU, where it was set

@@ -21,7 +21,7 @@ from smpsim.bootctl import psci
 from smpsim.cpu_worker import worker as w
 from smpsim.cpu_worker.guest_events import log_events
 from smpsim.interconnect import bus as busmap
-from smpsim.interconnect import doorbell, mailbox, protocol
+from smpsim.interconnect import doorbell, mailbox, protocol, security
 from smpsim.interconnect.control import ControlChannel, die_with_parent
 from smpsim.interconnect.shared_ram import SharedRam
 from smpsim.jit.core import Core
@@ -52,14 +52,15 @@ class ServiceLink:
     """This CPU's way to one service: its mailbox (mailbox.py) when the run has one, else
     a ZeroMQ DEALER socket. Either way, messages stay in the order they were sent."""
 
-    def __init__(self, ctx: zmq.Context, address: str, mailbox_spec: str | None, cpu: int):
+    def __init__(self, ctx: zmq.Context, address: str, mailbox_spec: str | None, cpu: int,
+                 keys: security.RunKeys | None = None):
         self.socket = None
         self.client = None
         if mailbox_spec:
             name, fd, cpus = mailbox_spec.split(",")
             self.client = mailbox.Client(mailbox.Mailboxes.attach(name, int(cpus)), cpu, int(fd))
         else:
-            self.socket = ctx.socket(zmq.DEALER)
+            self.socket = security.client(ctx.socket(zmq.DEALER), keys)
             self.socket.setsockopt(zmq.LINGER, 1000)
             self.socket.connect(address)
 
@@ -226,8 +227,9 @@ def main(argv: list[str] | None = None) -> int:
     core.set_sysreg("CNTFRQ_EL0", cfg["frequency"])
     core.firmware_hvc = cfg["conduit"] == "hvc"
     ctx = zmq.Context()
-    control = ControlChannel(ctx, args.control, args.name)
-    links = {svc: ServiceLink(ctx, cfg[svc], cfg.get("mailboxes", {}).get(svc), index)
+    keys = security.keys_at(cfg.get("keys"))
+    control = ControlChannel(ctx, args.control, args.name, keys)
+    links = {svc: ServiceLink(ctx, cfg[svc], cfg.get("mailboxes", {}).get(svc), index, keys)
              for svc in ("gic", "devices")}
     ports = ZmqPorts(ctx, index, control, links["gic"], links["devices"], bells,
                      busmap.Bus.virt(cfg["n_cpus"], cfg["ram_base"], cfg["ram_size"]))

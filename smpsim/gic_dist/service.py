@@ -19,7 +19,7 @@ import zmq
 
 from smpsim import log
 from smpsim.gic_dist.model import GicV3
-from smpsim.interconnect import bus, doorbell, protocol
+from smpsim.interconnect import bus, doorbell, protocol, security
 from smpsim.interconnect.control import (ControlChannel, die_with_parent, mailbox_server,
                                          serve_until_stop, service_arguments)
 from smpsim.interconnect.sockets import Service
@@ -119,14 +119,16 @@ def main(argv: list[str] | None = None) -> int:
     logger = log.get_logger(args.name, args.run_dir, pid=os.getpid())
     affinities = [int(a, 0) for a in args.affinities.split(",")]
     ctx = zmq.Context()
+    keys = security.keys_at(args.keys)
+    auth = keys.authenticator(ctx) if keys else None
     bells = doorbell.Doorbells.attach(args.doorbell, len(affinities))
     core = GicService(affinities, bells,
                       lambda cpu, irq, fiq: logger.debug("lines", cpu=cpu, irq=irq, fiq=fiq),
                       lambda reason: logger.warning("bad_message", reason=reason))
     service = Service(ctx, args.endpoint, core.handle,
                       lambda reason: logger.warning("bad_message", reason=reason),
-                      mailbox_server(args.mailboxes))
-    control = ControlChannel(ctx, args.control, args.name)
+                      mailbox_server(args.mailboxes), keys)
+    control = ControlChannel(ctx, args.control, args.name, keys)
     control.ready_and_wait_start(120_000)
     logger.info("gic_started", cpus=len(affinities))
     serve_until_stop(service, control, logger)
@@ -134,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     service.close()
     control.close()
     bells.close()
+    if auth is not None:
+        auth.stop()
     ctx.destroy(linger=0)  # nobody is left to hear what is still queued
     return 0
 

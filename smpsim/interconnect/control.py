@@ -16,7 +16,7 @@ import sys
 
 import zmq
 
-from smpsim.interconnect import protocol
+from smpsim.interconnect import protocol, security
 
 _PR_SET_PDEATHSIG = 1
 
@@ -37,9 +37,10 @@ def die_with_parent() -> None:
 class ControlChannel:
     """A DEALER socket to bootctl, identified by the component's name."""
 
-    def __init__(self, context: zmq.Context, address: str, component: str):
+    def __init__(self, context: zmq.Context, address: str, component: str,
+                 keys: security.RunKeys | None = None):
         self.component = component
-        self.socket = context.socket(zmq.DEALER)
+        self.socket = security.client(context.socket(zmq.DEALER), keys)
         self.socket.setsockopt(zmq.IDENTITY, component.encode())
         self.socket.setsockopt(zmq.LINGER, 1000)
         self.socket.connect(address)
@@ -69,6 +70,7 @@ def service_arguments(prog: str, name: str) -> argparse.ArgumentParser:
     ap.add_argument("--control", required=True)
     ap.add_argument("--run-dir", required=True)
     ap.add_argument("--endpoint", required=True)
+    ap.add_argument("--keys", help="the run's CurveZMQ keys (tcp:// runs: security.py)")
     ap.add_argument("--mailboxes", help="the CPUs' mailboxes to this service: "
                     "SEGMENT,EVENTFD,CPUS (mailbox.py); without it, ZeroMQ only")
     return ap

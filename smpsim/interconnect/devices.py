@@ -19,7 +19,7 @@ from typing import Callable
 import zmq
 
 from smpsim import log
-from smpsim.interconnect import bus, pl011, protocol
+from smpsim.interconnect import bus, pl011, protocol, security
 from smpsim.interconnect.control import (ControlChannel, die_with_parent, mailbox_server,
                                          serve_until_stop, service_arguments)
 from smpsim.interconnect.sockets import Service
@@ -86,8 +86,10 @@ def main(argv: list[str] | None = None) -> int:
     die_with_parent()
     logger = log.get_logger(args.name, args.run_dir, pid=os.getpid())
     ctx = zmq.Context()
-    control = ControlChannel(ctx, args.control, args.name)
-    gic = ctx.socket(zmq.DEALER)
+    keys = security.keys_at(args.keys)
+    auth = keys.authenticator(ctx) if keys else None
+    control = ControlChannel(ctx, args.control, args.name, keys)
+    gic = security.client(ctx.socket(zmq.DEALER), keys)
     gic.setsockopt(zmq.LINGER, 1000)
     gic.connect(args.gic)
     console_fd = os.open(os.path.join(args.run_dir, CONSOLE_FILE),
@@ -104,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
                          lambda reason: logger.warning("bad_message", reason=reason), args.cpus)
     service = Service(ctx, args.endpoint, core.handle,
                       lambda reason: logger.warning("bad_message", reason=reason),
-                      mailbox_server(args.mailboxes))
+                      mailbox_server(args.mailboxes), keys)
     control.ready_and_wait_start(120_000)
     logger.info("devices_started", uart=hex(bus.UART_BASE))
     serve_until_stop(service, control, logger)
@@ -113,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     service.close()
     gic.close()
     control.close()
+    if auth is not None:
+        auth.stop()
     ctx.destroy(linger=0)  # nobody is left to hear what is still queued
     return 0
 

@@ -18,21 +18,27 @@ from __future__ import annotations
 import os
 import pathlib
 import shutil
+import socket
 import tempfile
 from typing import Callable
 
 import zmq
 
-from smpsim.interconnect import mailbox, protocol
+from smpsim.interconnect import mailbox, protocol, security
 
 _MAX_IPC_PATH = 100  # bytes of socket path we allow ourselves (the OS limit is ~107)
 
 
 class Endpoints:
-    """Where the sockets of one run live."""
+    """Where the sockets of one run live: `ipc://` in the run directory, or with
+    `transport="tcp"` (a topology that asks for it) `tcp://HOST:PORT` with a free port
+    per endpoint, on loopback unless the topology names another address."""
 
-    def __init__(self, run_dir: str | os.PathLike):
+    def __init__(self, run_dir: str | os.PathLike, transport: str = "ipc",
+                 host: str = "127.0.0.1"):
         self.run_dir = pathlib.Path(run_dir)
+        self.transport, self.host = transport, host
+        self._ports: dict[str, int] = {}
         folder = self.run_dir / "sockets"
         folder.mkdir(parents=True, exist_ok=True)
         os.chmod(folder, 0o700)
@@ -46,6 +52,10 @@ class Endpoints:
     def address(self, name: str) -> str:
         if not name.replace("-", "").replace("_", "").isalnum() or len(name) > 24:
             raise ValueError(f"endpoint name {name!r}: letters, digits, - and _, at most 24")
+        if self.transport == "tcp":
+            if name not in self._ports:
+                self._ports[name] = _free_port(self.host)
+            return f"tcp://{self.host}:{self._ports[name]}"
         return f"ipc://{self.folder / name}"
 
     def cleanup(self) -> None:
@@ -58,6 +68,14 @@ class Endpoints:
                     path.unlink(missing_ok=True)
 
 
+def _free_port(host: str) -> int:
+    """A TCP port nothing listens on now (the service binds it a moment later)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
 Handler = Callable[[dict], "bytes | None"]
 
 
@@ -68,8 +86,9 @@ class Service:
 
     def __init__(self, context: zmq.Context, address: str, handler: Handler,
                  on_error: Callable[[str], None] | None = None,
-                 mailboxes: mailbox.Server | None = None):
-        self.socket = context.socket(zmq.ROUTER)
+                 mailboxes: mailbox.Server | None = None,
+                 keys: security.RunKeys | None = None):
+        self.socket = security.server(context.socket(zmq.ROUTER), keys)
         self.socket.setsockopt(zmq.LINGER, 0)
         self.socket.bind(address)
         self.handler = handler
