@@ -151,3 +151,50 @@ def test_bad_messages_are_logged(gic_process):
     request(client, b"\xc1", 60_000)
     events = (pathlib.Path(run) / "events.jsonl").read_text()
     assert '"event":"bad_message"' in events and '"component":"gic"' in events
+
+
+def _sgi_setup(svc):
+    mmio_write(svc, 0, GICD, 0x2, size=4)  # GICD_CTLR.EnableGrp1
+    for cpu in (0, 1):
+        sgi_base = 0x080A0000 + cpu * 0x20000 + 0x10000
+        mmio_write(svc, 0, 0x080A0000 + cpu * 0x20000 + 0x14, 0, size=4)  # GICR_WAKER awake
+        mmio_write(svc, 0, sgi_base + 0x80, 0x6, size=4)  # IGROUPR0: SGIs 1, 2 in Group 1
+        mmio_write(svc, 0, sgi_base + 0x100, 0x6, size=4)  # ISENABLER0
+        for reg, value in (("ICC_PMR_EL1", 0xF0), ("ICC_IGRPEN1_EL1", 1)):
+            svc.handle({"t": "ICC_WRITE", "cpu": cpu, "reg": reg, "el": 2, "value": value,
+                        "posted": False})
+
+
+def test_the_gic_offers_a_cpu_its_own_sgi_and_activates_it_when_taken():
+    with doorbell.Doorbells.create(2) as bells:
+        refused = []
+        svc = GicService([0x0, 0x1], bells, on_refused=refused.append)
+        _sgi_setup(svc)
+        offer = lambda: doorbell.read_offer(bells.get(1, doorbell.OFFER))  # noqa: E731
+        assert offer()[0] == doorbell.SPURIOUS
+        svc.handle({"t": "ICC_WRITE", "cpu": 0, "reg": "ICC_SGI1R_EL1", "el": 2,
+                    "value": (1 << 24) | 0b10, "posted": True})  # SGI 1 to CPU 1
+        intid, gen, served = offer()
+        assert (intid, served) == (1, 0) and bells.get(1, doorbell.IRQ) == 1
+        svc.handle({"t": "ICC_ACK", "cpu": 1, "intid": 1, "gen": gen})
+        assert svc.gic.priv[1].active[1] and not refused
+        assert bells.get(1, doorbell.IRQ) == 0  # taken: nothing else pending
+        intid2, gen2, served2 = offer()
+        assert (intid2, served2) == (doorbell.SPURIOUS, gen) and gen2 > gen
+        # the same offer again, or one never made: refused, nothing changes
+        svc.handle({"t": "ICC_ACK", "cpu": 1, "intid": 1, "gen": gen})
+        svc.handle({"t": "ICC_ACK", "cpu": 1, "intid": 2, "gen": gen2})
+        assert len(refused) == 2 and all("ICC_ACK" in r for r in refused)
+        # the guest ends it as usual
+        svc.handle({"t": "ICC_WRITE", "cpu": 1, "reg": "ICC_EOIR1_EL1", "el": 2, "value": 1,
+                    "posted": True})
+        assert not svc.gic.priv[1].active[1]
+
+
+def test_an_spi_is_never_offered():
+    with doorbell.Doorbells.create(2) as bells:
+        svc = GicService([0x0, 0x1], bells)
+        setup_spi33_to_cpu1(svc)
+        svc.handle({"t": "SPI_LEVEL", "intid": 33, "level": True})
+        assert bells.get(1, doorbell.IRQ) == 1
+        assert doorbell.read_offer(bells.get(1, doorbell.OFFER))[0] == doorbell.SPURIOUS

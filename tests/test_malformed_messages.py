@@ -346,7 +346,7 @@ def _frames(strategy):
 
 
 GIC_SERVES = ("PING", "MMIO_READ", "MMIO_WRITE", "ICC_READ", "ICC_WRITE", "PPI_LEVEL",
-              "SPI_LEVEL")
+              "SPI_LEVEL", "ICC_ACK")
 DEVICES_SERVE = ("PING", "MMIO_READ", "MMIO_WRITE", "CONSOLE")
 _sizes_out = st.integers(INT_MIN, INT_MAX).filter(lambda s: s not in (1, 2, 4, 8))
 _cpus_out = st.integers(INT_MIN, -1) | st.integers(1, INT_MAX)  # a 1-CPU machine
@@ -375,6 +375,11 @@ gic_garbage = st.one_of(
                       st.booleans())),
     _frames(st.builds(lambda intid, level: {"t": "SPI_LEVEL", "intid": intid, "level": level},
                       st.integers(INT_MIN, 31) | st.integers(256, INT_MAX), st.booleans())),
+    # an acknowledgement of something the GIC never offered
+    _frames(st.builds(lambda cpu, intid, gen: {"t": "ICC_ACK", "cpu": cpu, "intid": intid,
+                                               "gen": gen},
+                      st.just(0) | _cpus_out, st.integers(INT_MIN, INT_MAX),
+                      st.integers(INT_MIN, 0) | st.integers(1 << 27, INT_MAX))),
 )
 
 devices_garbage = st.one_of(
@@ -400,7 +405,7 @@ def reply_due(name: str, frames) -> bool:
         return True
     posted = m["t"] in ("MMIO_WRITE", "ICC_WRITE") and m["posted"]
     if name == "gic":
-        return not (posted or m["t"] in ("PPI_LEVEL", "SPI_LEVEL"))
+        return not (posted or m["t"] in ("PPI_LEVEL", "SPI_LEVEL", "ICC_ACK"))
     return not (posted and m["t"] == "MMIO_WRITE")
 
 

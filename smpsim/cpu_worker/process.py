@@ -102,6 +102,7 @@ class ZmqPorts:
         self.bells = bells
         self.bus = bus
         self._posted = False  # device writes sent since the device service last answered
+        self._taken = 0  # the GIC's last offer this CPU took (doorbell.OFFER)
         self.gic = gic
         self.devices = devices
 
@@ -132,7 +133,24 @@ class ZmqPorts:
         return reply["t"] == "ACK"
 
     def icc_read(self, reg: str, el: int) -> int:
+        if reg == "ICC_IAR1_EL1":
+            intid = self._take_offer()
+            if intid is not None:
+                return intid
         return self.gic.ask(_pack("ICC_READ", cpu=self.index, reg=reg, el=el))["value"]
+
+    def _take_offer(self) -> int | None:
+        """The interrupt the GIC offers this CPU's ICC_IAR1_EL1 (its own SGI or PPI),
+        taken without a round trip: the acknowledgement goes posted, ahead of anything
+        this CPU sends next. None: ask the GIC (no offer, this one taken already, or the
+        GIC has not served the last one taken)."""
+        word = int(self.bells.words[self.index, doorbell.OFFER])
+        intid, gen, served = doorbell.read_offer(word)
+        if gen == 0 or gen == self._taken or served != self._taken or intid == doorbell.SPURIOUS:
+            return None
+        self._taken = gen
+        self.gic.post(_pack("ICC_ACK", cpu=self.index, intid=intid, gen=gen))
+        return intid
 
     def icc_write(self, reg: str, el: int, value: int) -> None:
         if reg in POSTED_ICC:
@@ -193,8 +211,12 @@ class ZmqPorts:
         return True
 
     def lines(self) -> tuple[bool, bool]:
-        return (bool(self.bells.get(self.index, doorbell.IRQ)),
-                bool(self.bells.get(self.index, doorbell.FIQ)))
+        irq = bool(self.bells.get(self.index, doorbell.IRQ))
+        if irq and self._taken:
+            served = doorbell.read_offer(int(self.bells.words[self.index, doorbell.OFFER]))[2]
+            if served != self._taken:  # the line may still be up for what this CPU took
+                irq = False  # (the GIC rings again once it has served the acknowledgement)
+        return irq, bool(self.bells.get(self.index, doorbell.FIQ))
 
     def take_event(self) -> bool:
         if self.bells.get(self.index, doorbell.EVENT):

@@ -149,6 +149,9 @@ class CpuWorker:
                 return Outcome(EXITED, 70, f"cpu{self.index}: SYSREG exit for key {ex.a:#x}")
             if ex.c:
                 core.complete(ports.icc_read(name, core.el))
+                if name == "ICC_IAR1_EL1" or name == "ICC_IAR0_EL1":
+                    irq, fiq = ports.lines()  # what the acknowledge did to the lines, now
+                    core.set_lines(irq=irq, fiq=fiq)
             else:
                 ports.icc_write(name, core.el, core.x(ex.b) if ex.b != 31 else 0)
                 core.complete()

@@ -515,17 +515,40 @@ class GicV3:
         self._update()
 
     def _acknowledge(self, cpu: int, group: int) -> int:
+        intid = self.preview_acknowledge(cpu, group)
+        if intid != SPURIOUS:
+            self._activate(cpu, group, intid)
+        return intid
+
+    def preview_acknowledge(self, cpu: int, group: int) -> int:
+        """What a read of ICC_IAR<group>_EL1 would return now, without its effect."""
         ci = self.cpu[cpu]
         h = ci.hppi
         if h is None or h[2] != group or not self._can_preempt(ci, h[0], h[2]):
             return SPURIOUS
-        prio, intid, _ = h
-        ci.apr[group] |= 1 << ((prio & self._gprio_mask(ci, group)) >> (8 - PRIBITS))
+        return h[1]
+
+    def acknowledge_offered(self, cpu: int, group: int, intid: int) -> bool:
+        """The CPU acknowledged the private interrupt `intid` that preview_acknowledge
+        offered it a moment ago (its own SGI or PPI: no other CPU can have taken it):
+        activate it as ICC_IAR<group>_EL1 would have, even if it has stopped pending
+        since (the CPU already returned it to the guest). False, and nothing done, if
+        it is not a private interrupt of this group or is active already."""
+        self._check_cpu(cpu)
+        bank = self.priv[cpu]
+        if not 0 <= intid < NUM_PRIVATE or bank.active[intid] or int(bank.group[intid]) != group:
+            return False
+        self._activate(cpu, group, intid)
+        return True
+
+    def _activate(self, cpu: int, group: int, intid: int) -> None:
+        ci = self.cpu[cpu]
         bank = self.priv[cpu] if intid < NUM_PRIVATE else self.spi
+        prio = bank.prio[intid]
+        ci.apr[group] |= 1 << ((prio & self._gprio_mask(ci, group)) >> (8 - PRIBITS))
         bank.active[intid] = True
         bank.latch[intid] = False  # a level input that stays high keeps it pending too
         self._update()
-        return intid
 
     def _eoi(self, cpu: int, group: int, intid: int) -> None:
         if intid >= self.num_irq:

@@ -24,7 +24,8 @@ from smpsim.interconnect.control import (ControlChannel, die_with_parent, mailbo
                                          serve_until_stop, service_arguments)
 from smpsim.interconnect.sockets import Service
 
-_POSTED = {"PPI_LEVEL", "SPI_LEVEL"}  # one-way: nobody waits for an answer
+_POSTED = {"PPI_LEVEL", "SPI_LEVEL", "ICC_ACK"}  # one-way: nobody waits for an answer
+_OFFERS_KEPT = 64  # offers remembered per CPU (a CPU takes one at most a few behind)
 
 
 class GicService:
@@ -39,6 +40,12 @@ class GicService:
         self.n_cpus = len(affinities)
         self.bells = bells
         self.on_lines = on_lines or (lambda cpu, irq, fiq: None)
+        # each CPU's offer (doorbell.OFFER): what its ICC_IAR1_EL1 would return now if
+        # that is its own SGI or PPI, so that it can take it without a round trip
+        self.offered = [(doorbell.SPURIOUS, 0)] * self.n_cpus  # (intid, gen) last written
+        self.written: list[tuple[int, int] | None] = [None] * self.n_cpus  # (intid, served)
+        self.served = [0] * self.n_cpus  # the last offer whose ICC_ACK was served
+        self.offers: list[dict[int, int]] = [{} for _ in range(self.n_cpus)]  # gen -> intid
         self.on_refused = on_refused or (lambda reason: None)  # a posted request refused
 
     def _cpu(self, message: dict) -> int:
@@ -92,6 +99,15 @@ class GicService:
         if kind == "ICC_WRITE":
             self.gic.icc_write(self._cpu(m), m["reg"], m["value"], m["el"])
             return protocol.encode("ACK")
+        if kind == "ICC_ACK":
+            cpu, gen, intid = self._cpu(m), m["gen"], m["intid"]
+            if self.offers[cpu].get(gen) != intid or gen <= self.served[cpu]:
+                raise protocol.ProtocolError(f"ICC_ACK: cpu{cpu} was not offered {intid} "
+                                             f"as offer {gen}")
+            self.served[cpu] = gen
+            if not self.gic.acknowledge_offered(cpu, 1, intid):
+                raise protocol.ProtocolError(f"ICC_ACK: {intid} is not acknowledgeable")
+            return b""
         if kind == "PPI_LEVEL":
             self.gic.set_ppi(self._cpu(m), m["intid"], m["level"])
             return b""
@@ -103,11 +119,30 @@ class GicService:
         raise protocol.ProtocolError(f"the GIC service does not serve {kind}")
 
     def _publish(self) -> None:
+        # the offers first: a CPU that sees its IRQ line up then finds the offer current
+        if self.bells is not None:
+            self._publish_offers()
         for cpu, (irq, fiq) in self.gic.take_changes().items():
             if self.bells is not None:
                 self.bells.set(cpu, doorbell.IRQ, int(irq))
                 self.bells.set(cpu, doorbell.FIQ, int(fiq))
             self.on_lines(cpu, irq, fiq)
+
+    def _publish_offers(self) -> None:
+        for cpu in range(self.n_cpus):
+            intid = self.gic.preview_acknowledge(cpu, 1)
+            if intid >= 32:  # an SPI may go to another CPU: its acknowledge is a request
+                intid = doorbell.SPURIOUS
+            content = (intid, self.served[cpu])
+            if content == self.written[cpu]:
+                continue
+            self.written[cpu] = content
+            gen = self.offered[cpu][1] + 1
+            self.offered[cpu] = (intid, gen)
+            offers = self.offers[cpu]
+            offers[gen] = intid
+            offers.pop(gen - _OFFERS_KEPT, None)
+            self.bells.set(cpu, doorbell.OFFER, doorbell.offer(intid, gen, self.served[cpu]))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -33,9 +33,28 @@ RING = 5  # 1 = something above changed since the CPU last looked; the futex wor
 PC = 6  # where the CPU is, written by its process every few ms (for reports)
 EL = 7
 STOP = 8  # 1 = bootctl ends the run: a waiting CPU wakes and stops
-WORDS_PER_CPU = 9
+OFFER = 9  # the GIC's offer of a Group 1 SGI/PPI to acknowledge without asking (offer())
+WORDS_PER_CPU = 10
 
 POWER_OFF, POWER_ON, POWER_PEN = 0, 1, 2
+
+# OFFER: what the CPU's ICC_IAR1_EL1 would return now if it is one of its own SGIs or
+# PPIs (else SPURIOUS), numbered by the GIC (`gen`), and the number of the last offer
+# whose acknowledgement the GIC has served (`served`). A CPU takes an offer at most once
+# and only when its previous one is served; the GIC activates what it offered.
+SPURIOUS = 1023
+_GEN_BITS = 27
+_GEN_MASK = (1 << _GEN_BITS) - 1
+
+
+def offer(intid: int, gen: int, served: int) -> int:
+    return intid | (gen & _GEN_MASK) << 10 | (served & _GEN_MASK) << (10 + _GEN_BITS)
+
+
+def read_offer(word: int) -> tuple[int, int, int]:
+    """(intid, gen, served) of an OFFER word."""
+    return word & 0x3FF, (word >> 10) & _GEN_MASK, (word >> (10 + _GEN_BITS)) & _GEN_MASK
+
 
 _exchange = None  # the compiled atomic exchange, loaded on first use (CPU processes only)
 

@@ -17,7 +17,8 @@ from typing import Any
 
 import msgpack
 
-PROTOCOL_VERSION = 2  # 2: ICC_WRITE may be posted; SEV goes through the doorbell
+PROTOCOL_VERSION = 3  # 2: ICC_WRITE may be posted; SEV goes through the doorbell
+                      # 3: ICC_ACK (a CPU took the GIC's offer, doorbell.OFFER)
 
 U64, INT, BOOL, STR, BYTES = "u64", "int", "bool", "str", "bytes"
 _INT_RANGE = (-(1 << 31), (1 << 31) - 1)
@@ -59,6 +60,8 @@ MESSAGES: dict[str, MessageType] = {m.name: m for m in [
     _m("ICC_WRITE", "MSR of a GIC CPU-interface register; posted ones (SGIs, EOI, DIR) "
        "get no reply", cpu=INT, reg=STR, el=INT, value=U64, posted=BOOL),
     _m("ICC_VALUE", "the value an ICC_READ returned", value=U64),
+    _m("ICC_ACK", "a CPU's ICC_IAR1_EL1 returned the interrupt the GIC offered it in its "
+       "doorbell (posted)", cpu=INT, intid=INT, gen=INT),
     _m("PPI_LEVEL", "a CPU's private input changed (its timers)", cpu=INT, intid=INT,
        level=BOOL),
     _m("SPI_LEVEL", "a device's shared interrupt input changed", intid=INT, level=BOOL),
