@@ -26,6 +26,8 @@ Outputs: after every operation the IRQ/FIQ line of each CPU is recomputed;
 
 from __future__ import annotations
 
+from itertools import compress
+
 SPURIOUS = 1023
 NUM_PRIVATE = 32  # SGIs 0-15 and PPIs 16-31, banked per CPU
 PRIBITS = 5  # priority (and preemption) bits of the CPU interface, as QEMU
@@ -653,8 +655,8 @@ class GicV3:
         on = [(self._group_on(c, 0), self._group_on(c, 1)) for c in range(n)]
         for c in range(n):
             bank = self.priv[c]
-            for i in range(NUM_PRIVATE):
-                if bank.enabled[i] and not bank.active[i] and bank.pending(i):
+            for i in compress(range(NUM_PRIVATE), bank.enabled):  # (the enabled ones only)
+                if not bank.active[i] and bank.pending(i):
                     g = int(bank.group[i])
                     if on[c][g]:
                         cand = (bank.prio[i], i, g)
@@ -662,8 +664,8 @@ class GicV3:
                             best[c] = cand
         spi = self.spi
         one_of_n = []
-        for i in range(NUM_PRIVATE, self.num_irq):
-            if spi.enabled[i] and not spi.active[i] and spi.pending(i):
+        for i in compress(range(self.num_irq), spi.enabled):  # (no SPI below 32 is enabled)
+            if not spi.active[i] and spi.pending(i):
                 g = int(spi.group[i])
                 cand = (spi.prio[i], i, g)
                 t = self._target[i]

@@ -119,16 +119,21 @@ class GicService:
         raise protocol.ProtocolError(f"the GIC service does not serve {kind}")
 
     def _publish(self) -> None:
-        # the offers first: a CPU that sees its IRQ line up then finds the offer current
-        if self.bells is not None:
-            self._publish_offers()
+        """Write what changed into the CPUs' doorbells, then ring each of those CPUs once
+        (a CPU reads its words after the ring: it sees the offer and the lines together)."""
+        rung = self._publish_offers() if self.bells is not None else set()
         for cpu, (irq, fiq) in self.gic.take_changes().items():
             if self.bells is not None:
-                self.bells.set(cpu, doorbell.IRQ, int(irq))
-                self.bells.set(cpu, doorbell.FIQ, int(fiq))
+                self.bells.put(cpu, doorbell.IRQ, int(irq))
+                self.bells.put(cpu, doorbell.FIQ, int(fiq))
+                rung.add(cpu)
             self.on_lines(cpu, irq, fiq)
+        for cpu in rung:
+            self.bells.ring(cpu)
 
-    def _publish_offers(self) -> None:
+    def _publish_offers(self) -> set[int]:
+        """Write each CPU's offer if it changed; the CPUs written."""
+        written = set()
         for cpu in range(self.n_cpus):
             intid = self.gic.preview_acknowledge(cpu, 1)
             if intid >= 32:  # an SPI may go to another CPU: its acknowledge is a request
@@ -142,7 +147,9 @@ class GicService:
             offers = self.offers[cpu]
             offers[gen] = intid
             offers.pop(gen - _OFFERS_KEPT, None)
-            self.bells.set(cpu, doorbell.OFFER, doorbell.offer(intid, gen, self.served[cpu]))
+            self.bells.put(cpu, doorbell.OFFER, doorbell.offer(intid, gen, self.served[cpu]))
+            written.add(cpu)
+        return written
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -107,6 +107,10 @@ class Doorbells:
         self.words[cpu, word] = value
         self.ring(cpu)
 
+    def put(self, cpu: int, word: int, value: int) -> None:
+        """Write a word of `cpu` without ringing it (ring once after several puts)."""
+        self.words[cpu, word] = value
+
     def ring(self, cpu: int) -> None:
         self.words[cpu, RING] = 1
         futex.wake(self._base + self._offset(cpu, RING))
