@@ -615,3 +615,161 @@ def test_four_cpu_processes_lose_no_increment_and_qemu_agrees(tmp_path):
     assert (rc, out) == (0, want), err
     q = run_on_qemu(link(ATOMIC_COUNTERS, elf=True), tmp_path, 4)
     assert (q.returncode, q.stdout.replace("\r", "")) == (0, want), q.stderr
+
+
+# CPU 0 sends SGI_STORM SGIs (INTID 1) to CPUs 1, 2, 3 in turn; each handler checks it
+# got INTID 1, counts it and answers with SGI 2, whose handler on CPU 0 counts answers.
+# A lost SGI hangs the run (the timeout), a duplicate or a spurious acknowledge is
+# counted: CPU 0 checks every count at the end and prints one line.
+SGI_STORM = 300
+SGI_STORM_GUEST = f"""    .arch armv8.1-a
+    .global _start
+_start:
+    adr x0, vectors
+    msr vbar_el2, x0
+    mov x0, #(1 << 31)         // a VHE host: E2H, TGE, RW
+    orr x0, x0, #(1 << 27)
+    orr x0, x0, #(1 << 34)
+    msr hcr_el2, x0
+    mov x0, #0xf0
+    msr icc_pmr_el1, x0
+    mov x0, #1
+    msr icc_igrpen1_el1, x0
+    isb
+    mrs x19, mpidr_el1
+    and x19, x19, #0xff
+    cbnz x19, secondary
+    ldr x1, =0x08000000        // GICD_CTLR.EnableGrp1
+    mov w2, #2
+    str w2, [x1]
+    ldr x1, =0x080A0000
+    mov w3, #0b110             // SGIs 1 and 2: Group 1, enabled, on every CPU
+    mov x4, #4
+1:  str wzr, [x1, #0x14]
+    add x5, x1, #0x10000
+    str w3, [x5, #0x80]
+    str w3, [x5, #0x100]
+    add x1, x1, #0x20000
+    subs x4, x4, #1
+    b.ne 1b
+    mov x20, #1
+2:  ldr x0, =0xc4000003        // CPU_ON: CPUs 1, 2, 3
+    mov x1, x20
+    adr x2, _start
+    mov x3, #0
+    smc #0
+    add x20, x20, #1
+    cmp x20, #4
+    b.ne 2b
+    adr x6, ready
+3:  ldar w7, [x6]              // all three wait for interrupts
+    cmp w7, #3
+    b.ne 3b
+    msr daifclr, #2
+    mov x20, #0                // SGIs sent
+    mov x18, #1                // the next target
+4:  mov x0, #1
+    lsl x0, x0, x18
+    orr x0, x0, #(1 << 24)     // ICC_SGI1R_EL1: INTID 1, target list {{x18}}
+    msr icc_sgi1r_el1, x0
+    add x20, x20, #1
+    adr x6, answers
+5:  ldar w7, [x6]              // until this one is answered
+    cmp w7, w20
+    b.hs 6f
+    wfi
+    b 5b
+6:  add x18, x18, #1
+    cmp x18, #4
+    mov x0, #1
+    csel x18, x0, x18, eq
+    cmp x20, #{SGI_STORM}
+    b.ne 4b
+    adr x6, counts             // every count as it must be
+    ldr w7, [x6, #4]
+    ldr w8, [x6, #8]
+    ldr w9, [x6, #12]
+    add w7, w7, w8
+    add w7, w7, w9
+    ldr w8, [x6, #16]          // spurious acknowledges
+    ldr w9, [x6, #20]          // wrong INTIDs
+    ldr w10, =answers
+    ldr w10, [x10]
+    mov w11, #{SGI_STORM}
+    cmp w7, w11
+    ccmp w10, w11, #0, eq
+    ccmp w8, #0, #0, eq
+    ccmp w9, #0, #0, eq
+    adr x1, ok
+    b.eq 7f
+    adr x1, bad
+7:  mov x0, #4
+    hlt #0xf000
+    ldr x0, =0x84000008        // SYSTEM_OFF
+    smc #0
+
+secondary:
+    adr x6, ready
+    mov w7, #1
+    ldaddal w7, w8, [x6]
+    msr daifclr, #2
+8:  wfi
+    b 8b
+
+handler:                       // x21-x24 only: CPU 0's loop owns the others
+    mrs x21, icc_iar1_el1
+    adr x22, counts
+    cmp x21, #1023
+    b.ne 9f
+    mov w23, #1                // spurious: nothing to end
+    add x22, x22, #16
+    ldaddal w23, w24, [x22]
+    eret
+9:  msr icc_eoir1_el1, x21
+    mrs x23, mpidr_el1
+    and x23, x23, #0xff
+    cbz x23, 10f
+    cmp x21, #1                // CPUs 1-3: SGI 1, counted, answered with SGI 2
+    b.ne 11f
+    mov w24, #1
+    add x22, x22, x23, lsl #2
+    ldaddal w24, w23, [x22]
+    mov x21, #(2 << 24)
+    orr x21, x21, #1
+    msr icc_sgi1r_el1, x21
+    eret
+10: cmp x21, #2                // CPU 0: an answer
+    b.ne 11f
+    adr x22, answers
+    mov w24, #1
+    ldaddal w24, w23, [x22]
+    eret
+11: mov w23, #1                // a wrong INTID
+    add x22, x22, #20
+    ldaddal w23, w24, [x22]
+    eret
+
+    .balign 2048
+vectors:
+    .rept 5
+    b .
+    .balign 128
+    .endr
+    b handler                  // current EL with SPx: IRQ
+    .balign 128
+ok:  .asciz "sgi storm: {SGI_STORM} sent, all answered, none lost, doubled or spurious\\n"
+bad: .asciz "sgi storm: FAIL\\n"
+    .balign 8
+ready: .word 0
+answers: .word 0
+counts: .word 0, 0, 0, 0, 0, 0
+"""
+
+
+def test_an_sgi_storm_between_four_cpu_processes_loses_and_doubles_nothing(tmp_path):
+    # the GIC's acknowledge offers under load: every SGI taken exactly once
+    rc, out, err = run_machine(tmp_path, SGI_STORM_GUEST, topology=FOUR_CPUS, elf=True)
+    want = f"sgi storm: {SGI_STORM} sent, all answered, none lost, doubled or spurious\n"
+    assert (rc, out) == (0, want), err
+    q = run_on_qemu(link(SGI_STORM_GUEST, elf=True), tmp_path, 4)
+    assert (q.returncode, q.stdout.replace("\r", "")) == (0, want), q.stderr
