@@ -56,7 +56,8 @@ def test_exceptions_returns_and_watched_writes_are_recorded_in_order():
     assert taken["elr"] == hex(BASE + 16)  # SVC: the preferred return is the next insn
     _, back = record_of(*recorded[2])
     assert back == {"from_el": 2, "to_el": 2, "illegal": False, "pc": hex(BASE + 16),
-                    "spsr": back["spsr"], "icount": back["icount"]}
+                    "spsr": back["spsr"], "icount": back["icount"], "counter": back["counter"]}
+    assert back["counter"] >= taken["counter"] > 0  # guest time, as CNTPCT_EL0 counts
     assert back["icount"] > taken["icount"]
     _, timer = record_of(*recorded[3])
     assert timer["register"] == "CNTHP_CTL_EL2" and timer["value"] == "0x1"

@@ -13,8 +13,16 @@ _VECTOR_TYPES = ("sync", "irq", "fiq", "serror")
 _TIMERS = ("CNTP_CTL_EL0", "CNTV_CTL_EL0", "CNTHP_CTL_EL2", "CNTHV_CTL_EL2")
 
 
-def record_of(kind: int, icount: int, a: int, b: int, c: int, d: int) -> tuple[str, dict]:
-    """(event name, fields) of one ring entry."""
+def record_of(kind: int, icount: int, count: int, a: int, b: int, c: int,
+              d: int) -> tuple[str, dict]:
+    """(event name, fields) of one ring entry; every record has the CPU's instruction
+    count and its guest time (`counter`: the physical count, CNTPCT_EL0) at the event."""
+    name, fields = _fields(kind, icount, a, b, c, d)
+    fields["counter"] = count
+    return name, fields
+
+
+def _fields(kind: int, icount: int, a: int, b: int, c: int, d: int) -> tuple[str, dict]:
     if kind == events.EXCEPTION:
         fields = {"type": _VECTOR_TYPES[(a >> 8) & 3], "from_el": (a >> 4) & 3,
                   "to_el": a & 3, "elr": hex(c)}

@@ -262,13 +262,16 @@ def main(argv: list[str] | None = None) -> int:
     worker = w.CpuWorker(index, core, ports, quantum, cfg["host_time"], cfg["frequency"])
     control.ready_and_wait_start(120_000)
 
+    def guest_time() -> dict:  # what every record of this CPU says of its time
+        return {"icount": core.icount, "counter": core.counter}
+
     def power_on(entry: int, context: int) -> None:
         if cfg["start_el"] == 1 or not features.el2:
             core.set_el(1)
         core.pc = entry
         core.set_x(0, context)
         bells.set(index, doorbell.POWER, doorbell.POWER_ON)
-        logger.info("power_on", entry=hex(entry), el=core.el)
+        logger.info("power_on", entry=hex(entry), el=core.el, **guest_time())
 
     def stop_requested() -> bool:
         if bells.words[index, doorbell.STOP]:
@@ -302,7 +305,8 @@ def main(argv: list[str] | None = None) -> int:
                 entry = int(ram.array[release - cfg["ram_base"]:][:8].view(np.uint64)[0])
                 if entry:
                     bells.words[index, doorbell.EVENT] = 0  # the pen's WFE consumed it
-                    logger.info("spin_table_release", release_address=hex(release))
+                    logger.info("spin_table_release", release_address=hex(release),
+                                **guest_time())
                     power_on(entry, 0)
                     state = "on"
                     continue
@@ -329,12 +333,12 @@ def main(argv: list[str] | None = None) -> int:
             if out.state == w.OFF:
                 state = "off"
                 bells.set(index, doorbell.POWER, doorbell.POWER_OFF)
-                logger.info("power_off")
+                logger.info("power_off", **guest_time())
                 continue
             if out.state == w.EXITED:
                 ports.sync_devices()
                 control.send(protocol.encode("GUEST_EXIT", cpu=index, code=out.exit_code))
-                logger.info("guest_exit", code=out.exit_code, reason=out.reason)
+                logger.info("guest_exit", code=out.exit_code, reason=out.reason, **guest_time())
                 state = "exited"
                 while True:  # wait for bootctl to end the run
                     m = _control_message(control, 1000)
@@ -373,7 +377,7 @@ def main(argv: list[str] | None = None) -> int:
         logger.error("cpu_failed", reason=str(exc))
         status = 70
     log_events(core, logger)
-    logger.info("cpu_stopped", pc=hex(core.pc), el=core.el, icount=core.icount)
+    logger.info("cpu_stopped", pc=hex(core.pc), el=core.el, **guest_time())
     control.close()
     ctx.destroy(linger=0)  # nobody is left to hear what is still queued
     ram.close()

@@ -2,8 +2,8 @@
 they happen — an exception taken, an exception return, a write to a watched system
 register — for the CPU process to turn into log records. The core never logs.
 
-A record is EV_WORDS words in the `cpu` array: kind, the instruction count at the
-event, and four operands (what each kind puts there is next to its constant). The
+A record is EV_WORDS words in the `cpu` array: kind, the instruction count and the
+physical system count (guest time, CNTPCT_EL0) at the event, and four operands (what each kind puts there is next to its constant). The
 ring holds EV_SLOTS records; EV_COUNT counts every event since the last drain, so a
 caller that drains late knows how many it lost.
 """
@@ -12,6 +12,7 @@ import numpy as np
 
 from smpsim.jit.alu import U1
 from smpsim.jit.compile import jit
+from smpsim.jit.counter import count_at
 from smpsim.jit.state import EV_BASE, EV_COUNT, EV_SLOTS, EV_WORDS, ICOUNT, LIVE_COUNT
 
 EXCEPTION = 1  # a: target EL | from EL << 4 | vector type << 8 (0 sync, 1 IRQ, 2 FIQ,
@@ -26,10 +27,12 @@ def record(cpu, kind, a, b, c, d):
     n = cpu[EV_COUNT]
     if n < np.uint64(EV_SLOTS):
         at = EV_BASE + np.int64(n) * EV_WORDS
+        icount = cpu[ICOUNT] + cpu[LIVE_COUNT]
         cpu[at] = np.uint64(kind)
-        cpu[at + 1] = cpu[ICOUNT] + cpu[LIVE_COUNT]
-        cpu[at + 2] = np.uint64(a)
-        cpu[at + 3] = np.uint64(b)
-        cpu[at + 4] = np.uint64(c)
-        cpu[at + 5] = np.uint64(d)
+        cpu[at + 1] = icount
+        cpu[at + 2] = count_at(cpu, icount)
+        cpu[at + 3] = np.uint64(a)
+        cpu[at + 4] = np.uint64(b)
+        cpu[at + 5] = np.uint64(c)
+        cpu[at + 6] = np.uint64(d)
     cpu[EV_COUNT] = n + U1

@@ -99,7 +99,7 @@ SYSREG_BASE = 64  # the values of the system registers (sysreg_table storage) st
 # the event ring (events.py): EV_SLOTS records of EV_WORDS words after the registers
 EV_BASE = SYSREG_BASE + STORAGE_WORDS
 EV_SLOTS = 256
-EV_WORDS = 6  # kind, instruction count, four operands
+EV_WORDS = 7  # kind, instruction count, physical count, four operands
 CPU_WORDS = EV_BASE + EV_SLOTS * EV_WORDS
 
 

@@ -20,7 +20,8 @@ import numpy as np
 from smpsim.jit import exceptions as exc
 from smpsim.jit.alu import M32, U0, U1
 from smpsim.jit.compile import jit
-from smpsim.jit.state import (CNT_BASE, CNT_ICOUNT_BASE, CNT_SCALE, CUR_EL, ICOUNT, LIVE_COUNT,
+from smpsim.jit.counter import count_at
+from smpsim.jit.state import (CNT_ICOUNT_BASE, CNT_SCALE, CUR_EL, ICOUNT, LIVE_COUNT,
                               SYSREG_BASE, TIMER_CTL, TIMER_CVAL, TIMER_LEVELS)
 from smpsim.jit.sysreg_table import storage_index
 
@@ -32,17 +33,6 @@ CTL_ENABLE = np.uint64(1)
 CTL_IMASK = np.uint64(2)
 CTL_ISTATUS = np.uint64(4)
 NEVER = np.int64(1) << 62  # "no deadline", in instructions
-
-
-@jit
-def count_at(cpu, icount):
-    """The physical count after `icount` instructions (32.32 scale split so that the
-    product cannot overflow: CNT_SCALE < 2^32)."""
-    delta = icount - cpu[CNT_ICOUNT_BASE]
-    scale = cpu[CNT_SCALE]
-    hi = (delta >> np.uint64(32)) * scale
-    lo = ((delta & M32) * scale) >> np.uint64(32)
-    return cpu[CNT_BASE] + hi + lo
 
 
 @jit

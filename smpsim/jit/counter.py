@@ -1,0 +1,20 @@
+"""The physical system count as a function of retired instructions: what timers.py's
+registers read and what events.py stamps its records with. The caller's clock source
+sets the base and the scale (cpu_worker/clock.py)."""
+
+import numpy as np
+
+from smpsim.jit.alu import M32
+from smpsim.jit.compile import jit
+from smpsim.jit.state import CNT_BASE, CNT_ICOUNT_BASE, CNT_SCALE
+
+
+@jit
+def count_at(cpu, icount):
+    """The physical count after `icount` instructions (32.32 scale split so that the
+    product cannot overflow: CNT_SCALE < 2^32)."""
+    delta = icount - cpu[CNT_ICOUNT_BASE]
+    scale = cpu[CNT_SCALE]
+    hi = (delta >> np.uint64(32)) * scale
+    lo = ((delta & M32) * scale) >> np.uint64(32)
+    return cpu[CNT_BASE] + hi + lo
