@@ -93,6 +93,14 @@ def _cmd_check(args: argparse.Namespace) -> int:
     topo = _load_topology(args.topology)
     if topo is None:
         return 2
+    if topo.boot.image is not None:  # the default image must load too (as `run` would)
+        from smpsim.bootctl import images
+
+        try:
+            images.for_topology(topo)
+        except images.ImageError as exc:
+            print(f"smpsim: {exc}", file=sys.stderr)
+            return 2
     m, b, r = topo.machine, topo.boot, topo.run
     print(f"{m.name}: {m.description}" if m.description else m.name)
     print(f"  RAM        {m.ram_size >> 20} MiB at {m.ram_base:#x}; counter {m.counter_frequency} Hz")

@@ -97,6 +97,8 @@ def test_psci_system_off_ends_the_run_with_0(tmp_path):
     (lambda d: ("run", SELFTEST, "--frobnicate"), "unrecognized arguments"),
     (lambda d: ("run",), "the following arguments are required"),
     (lambda d: ("check", _write(d / "c.toml", "[run]\nmode = 1\n[[cluster]]\ncpus = 1\n")), "run.mode"),
+    (lambda d: ("check", _write(d / "noimg.toml", "[boot]\nimage = \"nope.elf\"\n[[cluster]]\ncpus = 2\n")),
+     "noimg.toml: boot.image: "),
 ])
 def test_bad_input_gets_one_clear_error_and_status_2(tmp_path, setup, message):
     r = smpsim(*setup(tmp_path))
