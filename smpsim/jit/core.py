@@ -19,8 +19,8 @@ import numpy as np
 from smpsim.jit import decode_cache, exceptions, exits, interpreter, state, sysreg_table, timers
 from smpsim.jit.compile import jit
 from smpsim.jit.features import Features, reset_state
-from smpsim.jit.state import (CNT_BASE, CNT_ICOUNT_BASE, CNT_SCALE, CUR_EL, EVENT_REGISTER, DAIF_BITS, EXIT_A, EXIT_B, EXIT_C, EXIT_D, EXIT_INSN,
-                              EXIT_KIND, EXIT_PC, FIQ_LINE, FIRMWARE_HVC, ICOUNT, IRQ_LINE, MMIO_DONE,
+from smpsim.jit.state import (CNT_BASE, CNT_ICOUNT_BASE, CNT_SCALE, CUR_EL, EVENT_REGISTER,
+                              DAIF_BITS, EXIT_B, EXIT_C, EXIT_D, EXIT_KIND, EXIT_PC, FIQ_LINE, FIRMWARE_HVC, ICOUNT, IRQ_LINE, MMIO_DONE,
                               MMIO_VAL0, NZCV, PAN_BIT, PC, SERROR_LINE, SP, SPSEL, STOP_ON_EXCEPTION,
                               SYSREG_BASE, TIMER_LEVELS, ZR, EV_BASE, EV_COUNT, EV_SLOTS,
                               EV_WORDS)
@@ -293,9 +293,7 @@ class Core:
         return self.run(n)
 
     def last_exit(self) -> Exit:
-        c = self.cpu
-        return Exit(int(c[EXIT_KIND]), int(c[EXIT_PC]), int(c[EXIT_INSN]), int(c[EXIT_A]),
-                    int(c[EXIT_B]), int(c[EXIT_C]), int(c[EXIT_D]))
+        return Exit(*self.cpu[EXIT_KIND:EXIT_D + 1].tolist())  # (consecutive words)
 
     # --- serving exits ----------------------------------------------------------------
     def answer_mmio(self, value: int = 0) -> None:
@@ -324,14 +322,15 @@ class Core:
     def complete(self, result: int | None = None) -> None:
         """Finish the instruction that exited without retiring (SYSREG, SMC, HVC, HLT): for a
         register read, write `result` to its Rt; then step past it."""
-        ex = self.last_exit()
+        c = self.cpu  # (the words of last_exit() that matter: every exit goes through here)
         if result is not None:
-            if ex.kind != exits.SYSREG or not ex.c:
-                raise RuntimeError(f"{ex.name} does not read a register")
-            if ex.b != ZR:
-                self.set_x(ex.b, result)
-        self.pc = ex.pc + 4
-        self.cpu[ICOUNT] += 1
+            if c[EXIT_KIND] != exits.SYSREG or not c[EXIT_C]:
+                raise RuntimeError(f"{self.last_exit().name} does not read a register")
+            rt = int(c[EXIT_B])
+            if rt != ZR:
+                self.set_x(rt, result)
+        c[PC] = int(c[EXIT_PC]) + 4
+        c[ICOUNT] += 1
 
 
 @jit

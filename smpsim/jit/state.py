@@ -44,6 +44,9 @@ EXIT_B = 14
 EXIT_C = 15
 EXIT_D = 16
 
+# (Core.last_exit reads the seven as one slice)
+assert (EXIT_PC, EXIT_INSN, EXIT_A, EXIT_B, EXIT_C, EXIT_D) == tuple(range(EXIT_KIND + 1, 17))
+
 # device accesses of the current instruction that the caller has already served
 MMIO_DONE = 17  # how many, counted from the instruction's first access
 MMIO_SEQ = 18  # which access the instruction is making now
