@@ -1,5 +1,5 @@
-"""The CPU process: one core over the shared RAM, served through ZeroMQ and the
-doorbell segment (DESIGN.md §3). The logic is worker.py's; this module provides its
+"""The CPU process: one core over the shared RAM, served through its mailboxes to the
+services, the control channel (ZeroMQ) and the doorbell segment (DESIGN.md §3). The logic is worker.py's; this module provides its
 ports and the process's life: READY, power on (the boot CPU at the image's entry, the
 others on PSCI CPU_ON or, with spin-table boot, when their release address is
 written), quanta, waiting in WFI/WFE (asleep on the doorbell), STOP.
@@ -34,7 +34,7 @@ IDLE_LOOK = 0.1  # seconds a waiting CPU sleeps at most before looking at its co
 FIRST_SLEEP = 0.002  # seconds of a wait after which the CPU logs what its core recorded
 FREE_QUANTUM = 200_000  # instructions per call of the core in a free run (~1 ms or less)
 PEN_LOOK = 0.005  # seconds between looks at the release address without an SEV
-# GIC CPU-interface writes nobody waits on: sent one-way, in order on the one socket
+# GIC CPU-interface writes nobody waits on: sent one-way, in order on the one link
 # (an SGI, the end of an interrupt); the others (PMR, CTLR, IGRPEN...) are answered, so
 # their effect on the CPU's interrupt lines is in the doorbell before the CPU goes on
 POSTED_ICC = frozenset({"ICC_SGI1R_EL1", "ICC_SGI0R_EL1", "ICC_ASGI1R_EL1",
