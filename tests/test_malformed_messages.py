@@ -403,10 +403,9 @@ def reply_due(name: str, frames) -> bool:
         m = p.decode(frames[0])
     except p.ProtocolError:
         return True
-    posted = m["t"] in ("MMIO_WRITE", "ICC_WRITE") and m["posted"]
     if name == "gic":
-        return not (posted or m["t"] in ("PPI_LEVEL", "SPI_LEVEL", "ICC_ACK"))
-    return not (posted and m["t"] == "MMIO_WRITE")
+        return not p.is_posted(m)
+    return not (p.is_posted(m) and m["t"] == "MMIO_WRITE")  # the only posted one it serves
 
 
 def refuse_batch(m: Machine, name: str, batch):

@@ -133,7 +133,7 @@ def _handle_signals(on_term, on_int) -> tuple:
 
 def _mailbox_spec(boxes, svc: str) -> str:
     segment, fd = boxes[svc]
-    return f"{segment.name},{fd},{segment.n_cpus}"
+    return segment.spec(fd)
 
 
 def _cpu_config(topology: Topology, cpu, image, ends: Endpoints, ram: SharedRam,

@@ -57,8 +57,8 @@ class ServiceLink:
         self.socket = None
         self.client = None
         if mailbox_spec:
-            name, fd, cpus = mailbox_spec.split(",")
-            self.client = mailbox.Client(mailbox.Mailboxes.attach(name, int(cpus)), cpu, int(fd))
+            boxes, eventfd = mailbox.Mailboxes.attach_spec(mailbox_spec)
+            self.client = mailbox.Client(boxes, cpu, eventfd)
         else:
             self.socket = security.client(ctx.socket(zmq.DEALER), keys)
             self.socket.setsockopt(zmq.LINGER, 1000)

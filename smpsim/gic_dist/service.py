@@ -15,16 +15,12 @@ import os
 import sys
 from typing import Callable
 
-import zmq
 
 from smpsim import log
 from smpsim.gic_dist.model import GicV3
-from smpsim.interconnect import bus, doorbell, protocol, security
-from smpsim.interconnect.control import (ControlChannel, die_with_parent, mailbox_server,
-                                         serve_until_stop, service_arguments)
-from smpsim.interconnect.sockets import Service
+from smpsim.interconnect import bus, doorbell, protocol
+from smpsim.interconnect.control import ServiceProcess, die_with_parent, service_arguments
 
-_POSTED = {"PPI_LEVEL", "SPI_LEVEL", "ICC_ACK"}  # one-way: nobody waits for an answer
 _OFFERS_KEPT = 64  # offers remembered per CPU (a CPU takes one at most a few behind)
 
 
@@ -56,7 +52,7 @@ class GicService:
 
     def handle(self, m: dict) -> bytes | None:
         kind = m["t"]
-        posted = kind in _POSTED or (kind in ("MMIO_WRITE", "ICC_WRITE") and m["posted"])
+        posted = protocol.is_posted(m)
         try:
             reply = self._serve(kind, m)
         except ValueError as exc:  # the model refuses an argument (an INTID, a size)
@@ -89,7 +85,7 @@ class GicService:
                                            value=self.gic.redist_read(cpu, off, size))
                 self.gic.redist_write(cpu, off, size, m["value"])
                 return protocol.encode("ACK")
-            if kind == "MMIO_WRITE" and m["posted"]:  # nobody to tell: report it
+            if protocol.is_posted(m):  # nobody to tell: report it
                 raise protocol.ProtocolError(f"posted write to {addr:#x}, where the GIC has "
                                              "nothing")
             return protocol.encode("MMIO_FAULT", reason=f"the GIC has nothing at {addr:#x}")
@@ -160,27 +156,14 @@ def main(argv: list[str] | None = None) -> int:
     die_with_parent()
     logger = log.get_logger(args.name, args.run_dir, pid=os.getpid())
     affinities = [int(a, 0) for a in args.affinities.split(",")]
-    ctx = zmq.Context()
-    keys = security.keys_at(args.keys)
-    auth = keys.authenticator(ctx) if keys else None
+    process = ServiceProcess(args)
     bells = doorbell.Doorbells.attach(args.doorbell, len(affinities))
     core = GicService(affinities, bells,
                       lambda cpu, irq, fiq: logger.debug("lines", cpu=cpu, irq=irq, fiq=fiq),
                       lambda reason: logger.warning("bad_message", reason=reason))
-    service = Service(ctx, args.endpoint, core.handle,
-                      lambda reason: logger.warning("bad_message", reason=reason),
-                      mailbox_server(args.mailboxes), keys)
-    control = ControlChannel(ctx, args.control, args.name, keys)
-    control.ready_and_wait_start(120_000)
-    logger.info("gic_started", cpus=len(affinities))
-    serve_until_stop(service, control, logger)
-    logger.info("gic_stopped", served=service.served, refused=service.refused)
-    service.close()
-    control.close()
+    process.serve(core.handle, logger, "gic_started", "gic_stopped", cpus=len(affinities))
     bells.close()
-    if auth is not None:
-        auth.stop()
-    ctx.destroy(linger=0)  # nobody is left to hear what is still queued
+    process.close()
     return 0
 
 

@@ -16,7 +16,8 @@ import sys
 
 import zmq
 
-from smpsim.interconnect import protocol, security
+from smpsim.interconnect import mailbox, protocol, security
+from smpsim.interconnect.sockets import Service
 
 _PR_SET_PDEATHSIG = 1
 
@@ -76,14 +77,37 @@ def service_arguments(prog: str, name: str) -> argparse.ArgumentParser:
     return ap
 
 
-def mailbox_server(spec: str | None):
-    """The mailbox.Server a service's --mailboxes names (None without one)."""
-    if not spec:
-        return None
-    from smpsim.interconnect import mailbox
+class ServiceProcess:
+    """The life every supervised service shares: its ZeroMQ context (with CurveZMQ in a
+    tcp:// run), its control channel, its Service (socket and CPU mailboxes) served until
+    STOP, and the clean-up."""
 
-    name, fd, cpus = spec.split(",")
-    return mailbox.Server(mailbox.Mailboxes.attach(name, int(cpus)), int(fd))
+    def __init__(self, args: argparse.Namespace):
+        self.args = args
+        self.context = zmq.Context()
+        self.keys = security.keys_at(args.keys)
+        self._auth = self.keys.authenticator(self.context) if self.keys else None
+        self.control = ControlChannel(self.context, args.control, args.name, self.keys)
+
+    def serve(self, handler, logger, started: str, stopped: str, **fields) -> None:
+        """Bind the endpoint, say READY, and serve `handler` until STOP."""
+        boxes = None
+        if self.args.mailboxes:
+            boxes = mailbox.Server(*mailbox.Mailboxes.attach_spec(self.args.mailboxes))
+        service = Service(self.context, self.args.endpoint, handler,
+                          lambda reason: logger.warning("bad_message", reason=reason), boxes,
+                          self.keys)
+        self.control.ready_and_wait_start(120_000)
+        logger.info(started, **fields)
+        serve_until_stop(service, self.control, logger)
+        logger.info(stopped, served=service.served, refused=service.refused)
+        service.close()
+
+    def close(self) -> None:
+        self.control.close()
+        if self._auth is not None:
+            self._auth.stop()
+        self.context.destroy(linger=0)  # nobody is left to hear what is still queued
 
 
 def serve_until_stop(service, control: ControlChannel, logger) -> None:

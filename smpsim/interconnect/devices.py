@@ -20,9 +20,7 @@ import zmq
 
 from smpsim import log
 from smpsim.interconnect import bus, pl011, protocol, security
-from smpsim.interconnect.control import (ControlChannel, die_with_parent, mailbox_server,
-                                         serve_until_stop, service_arguments)
-from smpsim.interconnect.sockets import Service
+from smpsim.interconnect.control import ServiceProcess, die_with_parent, service_arguments
 
 CONSOLE_FILE = "console.log"
 
@@ -41,7 +39,7 @@ class DeviceService:
         self.on_refused = on_refused or (lambda reason: None)  # a posted write refused
 
     def handle(self, m: dict) -> bytes | None:
-        if m["t"] == "MMIO_WRITE" and m["posted"]:
+        if m["t"] == "MMIO_WRITE" and protocol.is_posted(m):
             try:
                 self._serve(m)
             except protocol.ProtocolError as exc:  # nobody waits: no ERROR that could
@@ -68,14 +66,14 @@ class DeviceService:
         if size not in (1, 2, 4, 8):
             raise protocol.ProtocolError(f"{kind}: size {size}")
         if not bus.UART_BASE <= addr < bus.UART_BASE + bus.UART_SIZE:
-            if kind == "MMIO_WRITE" and m["posted"]:
+            if protocol.is_posted(m):
                 raise protocol.ProtocolError(f"posted write to {addr:#x}, where no device is")
             return protocol.encode("MMIO_FAULT", reason=f"no device at {addr:#x}")
         if kind == "MMIO_READ":
             return protocol.encode("MMIO_DATA",
                                    value=self.uart.read(addr - bus.UART_BASE, size))
         self.uart.write(addr - bus.UART_BASE, size, m["value"])
-        return None if m["posted"] else protocol.encode("ACK")
+        return None if protocol.is_posted(m) else protocol.encode("ACK")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,11 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     die_with_parent()
     logger = log.get_logger(args.name, args.run_dir, pid=os.getpid())
-    ctx = zmq.Context()
-    keys = security.keys_at(args.keys)
-    auth = keys.authenticator(ctx) if keys else None
-    control = ControlChannel(ctx, args.control, args.name, keys)
-    gic = security.client(ctx.socket(zmq.DEALER), keys)
+    process = ServiceProcess(args)
+    gic = security.client(process.context.socket(zmq.DEALER), process.keys)
     gic.setsockopt(zmq.LINGER, 1000)
     gic.connect(args.gic)
     console_fd = os.open(os.path.join(args.run_dir, CONSOLE_FILE),
@@ -97,27 +92,18 @@ def main(argv: list[str] | None = None) -> int:
 
     def console(data: bytes, cpu: int) -> None:
         os.write(console_fd, data)
-        control.send(protocol.encode("CONSOLE", cpu=cpu, data=data))
+        process.control.send(protocol.encode("CONSOLE", cpu=cpu, data=data))
 
     def spi(intid: int, level: bool) -> None:
         gic.send(protocol.encode("SPI_LEVEL", intid=intid, level=level))
 
     core = DeviceService(console, spi,
                          lambda reason: logger.warning("bad_message", reason=reason), args.cpus)
-    service = Service(ctx, args.endpoint, core.handle,
-                      lambda reason: logger.warning("bad_message", reason=reason),
-                      mailbox_server(args.mailboxes), keys)
-    control.ready_and_wait_start(120_000)
-    logger.info("devices_started", uart=hex(bus.UART_BASE))
-    serve_until_stop(service, control, logger)
-    logger.info("devices_stopped", served=service.served, refused=service.refused)
+    process.serve(core.handle, logger, "devices_started", "devices_stopped",
+                  uart=hex(bus.UART_BASE))
     os.close(console_fd)
-    service.close()
     gic.close()
-    control.close()
-    if auth is not None:
-        auth.stop()
-    ctx.destroy(linger=0)  # nobody is left to hear what is still queued
+    process.close()
     return 0
 
 

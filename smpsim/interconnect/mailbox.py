@@ -74,6 +74,16 @@ class Mailboxes:
     def attach(cls, name: str, n_cpus: int) -> "Mailboxes":
         return cls(SharedRam.attach(name, cls.size_for(n_cpus)), n_cpus)
 
+    def spec(self, eventfd: int) -> str:
+        """How a process that inherits `eventfd` finds these mailboxes (attach_spec)."""
+        return f"{self.name},{eventfd},{self.n_cpus}"
+
+    @classmethod
+    def attach_spec(cls, spec: str) -> tuple["Mailboxes", int]:
+        """The mailboxes and the service's eventfd that `spec()` describes."""
+        name, fd, cpus = spec.split(",")
+        return cls.attach(name, int(cpus)), int(fd)
+
     def word_address(self, cpu: int, word: int) -> int:
         return self._base + cpu * _BLOCK + word * 8
 

@@ -34,10 +34,11 @@ class MessageType:
     name: str
     fields: dict[str, str]
     doc: str
+    always_posted: bool = False  # one-way (others are when their `posted` field says so)
 
 
-def _m(name: str, doc: str, **fields: str) -> MessageType:
-    return MessageType(name, fields, doc)
+def _m(name: str, doc: str, always_posted: bool = False, **fields: str) -> MessageType:
+    return MessageType(name, fields, doc, always_posted)
 
 
 MESSAGES: dict[str, MessageType] = {m.name: m for m in [
@@ -61,10 +62,12 @@ MESSAGES: dict[str, MessageType] = {m.name: m for m in [
        "get no reply", cpu=INT, reg=STR, el=INT, value=U64, posted=BOOL),
     _m("ICC_VALUE", "the value an ICC_READ returned", value=U64),
     _m("ICC_ACK", "a CPU's ICC_IAR1_EL1 returned the interrupt the GIC offered it in its "
-       "doorbell (posted)", cpu=INT, intid=INT, gen=INT),
-    _m("PPI_LEVEL", "a CPU's private input changed (its timers)", cpu=INT, intid=INT,
+       "doorbell", always_posted=True, cpu=INT, intid=INT, gen=INT),
+    _m("PPI_LEVEL", "a CPU's private input changed (its timers)", always_posted=True,
+       cpu=INT,
+       intid=INT, level=BOOL),
+    _m("SPI_LEVEL", "a device's shared interrupt input changed", always_posted=True, intid=INT,
        level=BOOL),
-    _m("SPI_LEVEL", "a device's shared interrupt input changed", intid=INT, level=BOOL),
     # --- firmware and the guest's console: CPU -> bootctl --------------------
     _m("PSCI_CALL", "an SMC/HVC firmware call with x0..x3", cpu=INT, x0=U64, x1=U64,
        x2=U64, x3=U64),
@@ -115,6 +118,12 @@ def validate(message: dict) -> MessageType:
     if extra:
         raise ProtocolError(f"{name}: unknown field {sorted(map(str, extra))[0][:40]!r}")
     return decl
+
+
+def is_posted(message: dict) -> bool:
+    """Whether the sender of a (valid) message waits for no reply: a refusal of it must
+    not be answered either, or the ERROR would pass for the reply to its next request."""
+    return MESSAGES[message["t"]].always_posted or message.get("posted") is True
 
 
 def encode(name: str, **fields: Any) -> bytes:

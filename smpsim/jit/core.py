@@ -19,11 +19,11 @@ import numpy as np
 from smpsim.jit import decode_cache, exceptions, exits, interpreter, state, sysreg_table, timers
 from smpsim.jit.compile import jit
 from smpsim.jit.features import Features, reset_state
-from smpsim.jit.state import (CNT_BASE, CNT_ICOUNT_BASE, CNT_SCALE, CUR_EL, EVENT_REGISTER,
-                              DAIF_BITS, EXIT_B, EXIT_C, EXIT_D, EXIT_KIND, EXIT_PC, FIQ_LINE, FIRMWARE_HVC, ICOUNT, IRQ_LINE, MMIO_DONE,
-                              MMIO_VAL0, NZCV, PAN_BIT, PC, SERROR_LINE, SP, SPSEL, STOP_ON_EXCEPTION,
-                              SYSREG_BASE, TIMER_LEVELS, ZR, EV_BASE, EV_COUNT, EV_SLOTS,
-                              EV_WORDS)
+from smpsim.jit.state import (CNT_BASE, CNT_ICOUNT_BASE, CNT_SCALE, CUR_EL, DAIF_BITS,
+                              EV_BASE, EV_COUNT, EV_SLOTS, EV_WORDS, EVENT_REGISTER, EXIT_B,
+                              EXIT_C, EXIT_D, EXIT_KIND, EXIT_PC, FIQ_LINE, FIRMWARE_HVC, ICOUNT,
+                              IRQ_LINE, MMIO_DONE, MMIO_VAL0, NZCV, PAN_BIT, PC, SERROR_LINE, SP,
+                              SPSEL, STOP_ON_EXCEPTION, SYSREG_BASE, TIMER_LEVELS, ZR)
 
 _MASK64 = (1 << 64) - 1
 DEFAULT_TICKS_PER_INSTRUCTION = 62_500_000 / 100_000_000
@@ -174,8 +174,8 @@ class Core:
         return int(self.cpu[EV_COUNT])
 
     def drain_events(self) -> tuple[list[tuple[int, ...]], int]:
-        """The recorded events, oldest first, as (kind, icount, a, b, c, d), and how many
-        more were lost because the ring was full; empties the ring."""
+        """The recorded events, oldest first, as (kind, icount, count, a, b, c, d)
+        (events.py), and how many more were lost because the ring was full; empties it."""
         n = int(self.cpu[EV_COUNT])
         kept = min(n, EV_SLOTS)
         rows = self.cpu[EV_BASE:EV_BASE + kept * EV_WORDS].reshape(kept, EV_WORDS)
