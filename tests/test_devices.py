@@ -56,8 +56,8 @@ def test_nothing_else_is_mapped():
     svc = DeviceService(lambda d, c: None, lambda i, lv: None)
     got = p.decode(svc.handle({"t": "MMIO_READ", "cpu": 0, "addr": UART + 0x1000, "size": 4}))
     assert got["t"] == "MMIO_FAULT"
-    with pytest.raises(p.ProtocolError, match="does not serve ICC_READ"):
-        svc.handle({"t": "ICC_READ", "cpu": 0, "reg": "ICC_PMR_EL1", "el": 1})
+    with pytest.raises(p.ProtocolError, match="does not serve SPI_ACK"):
+        svc.handle({"t": "SPI_ACK", "cpu": 0, "intid": 33, "group": 1})
 
 
 @pytest.fixture(scope="module")

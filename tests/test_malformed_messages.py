@@ -345,8 +345,8 @@ def _frames(strategy):
     return strategy.map(lambda m: [pack(m)])
 
 
-GIC_SERVES = ("PING", "MMIO_READ", "MMIO_WRITE", "ICC_READ", "ICC_WRITE", "PPI_LEVEL",
-              "SPI_LEVEL", "ICC_ACK")
+GIC_SERVES = ("PING", "MMIO_READ", "MMIO_WRITE", "SPI_ACK", "SPI_DEACTIVATE",
+              "CPUIF_CHANGED", "SPI_LEVEL")
 DEVICES_SERVE = ("PING", "MMIO_READ", "MMIO_WRITE", "CONSOLE")
 _sizes_out = st.integers(INT_MIN, INT_MAX).filter(lambda s: s not in (1, 2, 4, 8))
 _cpus_out = st.integers(INT_MIN, -1) | st.integers(1, INT_MAX)  # a 1-CPU machine
@@ -362,24 +362,15 @@ gic_garbage = st.one_of(
         st.sampled_from(["MMIO_READ", "MMIO_WRITE"]), _cpus_out | st.just(0), _gic_addr,
         _sizes_out | st.sampled_from([1, 2, 4, 8]), VALID[p.U64], st.booleans()).filter(
             lambda m: m["cpu"] != 0 or m["size"] not in (1, 2, 4, 8))),
-    _frames(st.builds(lambda kind, cpu, reg, value, posted: {
-        "t": kind, "cpu": cpu, "reg": reg, "el": 1,
-        **({"value": value, "posted": posted} if kind == "ICC_WRITE" else {})},
-        st.sampled_from(["ICC_READ", "ICC_WRITE"]), _cpus_out,
-        st.sampled_from(["ICC_IAR1_EL1", "ICC_PMR_EL1", "ICC_SGI1R_EL1"]), VALID[p.U64],
-        st.booleans())),
-    _frames(st.builds(lambda cpu, intid, level: {"t": "PPI_LEVEL", "cpu": cpu, "intid": intid,
-                                                 "level": level},
-                      st.just(0) | _cpus_out,
-                      st.integers(INT_MIN, INT_MAX).filter(lambda i: not 16 <= i < 32),
-                      st.booleans())),
+    # a CPU interface's messages from a CPU that does not exist
+    _frames(st.builds(lambda kind, cpu, intid, group: {
+        "t": kind, "cpu": cpu,
+        **({"intid": intid} if kind != "CPUIF_CHANGED" else {}),
+        **({"group": group} if kind == "SPI_ACK" else {})},
+        st.sampled_from(["SPI_ACK", "SPI_DEACTIVATE", "CPUIF_CHANGED"]), _cpus_out,
+        st.integers(INT_MIN, INT_MAX), st.integers(INT_MIN, INT_MAX))),
     _frames(st.builds(lambda intid, level: {"t": "SPI_LEVEL", "intid": intid, "level": level},
                       st.integers(INT_MIN, 31) | st.integers(256, INT_MAX), st.booleans())),
-    # an acknowledgement of something the GIC never offered
-    _frames(st.builds(lambda cpu, intid, gen: {"t": "ICC_ACK", "cpu": cpu, "intid": intid,
-                                               "gen": gen},
-                      st.just(0) | _cpus_out, st.integers(INT_MIN, INT_MAX),
-                      st.integers(INT_MIN, 0) | st.integers(1 << 27, INT_MAX))),
 )
 
 devices_garbage = st.one_of(
@@ -609,8 +600,8 @@ def test_a_refusal_with_a_long_reason_is_still_answered_and_the_service_goes_on(
     errors = []
 
     def handler(m):  # a handler that quotes what it refuses, however long
-        if m["t"] == "ICC_READ":
-            raise p.ProtocolError(f"no register {m['reg']!r}")
+        if m["t"] == "STOP":
+            raise p.ProtocolError(f"no register {m['reason']!r}")
         return p.encode("ACK")
 
     svc = Service(ctx, ends.address("svc"), handler, errors.append)
@@ -622,7 +613,7 @@ def test_a_refusal_with_a_long_reason_is_still_answered_and_the_service_goes_on(
     client.setsockopt(zmq.LINGER, 0)
     client.connect(ends.address("svc"))
     try:
-        client.send(p.encode("ICC_READ", cpu=0, reg="R" * 4096, el=1))
+        client.send(p.encode("STOP", reason="R" * 4096))
         assert client.poll(int(TIMEOUT * 1000))
         reply = p.decode(client.recv())
         assert reply["t"] == "ERROR" and reply["reason"].startswith("no register 'RRR")

@@ -79,7 +79,8 @@ def test_well_formed_msgpack_with_wrong_fields_is_refused_cleanly(name, fields):
 
 def test_an_unchecked_encoding_is_the_same_bytes_as_a_checked_one():
     for name, fields in [("MMIO_READ", dict(cpu=1, addr=0x0900_0018, size=4)),
-                         ("ICC_WRITE", dict(cpu=0, reg="ICC_SGI1R_EL1", el=2, value=1 << 40,
-                                            posted=True)),
-                         ("PPI_LEVEL", dict(cpu=3, intid=27, level=False))]:
+                         ("MMIO_WRITE", dict(cpu=0, addr=0x0900_0000, size=4, value=1 << 40,
+                                             posted=True)),
+                         ("SPI_ACK", dict(cpu=3, intid=33, group=1)),
+                         ("SPI_DEACTIVATE", dict(cpu=3, intid=33))]:
         assert p.encode_unchecked(name, **fields) == p.encode(name, **fields)

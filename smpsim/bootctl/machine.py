@@ -28,6 +28,7 @@ from smpsim import log
 from smpsim.bootctl import images, psci, rundir
 from smpsim.bootctl.supervisor import LaunchError, Supervisor
 from smpsim.bootctl.topology import Topology
+from smpsim.gic_dist.shared_state import GicState
 from smpsim.interconnect import doorbell, mailbox, protocol, security
 from smpsim.interconnect.shared_ram import SharedRam
 from smpsim.interconnect.sockets import Endpoints
@@ -85,6 +86,7 @@ def run(topology: Topology, image_path=None, timeout: float | None = None,
     keys = security.RunKeys.create(rd) if topology.run.transport == "tcp" else None
     ram = SharedRam.create(m.ram_size)
     bells = doorbell.Doorbells.create(len(topology.cpus))
+    gic_state = GicState.create(len(topology.cpus))  # (the GIC service resets it)
     # the CPUs' mailboxes to each service (mailbox.py): a segment and an eventfd each
     boxes = {svc: (mailbox.Mailboxes.create(len(topology.cpus), tag=svc),
                    os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)) for svc in ("gic", "devices")}
@@ -95,8 +97,9 @@ def run(topology: Topology, image_path=None, timeout: float | None = None,
             off = seg.address - m.ram_base
             ram.array[off:off + len(seg.data)] = memoryview(seg.data)
         sup = Supervisor(rd, ends, ctx, keys)
-        status, reason = _run(topology, image, rd, ends, ram, bells, boxes, keys, sup, logger,
-                              console, timeout if timeout is not None else topology.run.timeout)
+        status, reason = _run(topology, image, rd, ends, ram, bells, gic_state, boxes, keys,
+                              sup, logger, console,
+                              timeout if timeout is not None else topology.run.timeout)
     except LaunchError as exc:
         status, reason = EXIT_SIMULATOR, f"the machine did not start: {exc}"
     except (Interrupted, KeyboardInterrupt) as exc:
@@ -110,6 +113,7 @@ def run(topology: Topology, image_path=None, timeout: float | None = None,
         if sup is not None:
             sup.shutdown(reason)
         bells.close()
+        gic_state.close()
         for segment, fd in boxes.values():
             segment.close()
             os.close(fd)
@@ -136,8 +140,12 @@ def _mailbox_spec(boxes, svc: str) -> str:
     return segment.spec(fd)
 
 
+def _affinities(topology: Topology) -> list[int]:
+    return [c.mpidr & 0xFF_00FF_FFFF for c in topology.cpus]
+
+
 def _cpu_config(topology: Topology, cpu, image, ends: Endpoints, ram: SharedRam,
-                bells: doorbell.Doorbells, boxes, keys) -> str:
+                bells: doorbell.Doorbells, gic_state: GicState, boxes, keys) -> str:
     return json.dumps({
         "index": cpu.index, "n_cpus": len(topology.cpus), "boot": cpu.index == 0,
         "entry": image.entry, "start_el": cpu.start_el(topology.boot),
@@ -146,6 +154,7 @@ def _cpu_config(topology: Topology, cpu, image, ends: Endpoints, ram: SharedRam,
         "frequency": topology.machine.counter_frequency,
         "ram_name": ram.name, "ram_size": topology.machine.ram_size,
         "ram_base": topology.machine.ram_base, "doorbell": bells.name,
+        "gic_state": gic_state.name, "affinities": _affinities(topology),
         "gic": ends.address("gic"), "devices": ends.address("devices"),
         "mailboxes": {svc: _mailbox_spec(boxes, svc) for svc in boxes},
         "keys": str(keys.folder) if keys else None,
@@ -166,14 +175,16 @@ def _where(bells: doorbell.Doorbells, cpu: int, topology: Topology) -> str:
     return f"cpu{cpu} at pc={bells.get(cpu, doorbell.PC):#x} EL{bells.get(cpu, doorbell.EL)}{waiting}"
 
 
-def _run(topology, image, rd, ends, ram, bells, boxes, keys, sup, logger, console, timeout):
-    affinities = ",".join(hex(c.mpidr & 0xFF_00FF_FFFF) for c in topology.cpus)
+def _run(topology, image, rd, ends, ram, bells, gic_state, boxes, keys, sup, logger, console,
+         timeout):
+    affinities = ",".join(hex(a) for a in _affinities(topology))
     fds = tuple(fd for _, fd in boxes.values())
     secure = ["--keys", str(keys.folder)] if keys else []
     sup.launch("gic", "smpsim.gic_dist.service",
                [*secure, "--run-dir", str(rd), "--endpoint", ends.address("gic"),
                 "--mailboxes", _mailbox_spec(boxes, "gic"),
-                "--doorbell", bells.name, "--affinities", affinities], pass_fds=fds)
+                "--doorbell", bells.name, "--gic-state", gic_state.name,
+                "--affinities", affinities], pass_fds=fds)
     sup.launch("devices", "smpsim.interconnect.devices",
                [*secure, "--run-dir", str(rd), "--endpoint", ends.address("devices"),
                 "--mailboxes", _mailbox_spec(boxes, "devices"),
@@ -183,7 +194,8 @@ def _run(topology, image, rd, ends, ram, bells, boxes, keys, sup, logger, consol
     for cpu in topology.cpus:
         sup.launch(f"cpu{cpu.index}", "smpsim.cpu_worker.process",
                    ["--run-dir", str(rd), "--config",
-                    _cpu_config(topology, cpu, image, ends, ram, bells, boxes, keys)],
+                    _cpu_config(topology, cpu, image, ends, ram, bells, gic_state, boxes,
+                                keys)],
                    pass_fds=fds)
     sup.wait_ready(READY_TIMEOUT)
     sup.broadcast(protocol.encode("START"))

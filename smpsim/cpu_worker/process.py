@@ -20,6 +20,8 @@ from smpsim import log
 from smpsim.bootctl import psci
 from smpsim.cpu_worker import worker as w
 from smpsim.cpu_worker.guest_events import log_events
+from smpsim.gic_dist.cpu_interface import CpuInterface
+from smpsim.gic_dist.shared_state import GicState
 from smpsim.interconnect import bus as busmap
 from smpsim.interconnect import doorbell, mailbox, protocol, security
 from smpsim.interconnect.control import ControlChannel, die_with_parent
@@ -34,13 +36,6 @@ IDLE_LOOK = 0.1  # seconds a waiting CPU sleeps at most before looking at its co
 FIRST_SLEEP = 0.002  # seconds of a wait after which the CPU logs what its core recorded
 FREE_QUANTUM = 200_000  # instructions per call of the core in a free run (~1 ms or less)
 PEN_LOOK = 0.005  # seconds between looks at the release address without an SEV
-# GIC CPU-interface writes nobody waits on: sent one-way, in order on the one link
-# (an SGI, the end of an interrupt); the others (PMR, CTLR, IGRPEN...) are answered, so
-# their effect on the CPU's interrupt lines is in the doorbell before the CPU goes on
-POSTED_ICC = frozenset({"ICC_SGI1R_EL1", "ICC_SGI0R_EL1", "ICC_ASGI1R_EL1",
-                        "ICC_EOIR1_EL1", "ICC_EOIR0_EL1", "ICC_DIR_EL1"})
-
-
 _pack = protocol.encode_unchecked  # the hot paths' messages (the services check them)
 
 
@@ -88,9 +83,27 @@ class ServiceLink:
         return reply
 
 
+class DistributorLink:
+    """cpu_interface.SpiPort over the link to the GIC service."""
+
+    def __init__(self, gic: ServiceLink):
+        self.gic = gic
+
+    def acknowledge(self, cpu: int, intid: int, group: int) -> int | None:
+        prio = self.gic.ask(_pack("SPI_ACK", cpu=cpu, intid=intid, group=group))["prio"]
+        return None if prio < 0 else prio
+
+    def deactivate(self, cpu: int, intid: int) -> None:
+        self.gic.post(_pack("SPI_DEACTIVATE", cpu=cpu, intid=intid))
+
+    def cpu_changed(self, cpu: int) -> None:
+        self.gic.post(_pack("CPUIF_CHANGED", cpu=cpu))
+
+
 class ZmqPorts:
-    """worker.Ports over the services' mailboxes or sockets, the control channel and the
-    doorbell."""
+    """worker.Ports over the services' mailboxes or sockets, the control channel, the
+    doorbell and this CPU's GIC CPU interface (`cpuif`, set once the machine starts:
+    the GIC service resets the shared state it runs on before it says READY)."""
 
     CONSOLE_CHUNK = 160  # bytes of console output per message (a mailbox slot holds 256)
 
@@ -102,9 +115,10 @@ class ZmqPorts:
         self.bells = bells
         self.bus = bus
         self._posted = False  # device writes sent since the device service last answered
-        self._taken = 0  # the GIC's last offer this CPU took (doorbell.OFFER)
         self.gic = gic
         self.devices = devices
+        self.cpuif: CpuInterface | None = None
+        self._lines = (False, False)
 
     def _owner(self, addr: int) -> ServiceLink | None:
         routed = self.bus.route(addr)
@@ -133,35 +147,14 @@ class ZmqPorts:
         return reply["t"] == "ACK"
 
     def icc_read(self, reg: str, el: int) -> int:
-        if reg == "ICC_IAR1_EL1":
-            intid = self._take_offer()
-            if intid is not None:
-                return intid
-        return self.gic.ask(_pack("ICC_READ", cpu=self.index, reg=reg, el=el))["value"]
-
-    def _take_offer(self) -> int | None:
-        """The interrupt the GIC offers this CPU's ICC_IAR1_EL1 (its own SGI or PPI),
-        taken without a round trip: the acknowledgement goes posted, ahead of anything
-        this CPU sends next. None: ask the GIC (no offer, this one taken already, or the
-        GIC has not served the last one taken)."""
-        word = int(self.bells.words[self.index, doorbell.OFFER])
-        intid, gen, served = doorbell.read_offer(word)
-        if gen == 0 or gen == self._taken or served != self._taken or intid == doorbell.SPURIOUS:
-            return None
-        self._taken = gen
-        self.gic.post(_pack("ICC_ACK", cpu=self.index, intid=intid, gen=gen))
-        return intid
+        return self.cpuif.read(reg)
 
     def icc_write(self, reg: str, el: int, value: int) -> None:
-        if reg in POSTED_ICC:
-            self.gic.post(_pack("ICC_WRITE", cpu=self.index, reg=reg, el=el, value=value,
-                                posted=True))
-            return
-        self.gic.ask(_pack("ICC_WRITE", cpu=self.index, reg=reg, el=el, value=value,
-                           posted=False))
+        for cpu in self.cpuif.write(reg, value):  # an SGI went pending on these CPUs
+            self.bells.ring(cpu)
 
     def ppi(self, intid: int, level: bool) -> None:
-        self.gic.post(_pack("PPI_LEVEL", cpu=self.index, intid=intid, level=level))
+        self.cpuif.set_ppi(intid, level)
 
     def firmware(self, x0: int, x1: int, x2: int, x3: int) -> psci.Call:
         self.sync_devices()  # SYSTEM_OFF ends the run: the UART's output first
@@ -211,12 +204,12 @@ class ZmqPorts:
         return True
 
     def lines(self) -> tuple[bool, bool]:
-        irq = bool(self.bells.get(self.index, doorbell.IRQ))
-        if irq and self._taken:
-            served = doorbell.read_offer(int(self.bells.words[self.index, doorbell.OFFER]))[2]
-            if served != self._taken:  # the line may still be up for what this CPU took
-                irq = False  # (the GIC rings again once it has served the acknowledgement)
-        return irq, bool(self.bells.get(self.index, doorbell.FIQ))
+        lines = self.cpuif.evaluate()
+        if lines != self._lines:  # (for reports: no ring)
+            self._lines = lines
+            self.bells.words[self.index, doorbell.IRQ] = int(lines[0])
+            self.bells.words[self.index, doorbell.FIQ] = int(lines[1])
+        return lines
 
     def take_event(self) -> bool:
         if self.bells.get(self.index, doorbell.EVENT):
@@ -244,6 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     logger = log.get_logger(args.name, args.run_dir, pid=os.getpid())
     ram = SharedRam.attach(cfg["ram_name"], cfg["ram_size"])
     bells = doorbell.Doorbells.attach(cfg["doorbell"], cfg["n_cpus"])
+    gic_state = GicState.attach(cfg["gic_state"], cfg["n_cpus"])
     features = Features.from_dict(cfg["features"])
     core = Core(ram.array, ram_base=cfg["ram_base"], features=features)
     core.set_sysreg("CNTFRQ_EL0", cfg["frequency"])
@@ -261,6 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     quantum = max(cfg["quantum"], FREE_QUANTUM) if cfg["host_time"] else cfg["quantum"]
     worker = w.CpuWorker(index, core, ports, quantum, cfg["host_time"], cfg["frequency"])
     control.ready_and_wait_start(120_000)
+    ports.cpuif = CpuInterface(index, gic_state, cfg["affinities"], DistributorLink(links["gic"]))
 
     def guest_time() -> dict:  # what every record of this CPU says of its time
         return {"icount": core.icount, "counter": core.counter}
@@ -381,6 +376,7 @@ def main(argv: list[str] | None = None) -> int:
     control.close()
     ctx.destroy(linger=0)  # nobody is left to hear what is still queued
     ram.close()
+    gic_state.close()
     bells.close()
     return status
 

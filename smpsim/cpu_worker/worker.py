@@ -36,7 +36,7 @@ class Ports(Protocol):
     def console(self, data: bytes) -> None: ...
     def sev(self) -> None: ...
     def changed(self) -> bool: ...  # have lines() or take_event() anything new to say?
-    def lines(self) -> tuple[bool, bool]: ...  # the GIC's IRQ and FIQ outputs to this CPU
+    def lines(self) -> tuple[bool, bool]: ...  # the CPU interface's IRQ and FIQ outputs now
     def take_event(self) -> bool: ...  # an SEV from another CPU arrived (and is consumed)
 
 
@@ -74,6 +74,13 @@ class CpuWorker:
             if changed >> intid & 1:
                 self.ports.ppi(intid, bool(new >> intid & 1))
         self.levels = new
+        self._refresh_lines()
+
+    def _refresh_lines(self) -> None:
+        """After this CPU's own GIC operation: the lines it left (the CPU interface is
+        this process's, so they are known at once)."""
+        irq, fiq = self.ports.lines()
+        self.core.set_lines(irq=irq, fiq=fiq)
 
     def wake_condition(self) -> bool:
         """Whether a CPU waiting in WFI/WFE may go on."""
@@ -149,12 +156,10 @@ class CpuWorker:
                 return Outcome(EXITED, 70, f"cpu{self.index}: SYSREG exit for key {ex.a:#x}")
             if ex.c:
                 core.complete(ports.icc_read(name, core.el))
-                if name == "ICC_IAR1_EL1" or name == "ICC_IAR0_EL1":
-                    irq, fiq = ports.lines()  # what the acknowledge did to the lines, now
-                    core.set_lines(irq=irq, fiq=fiq)
             else:
                 ports.icc_write(name, core.el, core.x(ex.b) if ex.b != 31 else 0)
                 core.complete()
+            self._refresh_lines()
             return Outcome(RUNNING)
         if kind in (exits.SMC, exits.HVC):
             call = ports.firmware(core.x(0), core.x(1), core.x(2), core.x(3))

@@ -1,8 +1,10 @@
 """The GICv3 logic: distributor, redistributors and CPU interfaces, as one pure,
 deterministic Python object with no sockets, clocks or randomness.
 
-The GIC service wraps a `GicV3` and turns messages into calls; the CPU processes see
-it through that service. Behaviour follows the Arm GICv3 Architecture Specification
+The distributor and the redistributors' MMIO frames are here; each CPU interface is
+cpu_interface.py's, over the state the two share (shared_state.py). In a machine the
+GIC service holds a `GicV3` without CPU interfaces and each CPU process runs its own
+interface; tests hold a whole one. Behaviour follows the Arm GICv3 Architecture Specification
 (IHI 0069). Where the specification leaves a choice, this model does what QEMU's
 `hw/intc/arm_gicv3*` does for `-M virt,gic-version=3` without EL3, and says so
 ("QEMU:" in the comments). Choices that differ from QEMU say why ("not QEMU:").
@@ -20,7 +22,8 @@ The machine modelled:
 - SGI range selectors (ICC_SGI1R_EL1.RS) are implemented (ICC_CTLR_EL1.RSS = 1,
   GICD_TYPER.RSS = 1), so CPUs with Aff0 >= 16 can be sent SGIs.
 
-Outputs: after every operation the IRQ/FIQ line of each CPU is recomputed;
+Outputs: after every operation the distributor publishes each CPU's best SPI of each
+group, and (with local CPU interfaces) each CPU's IRQ/FIQ lines are recomputed;
 `take_changes()` reports which lines differ from what was last reported.
 """
 
@@ -28,12 +31,13 @@ from __future__ import annotations
 
 from itertools import compress
 
-SPURIOUS = 1023
-NUM_PRIVATE = 32  # SGIs 0-15 and PPIs 16-31, banked per CPU
-PRIBITS = 5  # priority (and preemption) bits of the CPU interface, as QEMU
-_PRIO_MASK = (0xFF << (8 - PRIBITS)) & 0xFF  # implemented bits of ICC_PMR_EL1
-_MIN_BPR0 = 7 - PRIBITS  # the smallest ICC_BPR0_EL1 (QEMU icc_min_bpr)
-_MIN_BPR1 = _MIN_BPR0 + 1  # the smallest ICC_BPR1_EL1 (QEMU icc_min_bpr_ns)
+from smpsim.gic_dist import shared_state
+from smpsim.gic_dist.cpu_interface import (CTLR_EN_GRP0, CTLR_EN_GRP1, MIN_BPR0, MIN_BPR1,
+                                           SPURIOUS, CpuInterface, can_preempt,
+                                           gicr_affinity, groups_on, private_best)
+from smpsim.gic_dist.shared_state import NUM_PRIVATE
+
+__all__ = ["GicV3", "SPURIOUS", "NUM_PRIVATE"]
 IIDR = 0x43B  # Arm as implementer, ProductID 0, r0p0: what QEMU reports (a GIC-500 r0p0)
 # CoreSight ID registers from offset 0xFFD0: PIDR4..7, PIDR0..3, CIDR0..3 (QEMU's
 # values; PIDR2[7:4] = ArchRev 3 = GICv3); PIDR0 is 0x92 in the distributor and 0x93
@@ -41,22 +45,14 @@ IIDR = 0x43B  # Arm as implementer, ProductID 0, r0p0: what QEMU reports (a GIC-
 _ID_REGS = (0x44, 0x00, 0x00, 0x00, None, 0xB4, 0x3B, 0x00, 0x0D, 0xF0, 0x05, 0xB1)
 _PIDR0_DIST, _PIDR0_REDIST = 0x92, 0x93
 
-# GICD_CTLR with DS == 1: EnableGrp0 [0], EnableGrp1 [1], ARE [4], DS [6], RWP [31]
-CTLR_EN_GRP0, CTLR_EN_GRP1, CTLR_ARE, CTLR_DS = 1 << 0, 1 << 1, 1 << 4, 1 << 6
+# GICD_CTLR with DS == 1: EnableGrp0 [0], EnableGrp1 [1] (cpu_interface.py), ARE [4],
+# DS [6], RWP [31]
+CTLR_ARE, CTLR_DS = 1 << 4, 1 << 6
 # GICR_WAKER
 WAKER_PROCESSOR_SLEEP, WAKER_CHILDREN_ASLEEP = 1 << 1, 1 << 2
 # GICD_IROUTER
 IROUTER_IRM = 1 << 31
 _IROUTER_MASK = 0xFF_0000_0000 | IROUTER_IRM | 0xFF_FFFF  # Aff3, IRM, Aff2.Aff1.Aff0
-# ICC_CTLR_EL1
-ICC_CTLR_CBPR, ICC_CTLR_EOIMODE = 1 << 0, 1 << 1
-_ICC_CTLR_FIXED = ((PRIBITS - 1) << 8  # PRIbits
-                   | 1 << 11  # IDbits = 0b001, 24 bits: what QEMU reports
-                   | 1 << 15  # A3V: Aff3 may be non-zero in SGI targets
-                   | 1 << 18)  # RSS: SGI target lists with a range selector
-_ICC_SRE = 0x7  # SRE, DFB, DIB set, read-only (system registers only, as QEMU)
-_ICC_SRE_EL2 = 0xF  # and Enable
-
 # distributor register offsets (GICD_*)
 _D_CTLR, _D_TYPER, _D_IIDR, _D_TYPER2, _D_STATUSR = 0x0, 0x4, 0x8, 0xC, 0x10
 _D_IGROUPR, _D_ISENABLER, _D_ICENABLER = 0x080, 0x100, 0x180
@@ -70,12 +66,6 @@ _SGI_BASE = 0x1_0000
 REDIST_SIZE = 0x2_0000
 
 
-def _gicr_affinity(mpidr_aff: int) -> int:
-    """MPIDR-style affinity (Aff3 at [39:32]) -> the 32-bit Aff3.Aff2.Aff1.Aff0 form
-    of GICR_TYPER[63:32]."""
-    return ((mpidr_aff >> 32) & 0xFF) << 24 | (mpidr_aff & 0xFF_FFFF)
-
-
 class _Bank:
     """Per-interrupt state of a range of INTIDs: one CPU's SGIs/PPIs, or the SPIs."""
 
@@ -87,6 +77,18 @@ class _Bank:
         self.level = [False] * n  # the input line
         self.edge = [False] * n  # ICFGR: True = edge-triggered
         self.prio = [0] * n
+
+    @classmethod
+    def over(cls, block) -> "_Bank":
+        """The bank of one CPU's private interrupts in the shared state (its `priv`
+        block: bytes that are 0 or 1, and the priorities)."""
+        bank = cls.__new__(cls)
+        (bank.group, bank.enabled, bank.latch, bank.active, bank.level, bank.edge,
+         bank.prio) = (block[f] for f in (shared_state.GROUP, shared_state.ENABLED,
+                                           shared_state.LATCH, shared_state.ACTIVE,
+                                           shared_state.LEVEL, shared_state.EDGE,
+                                           shared_state.PRIO))
+        return bank
 
     def pending(self, i: int) -> bool:
         # a level-sensitive interrupt is pending while its input is asserted, or while
@@ -115,21 +117,7 @@ class _Bank:
             self.edge[base + k] = bool(value >> (2 * k + 1) & 1)
 
     def prio_word(self, base: int) -> int:
-        return sum(self.prio[base + k] << (8 * k) for k in range(4))
-
-
-class _CpuIf:
-    """One CPU interface, and its redistributor's power state."""
-
-    def __init__(self):
-        self.pmr = 0
-        self.bpr0, self.bpr1 = _MIN_BPR0, _MIN_BPR1
-        self.ctlr = 0  # the writable bits: CBPR, EOImode
-        self.igrpen = [False, False]
-        self.apr = [0, 0]  # ICC_AP0R0_EL1, ICC_AP1R0_EL1
-        self.sleep = True  # GICR_WAKER.ProcessorSleep: QEMU resets it (and ChildrenAsleep) to 1
-        self.hppi: tuple[int, int, int] | None = None  # (priority, intid, group)
-        self.lines = (False, False)
+        return sum(int(self.prio[base + k]) << (8 * k) for k in range(4))
 
 
 class GicV3:
@@ -137,6 +125,15 @@ class GicV3:
 
     `affinities[i]` is the MPIDR affinity of CPU i (Aff3<<32 | Aff2<<16 | Aff1<<8 |
     Aff0); redistributor i belongs to CPU i and the last one has GICR_TYPER.Last.
+
+    The private interrupts and the CPU interfaces' registers are in `state`
+    (shared_state.py). By default it is this process's own and the CPU interfaces
+    (cpu_interface.py) are here too: the whole GIC in one object, driven through
+    `icc_read`/`icc_write`/`set_ppi` (tests). The GIC service passes the machine's
+    shared segment and `local_cpus=False`: each CPU's process runs its own interface
+    over the same state, reaching the distributor through the service's messages
+    (acknowledge_spi, deactivate_spi, cpu_changed), and the service rings the CPUs
+    in `take_touched()` after each message.
 
     `reset_group1`: interrupts reset to Group 1, as QEMU does when it boots a kernel
     directly without EL3 firmware (its `irq_reset_nonsecure`); the architectural
@@ -147,12 +144,13 @@ class GicV3:
     """
 
     def __init__(self, affinities: list[int], num_spis: int = 224, *,
-                 reset_group1: bool = True, sleep_gates_delivery: bool = True):
+                 reset_group1: bool = True, sleep_gates_delivery: bool = True,
+                 state: shared_state.GicState | None = None, local_cpus: bool = True):
         if not affinities:
             raise ValueError("a GIC needs at least one CPU")
         if num_spis < 0 or num_spis % 32 or num_spis > 960:
             raise ValueError(f"num_spis must be a multiple of 32 in 0..960, not {num_spis}")
-        gicr = [_gicr_affinity(a) for a in affinities]
+        gicr = [gicr_affinity(a) for a in affinities]
         if len(set(gicr)) != len(gicr):
             raise ValueError("CPU affinities must be distinct")
         self.affinities = list(affinities)
@@ -160,27 +158,91 @@ class GicV3:
         self.num_cpus = len(affinities)
         self.num_irq = NUM_PRIVATE + num_spis
         self.sleep_gates_delivery = sleep_gates_delivery
-        self.ctlr = 0  # GICD_CTLR's enables; ARE and DS read as one
+        self.state = state if state is not None else shared_state.GicState.local(self.num_cpus)
+        self._reset_shared(reset_group1)
         self.spi = _Bank(self.num_irq, reset_group1)  # indices < 32 unused
         self.irouter = [0] * self.num_irq
         self._target = [0] * self.num_irq  # cpu index, -1 none, -2 1-of-N
-        self.priv = [_Bank(NUM_PRIVATE, reset_group1) for _ in affinities]
-        for b in self.priv:
-            for i in range(16):
-                b.edge[i] = True  # SGIs are always edge-triggered
-        self.cpu = [_CpuIf() for _ in affinities]
-        self._reported = [(False, False)] * self.num_cpus
+        self.priv = [_Bank.over(self.state.priv[c]) for c in range(self.num_cpus)]
+        self._published = [[0, 0] for _ in affinities]  # the W_SPI0/1 words written
+        self._touched: set[int] = set()
         for i in range(NUM_PRIVATE, self.num_irq):
             self._retarget(i)
+        self.cpu = ([CpuInterface(c, self.state, affinities, self, sleep_gates_delivery,
+                                  self.num_irq) for c in range(self.num_cpus)]
+                    if local_cpus else [])
+        self._reported = [(False, False)] * self.num_cpus
         self._update()
+
+    def _reset_shared(self, reset_group1: bool) -> None:
+        s = self.state
+        s.priv[:] = 0
+        s.priv[:, shared_state.GROUP, :] = int(reset_group1)
+        s.priv[:, shared_state.EDGE, :16] = 1  # SGIs are always edge-triggered
+        s.words[:] = 0
+        # QEMU resets GICR_WAKER.ProcessorSleep (and ChildrenAsleep) to 1
+        s.words[:, shared_state.W_SLEEP] = 1
+        s.words[:, shared_state.W_BPR0] = MIN_BPR0
+        s.words[:, shared_state.W_BPR1] = MIN_BPR1
+        s.glob[:] = 0
+
+    @property
+    def ctlr(self) -> int:
+        """GICD_CTLR's group enables (in the shared state: every CPU interface reads them)."""
+        return int(self.state.glob[shared_state.G_DIST_CTLR])
+
+    @ctlr.setter
+    def ctlr(self, value: int) -> None:
+        self.state.glob[shared_state.G_DIST_CTLR] = value
+        self._touched.update(range(self.num_cpus))
+
+    def _local(self, cpu: int) -> CpuInterface:
+        self._check_cpu(cpu)
+        if not self.cpu:
+            raise RuntimeError("the CPU interfaces of this GIC are in the CPU processes")
+        return self.cpu[cpu]
+
+    # ------------------------------------------- the distributor, as the CPU interfaces see it
+
+    def acknowledge(self, cpu: int, intid: int, group: int) -> int | None:
+        """SpiPort: activate SPI `intid` for `cpu` if the distributor offers it to that
+        CPU now (so that exactly one CPU takes it); its priority, or None."""
+        self._check_cpu(cpu)
+        if not NUM_PRIVATE <= intid < self.num_irq or group not in (0, 1):
+            return None
+        offered = shared_state.read_spi_word(self._published[cpu][group])
+        if offered is None or offered[1] != intid:
+            return None
+        bank = self.spi
+        bank.active[intid] = True
+        bank.latch[intid] = False  # a level input that stays high keeps it pending too
+        self._update()
+        return int(bank.prio[intid])
+
+    def deactivate(self, cpu: int, intid: int) -> None:
+        """SpiPort: the end of an SPI (EOIR with EOImode 0, or DIR)."""
+        self._check_cpu(cpu)
+        if NUM_PRIVATE <= intid < self.num_irq:
+            self.spi.active[intid] = False
+            self._update()
+
+    def cpu_changed(self, cpu: int) -> None:
+        """SpiPort: a CPU's masking changed: route the SPIs again."""
+        self._check_cpu(cpu)
+        self._update()
+
+    def take_touched(self) -> set[int]:
+        """The CPUs whose shared state the distributor changed since the last call (their
+        doorbells are to be rung)."""
+        out, self._touched = self._touched, set()
+        return out
 
     # ------------------------------------------------------------------ inputs
 
     def set_ppi(self, cpu: int, intid: int, level: bool) -> None:
-        self._check_cpu(cpu)
-        if not 16 <= intid < 32:
-            raise ValueError(f"PPI INTID must be 16..31, not {intid}")
-        self._set_input(self.priv[cpu], intid, bool(level))
+        """A CPU's private input (its timers): that CPU's interface drives it."""
+        self._local(cpu).set_ppi(intid, bool(level))
+        self._update()
 
     def set_spi(self, intid: int, level: bool) -> None:
         if not NUM_PRIVATE <= intid < self.num_irq:
@@ -199,8 +261,7 @@ class GicV3:
 
     def lines(self, cpu: int) -> tuple[bool, bool]:
         """The (IRQ, FIQ) outputs to `cpu` now."""
-        self._check_cpu(cpu)
-        return self.cpu[cpu].lines
+        return self._local(cpu).lines
 
     def take_changes(self) -> dict[int, tuple[bool, bool]]:
         """CPU -> (irq, fiq) for each CPU whose lines differ from the last report."""
@@ -359,7 +420,7 @@ class GicV3:
         self._check_cpu(cpu)
         if not self._sized(offset, size) or offset >= REDIST_SIZE:
             return 0
-        bank, ci = self.priv[cpu], self.cpu[cpu]
+        bank = self.priv[cpu]
         if offset < _SGI_BASE:
             if size == 8:
                 return self._gicr_typer(cpu) if offset == _R_TYPER else 0
@@ -372,7 +433,8 @@ class GicV3:
             if offset == _R_TYPER + 4:
                 return self._gicr_typer(cpu) >> 32
             if offset == _R_WAKER:
-                return (WAKER_PROCESSOR_SLEEP | WAKER_CHILDREN_ASLEEP) if ci.sleep else 0
+                return ((WAKER_PROCESSOR_SLEEP | WAKER_CHILDREN_ASLEEP)
+                        if self.state.words[cpu, shared_state.W_SLEEP] else 0)
             if _ID_BASE <= offset < _ID_BASE + 0x30:
                 return self._id_reg(offset, _PIDR0_REDIST)
             # GICR_CTLR: no LPIs (EnableLPIs RES0), DPGS == 0 so the DPG bits are
@@ -382,7 +444,7 @@ class GicV3:
         off = offset - _SGI_BASE
         if size == 1:
             if 0x400 <= off < 0x420:
-                return bank.prio[off - 0x400]
+                return int(bank.prio[off - 0x400])
             return 0
         if size != 4:
             return 0
@@ -401,12 +463,13 @@ class GicV3:
         if not self._sized(offset, size) or offset >= REDIST_SIZE:
             return
         value &= (1 << (8 * size)) - 1
-        bank, ci = self.priv[cpu], self.cpu[cpu]
+        bank = self.priv[cpu]
+        self._touched.add(cpu)  # its CPU interface reads what changes here
         if offset < _SGI_BASE:
             if offset == _R_WAKER and size == 4:
                 # Only ProcessorSleep is writable. The handshake has nothing
                 # asynchronous to wait for, so ChildrenAsleep follows it at once (QEMU).
-                ci.sleep = bool(value & WAKER_PROCESSOR_SLEEP)
+                self.state.words[cpu, shared_state.W_SLEEP] = int(bool(value & WAKER_PROCESSOR_SLEEP))
                 self._update()
             return  # CTLR, read-only registers, LPI registers, reserved: WI
         off = offset - _SGI_BASE
@@ -435,264 +498,91 @@ class GicV3:
     # ----------------------------------------------------------- CPU interface
 
     def icc_read(self, cpu: int, name: str, el: int = 1) -> int:
-        """Read a CPU-interface register (`el` is the accessing EL: with one Security
-        state and no EL3 every ICC_* register behaves the same at EL1 and EL2; the
-        CPU process sends EL1 accesses with HCR_EL2.IMO/FMO set to ICV_* itself)."""
-        self._check_cpu(cpu)
-        ci = self.cpu[cpu]
-        if name == "ICC_IAR0_EL1":
-            return self._acknowledge(cpu, 0)
-        if name == "ICC_IAR1_EL1":
-            return self._acknowledge(cpu, 1)
-        if name in ("ICC_HPPIR0_EL1", "ICC_HPPIR1_EL1"):
-            # the highest priority pending interrupt of that group, whatever PMR and
-            # the running priority say
-            group = 0 if name == "ICC_HPPIR0_EL1" else 1
-            return ci.hppi[1] if ci.hppi and ci.hppi[2] == group else SPURIOUS
-        if name == "ICC_PMR_EL1":
-            return ci.pmr
-        if name == "ICC_RPR_EL1":
-            return self._running_priority(ci)
-        if name == "ICC_BPR0_EL1":
-            return ci.bpr0
-        if name == "ICC_BPR1_EL1":
-            # with CBPR, BPR1 reads as BPR0 + 1, saturated (QEMU, spec ICC_BPR1_EL1)
-            return min(ci.bpr0 + 1, 7) if ci.ctlr & ICC_CTLR_CBPR else ci.bpr1
-        if name == "ICC_CTLR_EL1":
-            return ci.ctlr | _ICC_CTLR_FIXED
-        if name == "ICC_IGRPEN0_EL1":
-            return int(ci.igrpen[0])
-        if name == "ICC_IGRPEN1_EL1":
-            return int(ci.igrpen[1])
-        if name == "ICC_AP0R0_EL1":
-            return ci.apr[0]
-        if name == "ICC_AP1R0_EL1":
-            return ci.apr[1]
-        if name == "ICC_SRE_EL1":
-            return _ICC_SRE
-        if name == "ICC_SRE_EL2":
-            return _ICC_SRE_EL2
-        # ICC_AP{0,1}R{1,2,3}_EL1 (5 preemption bits need only R0), the write-only
-        # registers (EOIR, DIR, SGI*R) and anything not modelled (ICH_*): RAZ
-        return 0
+        """Read a CPU-interface register of a CPU whose interface is in this process
+        (`el` is the accessing EL: with one Security state and no EL3 every ICC_*
+        register behaves the same at EL1 and EL2)."""
+        value = self._local(cpu).read(name)
+        self._update()
+        return value
 
     def icc_write(self, cpu: int, name: str, value: int, el: int = 1) -> None:
-        self._check_cpu(cpu)
-        ci = self.cpu[cpu]
-        value &= (1 << 64) - 1
-        if name == "ICC_EOIR0_EL1":
-            self._eoi(cpu, 0, value & 0xFF_FFFF)
-        elif name == "ICC_EOIR1_EL1":
-            self._eoi(cpu, 1, value & 0xFF_FFFF)
-        elif name == "ICC_DIR_EL1":
-            # with EOImode == 0 a DIR write is UNPREDICTABLE; QEMU ignores it
-            if ci.ctlr & ICC_CTLR_EOIMODE:
-                self._deactivate(cpu, value & 0xFF_FFFF)
-        elif name == "ICC_PMR_EL1":
-            ci.pmr = value & _PRIO_MASK
-        elif name == "ICC_BPR0_EL1":
-            ci.bpr0 = max(value & 7, _MIN_BPR0)  # below the minimum: the minimum (QEMU)
-        elif name == "ICC_BPR1_EL1":
-            if not ci.ctlr & ICC_CTLR_CBPR:  # with CBPR, writes are ignored
-                ci.bpr1 = max(value & 7, _MIN_BPR1)
-        elif name == "ICC_CTLR_EL1":
-            # CBPR and EOImode are writable; PMHE is RAZ/WI (QEMU); the rest read-only
-            ci.ctlr = value & (ICC_CTLR_CBPR | ICC_CTLR_EOIMODE)
-        elif name == "ICC_IGRPEN0_EL1":
-            ci.igrpen[0] = bool(value & 1)
-        elif name == "ICC_IGRPEN1_EL1":
-            ci.igrpen[1] = bool(value & 1)
-        elif name == "ICC_AP0R0_EL1":
-            ci.apr[0] = value & 0xFFFF_FFFF
-        elif name == "ICC_AP1R0_EL1":
-            ci.apr[1] = value & 0xFFFF_FFFF
-        elif name == "ICC_SGI0R_EL1":
-            self._send_sgi(cpu, value, 0)
-        elif name == "ICC_SGI1R_EL1":
-            self._send_sgi(cpu, value, 1)
-        elif name == "ICC_ASGI1R_EL1":
-            self._send_sgi(cpu, value, 2)
-        else:
-            return  # read-only (IAR, HPPIR, RPR, SRE: fixed) or not modelled: WI
+        self._local(cpu).write(name, value)
         self._update()
-
-    def _acknowledge(self, cpu: int, group: int) -> int:
-        intid = self.preview_acknowledge(cpu, group)
-        if intid != SPURIOUS:
-            self._activate(cpu, group, intid)
-        return intid
-
-    def preview_acknowledge(self, cpu: int, group: int) -> int:
-        """What a read of ICC_IAR<group>_EL1 would return now, without its effect."""
-        ci = self.cpu[cpu]
-        h = ci.hppi
-        if h is None or h[2] != group or not self._can_preempt(ci, h[0], h[2]):
-            return SPURIOUS
-        return h[1]
-
-    def acknowledge_offered(self, cpu: int, group: int, intid: int) -> bool:
-        """The CPU acknowledged the private interrupt `intid` that preview_acknowledge
-        offered it a moment ago (its own SGI or PPI: no other CPU can have taken it):
-        activate it as ICC_IAR<group>_EL1 would have, even if it has stopped pending
-        since (the CPU already returned it to the guest). False, and nothing done, if
-        it is not a private interrupt of this group or is active already."""
-        self._check_cpu(cpu)
-        bank = self.priv[cpu]
-        if not 0 <= intid < NUM_PRIVATE or bank.active[intid] or int(bank.group[intid]) != group:
-            return False
-        self._activate(cpu, group, intid)
-        return True
-
-    def _activate(self, cpu: int, group: int, intid: int) -> None:
-        ci = self.cpu[cpu]
-        bank = self.priv[cpu] if intid < NUM_PRIVATE else self.spi
-        prio = bank.prio[intid]
-        ci.apr[group] |= 1 << ((prio & self._gprio_mask(ci, group)) >> (8 - PRIBITS))
-        bank.active[intid] = True
-        bank.latch[intid] = False  # a level input that stays high keeps it pending too
-        self._update()
-
-    def _eoi(self, cpu: int, group: int, intid: int) -> None:
-        if intid >= self.num_irq:
-            return  # 1020-1023 are ignored; a nonexistent INTID is UNPREDICTABLE: ignored (QEMU)
-        ci = self.cpu[cpu]
-        # an EOI for a group that is not the one of the highest active priority is
-        # UNPREDICTABLE; QEMU ignores it, and so does this model
-        if self._highest_active_group(ci) != group:
-            return
-        apr = ci.apr[group]
-        ci.apr[group] = apr & (apr - 1)  # priority drop: the highest active priority
-        if not ci.ctlr & ICC_CTLR_EOIMODE:
-            self._deactivate(cpu, intid)
-
-    def _deactivate(self, cpu: int, intid: int) -> None:
-        if intid < NUM_PRIVATE:
-            self.priv[cpu].active[intid] = False
-        elif intid < self.num_irq:
-            self.spi.active[intid] = False
-
-    def _send_sgi(self, cpu: int, value: int, kind: int) -> None:
-        intid = value >> 24 & 0xF
-        if value >> 40 & 1:  # IRM: every CPU but this one
-            targets = [c for c in range(self.num_cpus) if c != cpu]
-        else:
-            aff321 = (value >> 48 & 0xFF) << 24 | (value >> 32 & 0xFF) << 16 | (value >> 16 & 0xFF) << 8
-            rs = value >> 44 & 0xF
-            tlist = value & 0xFFFF
-            targets = []
-            for c, aff in enumerate(self._gicr_aff):
-                aff0 = aff & 0xFF
-                if aff & ~0xFF == aff321 and aff0 >> 4 == rs and tlist >> (aff0 & 0xF) & 1:
-                    targets.append(c)
-        for t in targets:
-            bank = self.priv[t]
-            sgi_group = 1 if bank.group[intid] else 0
-            # With DS == 1: SGI0R raises the SGI if the target has it in Group 0,
-            # SGI1R if in Group 1. ASGI1R asks for the "other" Security state's
-            # Group 1, which QEMU treats as Secure Group 1 and accepts for an SGI
-            # configured as Group 0; this model does the same.
-            if (kind == 1) == bool(sgi_group):
-                bank.latch[intid] = True
-
-    # ------------------------------------------------------- priority helpers
-
-    def _gprio_mask(self, ci: _CpuIf, group: int) -> int:
-        """The group-priority bits of a priority (the spec's GroupBits()): BPR0 for
-        Group 0, or for Group 1 with CBPR; else BPR1 - 1 (Non-secure Group 1)."""
-        if group == 0 or ci.ctlr & ICC_CTLR_CBPR:
-            bpr = ci.bpr0
-        else:
-            bpr = ci.bpr1 - 1
-        return (0xFF << (bpr + 1)) & 0xFF
-
-    @staticmethod
-    def _running_priority(ci: _CpuIf) -> int:
-        a = ci.apr[0] | ci.apr[1]
-        if not a:
-            return 0xFF  # idle
-        return ((a & -a).bit_length() - 1) << (8 - PRIBITS)
-
-    @staticmethod
-    def _highest_active_group(ci: _CpuIf) -> int:
-        a0, a1 = ci.apr
-        if not (a0 | a1):
-            return -1
-        low0 = (a0 & -a0).bit_length() if a0 else 99
-        low1 = (a1 & -a1).bit_length() if a1 else 99
-        return 1 if low1 < low0 else 0  # a tie goes to Group 0 (QEMU)
-
-    def _can_preempt(self, ci: _CpuIf, prio: int, group: int) -> bool:
-        if prio >= ci.pmr:
-            return False  # masked by ICC_PMR_EL1
-        rprio = self._running_priority(ci)
-        if rprio == 0xFF:
-            return True
-        # only the group priority counts for preemption; subpriority never preempts
-        mask = self._gprio_mask(ci, group)
-        return (prio & mask) < (rprio & mask)
-
-    def _group_on(self, cpu: int, group: int) -> bool:
-        ci = self.cpu[cpu]
-        if self.sleep_gates_delivery and ci.sleep:
-            return False
-        dist_en = CTLR_EN_GRP1 if group else CTLR_EN_GRP0
-        return bool(self.ctlr & dist_en) and ci.igrpen[group]
 
     # ----------------------------------------------------------------- update
 
     def _update(self) -> None:
-        """Recompute every CPU's highest priority pending interrupt and its lines.
+        """Route the SPIs: publish to each CPU its best pending SPI of each group
+        (shared_state.W_SPI0/1), then let the local CPU interfaces recompute their
+        lines. A CPU interface picks its highest priority pending interrupt from its
+        private ones and those two (cpu_interface.py).
 
-        Candidates are pending, enabled, not active interrupts whose group is enabled
-        both in GICD_CTLR and in the CPU's ICC_IGRPEN<n>_EL1. (Not QEMU: QEMU picks
-        the HPPI over the distributor's enabled groups and then masks it if its
-        group is off in the CPU interface; here a CPU interface's disabled group does
-        not hide a lower-priority interrupt of its enabled group, as a redistributor
-        that is told the CPU interface's group enables behaves.) Ties go to the lower
-        INTID (QEMU)."""
+        Candidates are pending, enabled, not active SPIs of a group enabled in
+        GICD_CTLR. (Not QEMU: QEMU picks the HPPI over the distributor's enabled
+        groups and then masks it if its group is off in the CPU interface; here a CPU
+        interface's disabled group does not hide a lower-priority interrupt of its
+        enabled group, as a redistributor that is told the CPU interface's group
+        enables behaves.) Ties go to the lower INTID (QEMU)."""
         n = self.num_cpus
-        best: list[tuple[int, int, int] | None] = [None] * n
-        on = [(self._group_on(c, 0), self._group_on(c, 1)) for c in range(n)]
-        for c in range(n):
-            bank = self.priv[c]
-            for i in compress(range(NUM_PRIVATE), bank.enabled):  # (the enabled ones only)
-                if not bank.active[i] and bank.pending(i):
-                    g = int(bank.group[i])
-                    if on[c][g]:
-                        cand = (bank.prio[i], i, g)
-                        if best[c] is None or cand < best[c]:
-                            best[c] = cand
+        ctlr = self.ctlr
+        best: list[list[tuple[int, int] | None]] = [[None, None] for _ in range(n)]
         spi = self.spi
         one_of_n = []
         for i in compress(range(self.num_irq), spi.enabled):  # (no SPI below 32 is enabled)
             if not spi.active[i] and spi.pending(i):
                 g = int(spi.group[i])
-                cand = (spi.prio[i], i, g)
+                if not ctlr & (CTLR_EN_GRP1 if g else CTLR_EN_GRP0):
+                    continue
+                cand = (spi.prio[i], i)
                 t = self._target[i]
                 if t >= 0:
-                    if on[t][g] and (best[t] is None or cand < best[t]):
-                        best[t] = cand
+                    if best[t][g] is None or cand < best[t][g]:
+                        best[t][g] = cand
                 elif t == -2:
-                    one_of_n.append(cand)
-        # 1-of-N SPIs, best first: each goes to the lowest-numbered participating CPU
-        # (awake, its group enabled) for which it would be the highest priority pending
-        # interrupt and could be signalled now (PMR, running priority). One that no
-        # CPU can take now stays pending until one can. Giving it to one CPU, not
-        # all, means the others see no spurious interrupt; IAR, which is
-        # synchronous in the service, then takes it on exactly that CPU.
-        for cand in sorted(one_of_n):
-            g = cand[2]
-            for c in range(n):
-                if on[c][g] and (best[c] is None or cand < best[c]) \
-                        and self._can_preempt(self.cpu[c], cand[0], g):
-                    best[c] = cand
+                    one_of_n.append((cand[0], i, g))
+        self.state.glob[shared_state.G_ONE_OF_N] = int(bool(one_of_n))
+        if one_of_n:
+            self._route_one_of_n(sorted(one_of_n), best)
+        for c in range(n):
+            for g in (0, 1):
+                b = best[c][g]
+                word = shared_state.spi_word(*b) if b is not None else 0
+                if word != self._published[c][g]:
+                    self._published[c][g] = word
+                    self.state.words[c, shared_state.W_SPI0 + g] = word
+                    self._touched.add(c)
+        for ci in self.cpu:
+            ci.evaluate()
+
+    def _route_one_of_n(self, pending: list[tuple[int, int, int]],
+                        best: list[list[tuple[int, int] | None]]) -> None:
+        """1-of-N SPIs, best first: each goes to the lowest-numbered participating CPU
+        (awake, its group enabled) for which it would be the highest priority pending
+        interrupt and could be signalled now (PMR, running priority), as far as the
+        CPU's registers in the shared words say. One that no CPU can take now stays
+        pending until one can (a CPU reports changes while one waits:
+        cpu_interface.py). Giving it to one CPU, not all, means the others see no
+        spurious interrupt; acknowledge, synchronous in the distributor, then takes it
+        on exactly that CPU."""
+        now = []
+        for c in range(self.num_cpus):
+            on = groups_on(self.state, c, self.sleep_gates_delivery)
+            top = private_best(self.state.priv[c].tobytes(), on) if (on[0] or on[1]) else None
+            for g in (0, 1):
+                b = best[c][g]
+                if on[g] and b is not None and (top is None or (b[0], b[1], g) < top):
+                    top = (b[0], b[1], g)
+            now.append((on, top))
+        for prio, i, g in pending:
+            for c in range(self.num_cpus):
+                on, top = now[c]
+                cand = (prio, i, g)
+                if on[g] and (top is None or cand < top) \
+                        and can_preempt(self.state.words[c], prio, g):
+                    if best[c][g] is None or (prio, i) < best[c][g]:
+                        best[c][g] = (prio, i)
+                    now[c] = (on, cand)
                     break
-        for c, ci in enumerate(self.cpu):
-            ci.hppi = h = best[c]
-            if h is not None and self._can_preempt(ci, h[0], h[2]):
-                ci.lines = (h[2] == 1, h[2] == 0)  # Group 1 -> IRQ, Group 0 -> FIQ
-            else:
-                ci.lines = (False, False)
 
     # ------------------------------------------------------------------ misc
 

@@ -1,48 +1,44 @@
-"""The GIC service: one process that owns the GICv3 state (model.py) and serves the
-machine over ZeroMQ (DESIGN.md §3).
+"""The GIC service: one process that owns the distributor and serves the machine
+(DESIGN.md §3).
 
-Requests (protocol.py): MMIO_READ/MMIO_WRITE of the distributor and redistributor
-frames (absolute addresses, QEMU virt's map in interconnect/bus.py), ICC_READ/
-ICC_WRITE from CPU processes, PPI_LEVEL from CPU processes (their timers) and
-SPI_LEVEL from the device service. After each request the CPUs' IRQ/FIQ outputs that
-changed are written to the doorbell segment, where each CPU process reads them
-without a socket; `on_lines` also hears of them (the process wakes a waiting CPU).
+The redistributors' private interrupts and the CPU interfaces live in the state this
+process shares with the CPU processes (shared_state.py); each CPU process runs its own
+interface over it (cpu_interface.py), so SGIs, PPIs and their acknowledge and end
+never come here. What does: MMIO of the distributor and redistributor frames
+(absolute addresses, QEMU virt's map in interconnect/bus.py), SPI_LEVEL from the
+device service, and from the CPU interfaces SPI_ACK (a request: exactly one CPU takes
+an SPI), SPI_DEACTIVATE and CPUIF_CHANGED. After each message the CPUs whose shared
+state changed (an SPI offered or withdrawn, a redistributor register, GICD_CTLR) are
+rung through the doorbell segment.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from typing import Callable
-
 
 from smpsim import log
 from smpsim.gic_dist.model import GicV3
+from smpsim.gic_dist.shared_state import G_ONE_OF_N, GicState
 from smpsim.interconnect import bus, doorbell, protocol
 from smpsim.interconnect.control import ServiceProcess, die_with_parent, service_arguments
 
-_OFFERS_KEPT = 64  # offers remembered per CPU (a CPU takes one at most a few behind)
+ONE_OF_N_LOOK_MS = 5  # while a 1-of-N SPI waits, route again at least this often
 
 
 class GicService:
     """The message handling of the GIC service (no sockets: tests drive it directly)."""
 
-    def __init__(self, affinities: list[int], bells: doorbell.Doorbells | None,
-                 on_lines: Callable[[int, bool, bool], None] | None = None,
-                 on_refused: Callable[[str], None] | None = None):
+    def __init__(self, affinities: list[int], state: GicState, bells: doorbell.Doorbells | None,
+                 on_refused=None):
         # interrupts reset to Group 0, as the specification and QEMU for a bare-metal
         # image (QEMU puts them in Group 1 only when it boots a Linux kernel itself)
-        self.gic = GicV3(affinities, reset_group1=False)
+        self.gic = GicV3(affinities, reset_group1=False, state=state, local_cpus=False)
+        self.state = state
         self.n_cpus = len(affinities)
         self.bells = bells
-        self.on_lines = on_lines or (lambda cpu, irq, fiq: None)
-        # each CPU's offer (doorbell.OFFER): what its ICC_IAR1_EL1 would return now if
-        # that is its own SGI or PPI, so that it can take it without a round trip
-        self.offered = [(doorbell.SPURIOUS, 0)] * self.n_cpus  # (intid, gen) last written
-        self.written: list[tuple[int, int] | None] = [None] * self.n_cpus  # (intid, served)
-        self.served = [0] * self.n_cpus  # the last offer whose ICC_ACK was served
-        self.offers: list[dict[int, int]] = [{} for _ in range(self.n_cpus)]  # gen -> intid
         self.on_refused = on_refused or (lambda reason: None)  # a posted request refused
+        self._publish()
 
     def _cpu(self, message: dict) -> int:
         cpu = message["cpu"]
@@ -64,6 +60,17 @@ class GicService:
         finally:
             self._publish()
         return None if posted else reply
+
+    def poll_interval_ms(self, idle_ms: int) -> int:
+        """How long the service may wait for a message: not long while a 1-of-N SPI
+        waits for a CPU (a CPU's report of its change can cross the routing)."""
+        return ONE_OF_N_LOOK_MS if self.state.glob[G_ONE_OF_N] else idle_ms
+
+    def idle(self) -> None:
+        """Between messages: route a waiting 1-of-N SPI again."""
+        if self.state.glob[G_ONE_OF_N]:
+            self.gic.cpu_changed(0)
+            self._publish()
 
     def _serve(self, kind: str, m: dict) -> bytes:
         if kind == "MMIO_READ" or kind == "MMIO_WRITE":
@@ -89,23 +96,14 @@ class GicService:
                 raise protocol.ProtocolError(f"posted write to {addr:#x}, where the GIC has "
                                              "nothing")
             return protocol.encode("MMIO_FAULT", reason=f"the GIC has nothing at {addr:#x}")
-        if kind == "ICC_READ":
-            value = self.gic.icc_read(self._cpu(m), m["reg"], m["el"])
-            return protocol.encode("ICC_VALUE", value=value)
-        if kind == "ICC_WRITE":
-            self.gic.icc_write(self._cpu(m), m["reg"], m["value"], m["el"])
-            return protocol.encode("ACK")
-        if kind == "ICC_ACK":
-            cpu, gen, intid = self._cpu(m), m["gen"], m["intid"]
-            if self.offers[cpu].get(gen) != intid or gen <= self.served[cpu]:
-                raise protocol.ProtocolError(f"ICC_ACK: cpu{cpu} was not offered {intid} "
-                                             f"as offer {gen}")
-            self.served[cpu] = gen
-            if not self.gic.acknowledge_offered(cpu, 1, intid):
-                raise protocol.ProtocolError(f"ICC_ACK: {intid} is not acknowledgeable")
+        if kind == "SPI_ACK":
+            prio = self.gic.acknowledge(self._cpu(m), m["intid"], m["group"])
+            return protocol.encode("SPI_TAKEN", prio=-1 if prio is None else prio)
+        if kind == "SPI_DEACTIVATE":
+            self.gic.deactivate(self._cpu(m), m["intid"])
             return b""
-        if kind == "PPI_LEVEL":
-            self.gic.set_ppi(self._cpu(m), m["intid"], m["level"])
+        if kind == "CPUIF_CHANGED":
+            self.gic.cpu_changed(self._cpu(m))
             return b""
         if kind == "SPI_LEVEL":
             self.gic.set_spi(m["intid"], m["level"])
@@ -115,42 +113,17 @@ class GicService:
         raise protocol.ProtocolError(f"the GIC service does not serve {kind}")
 
     def _publish(self) -> None:
-        """Write what changed into the CPUs' doorbells, then ring each of those CPUs once
-        (a CPU reads its words after the ring: it sees the offer and the lines together)."""
-        rung = self._publish_offers() if self.bells is not None else set()
-        for cpu, (irq, fiq) in self.gic.take_changes().items():
-            if self.bells is not None:
-                self.bells.put(cpu, doorbell.IRQ, int(irq))
-                self.bells.put(cpu, doorbell.FIQ, int(fiq))
-                rung.add(cpu)
-            self.on_lines(cpu, irq, fiq)
-        for cpu in rung:
-            self.bells.ring(cpu)
-
-    def _publish_offers(self) -> set[int]:
-        """Write each CPU's offer if it changed; the CPUs written."""
-        written = set()
-        for cpu in range(self.n_cpus):
-            intid = self.gic.preview_acknowledge(cpu, 1)
-            if intid >= 32:  # an SPI may go to another CPU: its acknowledge is a request
-                intid = doorbell.SPURIOUS
-            content = (intid, self.served[cpu])
-            if content == self.written[cpu]:
-                continue
-            self.written[cpu] = content
-            gen = self.offered[cpu][1] + 1
-            self.offered[cpu] = (intid, gen)
-            offers = self.offers[cpu]
-            offers[gen] = intid
-            offers.pop(gen - _OFFERS_KEPT, None)
-            self.bells.put(cpu, doorbell.OFFER, doorbell.offer(intid, gen, self.served[cpu]))
-            written.add(cpu)
-        return written
+        """Ring each CPU whose shared state changed (it reads the state after the ring)."""
+        touched = self.gic.take_touched()
+        if self.bells is not None:
+            for cpu in sorted(touched):
+                self.bells.ring(cpu)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = service_arguments("smpsim.gic_dist.service", "gic")
     ap.add_argument("--doorbell", required=True)
+    ap.add_argument("--gic-state", required=True, help="the shared GIC state's segment")
     ap.add_argument("--affinities", required=True, help="comma-separated MPIDR affinities")
     args = ap.parse_args(argv)
     die_with_parent()
@@ -158,10 +131,12 @@ def main(argv: list[str] | None = None) -> int:
     affinities = [int(a, 0) for a in args.affinities.split(",")]
     process = ServiceProcess(args)
     bells = doorbell.Doorbells.attach(args.doorbell, len(affinities))
-    core = GicService(affinities, bells,
-                      lambda cpu, irq, fiq: logger.debug("lines", cpu=cpu, irq=irq, fiq=fiq),
+    state = GicState.attach(args.gic_state, len(affinities))
+    core = GicService(affinities, state, bells,
                       lambda reason: logger.warning("bad_message", reason=reason))
-    process.serve(core.handle, logger, "gic_started", "gic_stopped", cpus=len(affinities))
+    process.serve(core.handle, logger, "gic_started", "gic_stopped", idle=core.idle,
+                  poll_ms=core.poll_interval_ms, cpus=len(affinities))
+    state.close()
     bells.close()
     process.close()
     return 0

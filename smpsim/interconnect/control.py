@@ -89,8 +89,10 @@ class ServiceProcess:
         self._auth = self.keys.authenticator(self.context) if self.keys else None
         self.control = ControlChannel(self.context, args.control, args.name, self.keys)
 
-    def serve(self, handler, logger, started: str, stopped: str, **fields) -> None:
-        """Bind the endpoint, say READY, and serve `handler` until STOP."""
+    def serve(self, handler, logger, started: str, stopped: str, idle=None, poll_ms=None,
+              **fields) -> None:
+        """Bind the endpoint, say READY, and serve `handler` until STOP (with `idle()`
+        after every wait, each wait at most `poll_ms(50)` ms)."""
         boxes = None
         if self.args.mailboxes:
             boxes = mailbox.Server(*mailbox.Mailboxes.attach_spec(self.args.mailboxes))
@@ -99,7 +101,7 @@ class ServiceProcess:
                           self.keys)
         self.control.ready_and_wait_start(120_000)
         logger.info(started, **fields)
-        serve_until_stop(service, self.control, logger)
+        serve_until_stop(service, self.control, logger, idle, poll_ms)
         logger.info(stopped, served=service.served, refused=service.refused)
         service.close()
 
@@ -110,11 +112,19 @@ class ServiceProcess:
         self.context.destroy(linger=0)  # nobody is left to hear what is still queued
 
 
-def serve_until_stop(service, control: ControlChannel, logger) -> None:
-    """Serve `service` (sockets.Service) until bootctl says STOP on `control`."""
+_IDLE_MS = 50  # a service's longest wait for a message (it looks at STOP after each)
+
+
+def serve_until_stop(service, control: ControlChannel, logger, idle=None,
+                     poll_ms=None) -> None:
+    """Serve `service` (sockets.Service) until bootctl says STOP on `control`; `idle()`
+    after every wait, each wait at most `poll_ms(50)` ms."""
     service.watch(control.socket)
     while True:
-        if control.socket in service.serve_one(50):
+        ready = service.serve_one(poll_ms(_IDLE_MS) if poll_ms else _IDLE_MS)
+        if idle is not None:
+            idle()
+        if control.socket in ready:
             try:
                 message = protocol.decode(control.socket.recv())
             except protocol.ProtocolError as exc:

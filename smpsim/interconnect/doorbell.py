@@ -1,7 +1,9 @@
 """The doorbell segment: a few shared 64-bit words per CPU that carry what must reach a
-CPU without a socket round trip (DESIGN.md §3): its interrupt lines, as the GIC
-service drives them, a pending event (SEV from another CPU), its power state, a STOP
-request, and where it is (PC, EL: for reports).
+CPU without a socket round trip (DESIGN.md §3): a pending event (SEV from another
+CPU), its power state, a STOP request, where it is (PC, EL, its interrupt lines: for
+reports), and the RING word that tells it to look. Whoever changes the shared GIC
+state a CPU reads (gic_dist/shared_state.py: an SGI for it, an SPI offered to it)
+rings it too.
 
 Each word is a whole aligned uint64 with one writer, so a reader never sees half a
 write. Whoever writes a word for a CPU then *rings* it: sets the CPU's RING word to 1
@@ -24,7 +26,7 @@ from smpsim.interconnect import futex
 from smpsim.interconnect.shared_ram import SharedRam
 
 # the words of one CPU's block
-IRQ = 0  # 1 = the GIC asserts this CPU's IRQ line
+IRQ = 0  # 1 = this CPU's interface asserts its IRQ line (its process writes it: reports)
 FIQ = 1
 EVENT = 2  # 1 = an event (SEV from another CPU) is waiting for this CPU's next WFE
 POWER = 3  # POWER_OFF, POWER_ON, POWER_PEN (spin-table: polling its release address)
@@ -33,27 +35,9 @@ RING = 5  # 1 = something above changed since the CPU last looked; the futex wor
 PC = 6  # where the CPU is, written by its process every few ms (for reports)
 EL = 7
 STOP = 8  # 1 = bootctl ends the run: a waiting CPU wakes and stops
-OFFER = 9  # the GIC's offer of a Group 1 SGI/PPI to acknowledge without asking (offer())
-WORDS_PER_CPU = 10
+WORDS_PER_CPU = 9
 
 POWER_OFF, POWER_ON, POWER_PEN = 0, 1, 2
-
-# OFFER: what the CPU's ICC_IAR1_EL1 would return now if it is one of its own SGIs or
-# PPIs (else SPURIOUS), numbered by the GIC (`gen`), and the number of the last offer
-# whose acknowledgement the GIC has served (`served`). A CPU takes an offer at most once
-# and only when its previous one is served; the GIC activates what it offered.
-SPURIOUS = 1023
-_GEN_BITS = 27
-_GEN_MASK = (1 << _GEN_BITS) - 1
-
-
-def offer(intid: int, gen: int, served: int) -> int:
-    return intid | (gen & _GEN_MASK) << 10 | (served & _GEN_MASK) << (10 + _GEN_BITS)
-
-
-def read_offer(word: int) -> tuple[int, int, int]:
-    """(intid, gen, served) of an OFFER word."""
-    return word & 0x3FF, (word >> 10) & _GEN_MASK, (word >> (10 + _GEN_BITS)) & _GEN_MASK
 
 
 _exchange = None  # the compiled atomic exchange, loaded on first use (CPU processes only)

@@ -17,8 +17,11 @@ from typing import Any
 
 import msgpack
 
-PROTOCOL_VERSION = 3  # 2: ICC_WRITE may be posted; SEV goes through the doorbell
+PROTOCOL_VERSION = 4  # 2: ICC_WRITE may be posted; SEV goes through the doorbell
                       # 3: ICC_ACK (a CPU took the GIC's offer, doorbell.OFFER)
+                      # 4: the CPU interfaces run in the CPU processes over shared
+                      #    state (gic_dist/shared_state.py): ICC_*, PPI_LEVEL and
+                      #    ICC_ACK give way to SPI_ACK, SPI_DEACTIVATE, CPUIF_CHANGED
 
 U64, INT, BOOL, STR, BYTES = "u64", "int", "bool", "str", "bytes"
 _INT_RANGE = (-(1 << 31), (1 << 31) - 1)
@@ -56,16 +59,15 @@ MESSAGES: dict[str, MessageType] = {m.name: m for m in [
        cpu=INT, addr=U64, size=INT, value=U64, posted=BOOL),
     _m("MMIO_DATA", "the value a device read returned", value=U64),
     _m("MMIO_FAULT", "nothing answers at that address (an external abort)", reason=STR),
-    # --- the GIC: CPU interface and interrupt inputs ---------------------------------
-    _m("ICC_READ", "MRS of a GIC CPU-interface register", cpu=INT, reg=STR, el=INT),
-    _m("ICC_WRITE", "MSR of a GIC CPU-interface register; posted ones (SGIs, EOI, DIR) "
-       "get no reply", cpu=INT, reg=STR, el=INT, value=U64, posted=BOOL),
-    _m("ICC_VALUE", "the value an ICC_READ returned", value=U64),
-    _m("ICC_ACK", "a CPU's ICC_IAR1_EL1 returned the interrupt the GIC offered it in its "
-       "doorbell", always_posted=True, cpu=INT, intid=INT, gen=INT),
-    _m("PPI_LEVEL", "a CPU's private input changed (its timers)", always_posted=True,
-       cpu=INT,
-       intid=INT, level=BOOL),
+    # --- the GIC: what a CPU interface asks the distributor, and interrupt inputs ----
+    _m("SPI_ACK", "a CPU acknowledges the SPI the distributor offers it (shared_state "
+       "W_SPI0/1); answered with SPI_TAKEN", cpu=INT, intid=INT, group=INT),
+    _m("SPI_TAKEN", "the SPI is active on the asking CPU, with this priority (-1: it is "
+       "no longer offered to that CPU)", prio=INT),
+    _m("SPI_DEACTIVATE", "a CPU ended an SPI (EOIR with EOImode 0, or DIR)",
+       always_posted=True, cpu=INT, intid=INT),
+    _m("CPUIF_CHANGED", "a CPU's interface masking changed (1-of-N SPIs are routed again)",
+       always_posted=True, cpu=INT),
     _m("SPI_LEVEL", "a device's shared interrupt input changed", always_posted=True, intid=INT,
        level=BOOL),
     # --- firmware and the guest's console: CPU -> bootctl --------------------
