@@ -153,7 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="smpsim", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     p = sub.add_parser("run", help="run a topology")
-    p.add_argument("topology", metavar="TOPOLOGY", help="a topology file (.toml)")
+    p.add_argument("topology", metavar="TOPOLOGY", help="a topology file (.toml), or the name of "
+                   "one that comes with smpsim (virt-mixed, virt-vhe, ...)")
     p.add_argument("--kernel", metavar="IMAGE", help="the image to boot instead of boot.image")
     p.add_argument("--timeout", type=float, metavar="SECONDS", help="instead of run.timeout")
     p.add_argument("--run-dir", metavar="DIR",

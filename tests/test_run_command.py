@@ -118,6 +118,17 @@ def test_check_prints_the_machine():
     assert "cpu0" in r.stdout and "MPIDR 0x80000000" in r.stdout and "EL2" in r.stdout
 
 
+def test_a_bundled_topology_is_found_by_name_from_anywhere(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "smpsim", "check", "virt-mixed"], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("virt-mixed:")
+    assert r.stdout.count("vhe") == 2  # CPUs 0-1 with VHE, 2-3 without
+    r = subprocess.run([sys.executable, "-m", "smpsim", "check", "no-such-topology"],
+                       cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and "no-such-topology" in r.stderr and "Traceback" not in r.stderr
+
+
 def test_decode_names_the_op_and_the_spec_pattern():
     r = smpsim("decode", "91000400", "0x00000000", "f8220003")
     assert r.returncode == 0, r.stderr

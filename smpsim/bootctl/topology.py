@@ -20,6 +20,7 @@ import dataclasses
 import ipaddress
 import pathlib
 import re
+import sys
 import tomllib
 from typing import Any
 
@@ -344,8 +345,30 @@ def parse(text: str, path: pathlib.Path) -> Topology:
     return Topology(path, machine, boot, run, tuple(cpus))
 
 
+def bundled_folders() -> list[pathlib.Path]:
+    """Where the topologies that come with smpsim are: the installed data files
+    (share/smpsim/topologies, with their guest images beside them in
+    share/smpsim/guests/build), and a source checkout's topologies/."""
+    return [pathlib.Path(sys.prefix) / "share" / "smpsim" / "topologies",
+            pathlib.Path(__file__).resolve().parents[2] / "topologies"]
+
+
+def find(name: str | pathlib.Path) -> pathlib.Path:
+    """A topology file: `name` itself if it is a path that exists, else a bundled
+    topology of that name (`virt-mixed` or `virt-mixed.toml`)."""
+    path = pathlib.Path(name)
+    if path.exists() or len(path.parts) != 1:
+        return path
+    stem = path.name if path.suffix == ".toml" else f"{path.name}.toml"
+    for folder in bundled_folders():
+        if (folder / stem).is_file():
+            return folder / stem
+    return path
+
+
 def load(path: str | pathlib.Path) -> Topology:
-    path = pathlib.Path(path)
+    """Parse and validate a topology file (or a bundled topology by name: `find`)."""
+    path = find(path)
     try:
         text = path.read_text()
     except OSError as exc:
