@@ -12,7 +12,7 @@ regs[SP]; the others wait in the SP_ELx_BANK words.
 
 import numpy as np
 
-from smpsim.jit import events
+from smpsim.jit import events, mmu
 from smpsim.jit.alu import M32, U0, U1
 from smpsim.jit.compile import jit
 from smpsim.jit.state import (CUR_EL, DAIF_BITS, EVENT_REGISTER, EXCL_VALID, FEATURE_BITS, FIQ_LINE, IL_BIT,
@@ -121,8 +121,9 @@ def spsr_of_pstate(cpu, nzcv):
 @jit
 def refresh_sp_alignment(cpu):
     """SP_ALIGN_MASK for the current regime: SCTLR_ELx.SA (bit 3) at EL1/EL2, SA0 (bit 4)
-    of SCTLR_EL1 (SCTLR_EL2 in the EL2&0 regime) at EL0. Called whenever the EL or
-    those registers change, so the load/store path reads one word."""
+    of SCTLR_EL1 (SCTLR_EL2 in the EL2&0 regime) at EL0; and the MMU's context
+    (mmu.refresh_context). Called whenever the EL or a system register changes, so the
+    load/store path reads one word."""
     cur = np.int64(cpu[CUR_EL])
     if cur == 0:
         sctlr = cpu[_SCTLR[1]] if e2h_tge(cpu) else cpu[_SCTLR[0]]
@@ -130,6 +131,7 @@ def refresh_sp_alignment(cpu):
     else:
         on = (cpu[_SCTLR[cur - 1]] >> np.uint64(3)) & U1
     cpu[SP_ALIGN_MASK] = np.uint64(15) if on != U0 else U0
+    mmu.refresh_context(cpu)  # the same events change the translation regime
 
 
 @jit

@@ -56,6 +56,8 @@ DATA_ABORT = 18
 EXCEPTION = 19
 TIMER = 20
 SP_ALIGNMENT = 21  # (internal, see above)
+MMU_FAULT = 22  # (internal: a translation, permission or alignment fault; mmu.py's
+# FAULT_* words hold its syndrome, and the interpreter takes it)
 
 NAMES = {value: key for key, value in dict(globals()).items() if key.isupper()}
 

@@ -11,7 +11,7 @@ world leaves the loop as an exit (exits.py).
 
 import numpy as np
 
-from smpsim.jit import a64_decoder, alu, decode_cache, exits, hostmem, ops
+from smpsim.jit import a64_decoder, alu, decode_cache, exits, hostmem, mmu, ops
 from smpsim.jit import exceptions as exc
 from smpsim.jit import system_registers as sysregs
 from smpsim.jit import timers
@@ -23,8 +23,9 @@ from smpsim.jit.compile import jit, jit_inline
 from smpsim.jit.decode_cache import PAGE_SHIFT, SLOT_ROWS
 from smpsim.jit.records import F_D, F_IMM, F_M, F_N, F_OP, F_X, RECORD_WORDS
 from smpsim.jit.state import (CUR_EL, EVENT_REGISTER, EXCL_VALID, EXIT_A, EXIT_B, EXIT_C,
-                              EXIT_D, EXIT_INSN, EXIT_KIND, EXIT_PC, FIRMWARE_HVC, FLUSH_DECODED,
-                              ICOUNT, LIVE_COUNT, TIMER_LEVELS,
+                              EXIT_D, EXIT_INSN, EXIT_KIND, EXIT_PC, FAULT_FAR, FAULT_IPA,
+                              FAULT_ISS, FAULT_TARGET, FIRMWARE_HVC, FLUSH_DECODED,
+                              ICOUNT, LIVE_COUNT, TIMER_LEVELS, XL_ON,
                               MMIO_DONE, MMIO_SEQ, NZCV, PC, RAM_BASE, RAM_SIZE,
                               STOP_ON_EXCEPTION, SYSREG_BASE)
 from smpsim.jit.sysreg_table import FEATURES, HCR, storage_index
@@ -60,6 +61,7 @@ def _loop(regs, cpu, mem, page_slot, slot_page, dec, budget):
     force_row = np.int64(dec.shape[0] - 1)
     base_row = force_row
     page_va = pc
+    page_off = U0  # where the page of `base_row` is in `mem` (set with base_row)
     count = np.int64(0)
     kind = exits.BUDGET
     while count < budget:
@@ -69,10 +71,27 @@ def _loop(regs, cpu, mem, page_slot, slot_page, dec, budget):
 
         # --- the common ops, inline or in small executors -------------------------
         if op == ops.NOT_DECODED:  # part of the dispatch, not a test of its own
-            _decode_into(dec, row, hostmem.load32(mem, pc - ram_base))
+            _decode_into(dec, row, hostmem.load32(mem, page_off + (pc - page_va)))
             continue
         elif op == ops.PAGE_END:  # pc has left the page of `base_row`: find its own
-            off = pc - ram_base
+            fetch = pc
+            if cpu[XL_ON] != U0:
+                k, fetch = mmu.translate(cpu, mem, pc, 4, mmu.ACCESS_EXEC)
+                if k:  # nothing was fetched, so nothing retires
+                    vector = _take_mmu_fault(regs, cpu, pc, nzcv)
+                    if vector == pc:  # the vector itself cannot be fetched
+                        cpu[EXIT_A] = pc
+                        cpu[EXIT_B] = cpu[exc.sysreg_word(np.int64(cpu[CUR_EL]), 2)]
+                        cpu[EXIT_C] = cpu[exc.sysreg_word(np.int64(cpu[CUR_EL]), 0)]
+                        kind = exits.FETCH_ABORT
+                        break
+                    pc = vector
+                    base_row, page_va = force_row, pc
+                    if cpu[STOP_ON_EXCEPTION] != U0:
+                        kind = exits.EXCEPTION
+                        break
+                    continue
+            off = fetch - ram_base
             if off >= ram_size:
                 # nothing was fetched, so nothing retires
                 target_el = exc.sync_target(cpu)
@@ -96,6 +115,7 @@ def _loop(regs, cpu, mem, page_slot, slot_page, dec, budget):
                                               np.int64(off >> np.uint64(PAGE_SHIFT)))
             base_row = slot * SLOT_ROWS
             page_va = pc & ~np.uint64(PAGE_MASK)
+            page_off = off & ~np.uint64(PAGE_MASK)
             continue
         elif op == ops.ADD_IMM:
             dpi.exec_ADD_IMM(regs, dec, row)
@@ -272,9 +292,16 @@ def _loop(regs, cpu, mem, page_slot, slot_page, dec, budget):
                     pc = next_pc
                     count += 1
                 break
+            if op == ops.SYSREG or op == ops.MSR_IMM or op == ops.BARRIER:
+                # the translation of the next fetch may have changed (SCTLR, TTBR, TLBI;
+                # ISB): look its page up again
+                base_row, page_va = force_row, next_pc
         pc = next_pc
         count += 1
 
+    if kind == exits.MMU_FAULT:  # a load/store's translation faulted: it does not retire
+        pc = _take_mmu_fault(regs, cpu, pc, nzcv)
+        kind = exits.EXCEPTION if cpu[STOP_ON_EXCEPTION] != U0 else sysregs.RECHECK
     if kind == exits.SP_ALIGNMENT:  # a load/store found SP misaligned: it faults
         pc = exc.take_sync(regs, cpu, exc.sync_target(cpu), exc.EC_SP_ALIGNMENT, 0, -1, pc,
                            nzcv)
@@ -292,6 +319,9 @@ def _loop(regs, cpu, mem, page_slot, slot_page, dec, budget):
             exit_pc = pc - np.uint64(4)
         cpu[EXIT_PC] = exit_pc
         off = exit_pc - ram_base
+        if cpu[XL_ON] != U0:  # (the word is for reports: only from the page at hand)
+            off = page_off + (exit_pc - page_va) if exit_pc - page_va < np.uint64(
+                1 << PAGE_SHIFT) and base_row != force_row else ram_size
         cpu[EXIT_INSN] = hostmem.load32(mem, off) if off <= ram_size - np.uint64(4) else U0
     cpu[EXIT_KIND] = np.uint64(kind)
     cpu[PC] = pc
@@ -311,6 +341,22 @@ _HCR_TWE = np.uint64(1 << HCR["TWE"])
 _HCR_TGE = np.uint64(1 << HCR["TGE"])
 _MDCR_TDE = np.uint64(1 << 8)
 _F_LSE = np.uint64(1 << FEATURES.index("lse"))
+
+
+_HPFAR_EL2 = SYSREG_BASE + storage_index("HPFAR_EL2")
+
+
+@jit
+def _take_mmu_fault(regs, cpu, pc, nzcv):
+    """Take the abort mmu.translate left in the FAULT_* words; the vector."""
+    iss = cpu[FAULT_ISS]
+    ec = exc.EC_IABORT_SAME if iss & mmu.FAULT_INSTRUCTION != U0 else exc.EC_DABORT_SAME
+    ipa = cpu[FAULT_IPA]
+    if ipa & mmu.FAULT_STAGE2 != U0:  # HPFAR_EL2.FIPA: the IPA's bits [47:12] at [39:4]
+        cpu[_HPFAR_EL2] = ((ipa & np.uint64(0x0000_FFFF_FFFF_F000)) >> np.uint64(12)) << np.uint64(4)
+    return exc.take_sync(regs, cpu, np.int64(cpu[FAULT_TARGET]), ec,
+                         np.int64(iss & np.uint64(0xFFFF_FFFF)), np.int64(cpu[FAULT_FAR]), pc,
+                         nzcv)
 
 
 @jit

@@ -1,7 +1,8 @@
 """Arm ARM C4.1.88 Loads and Stores (general-purpose registers): decode and execute.
 
-Guest addresses are physical for now (no MMU yet): RAM is `mem`, every other address
-is a device, reached through an MMIO exit (exits.py describes the replay protocol).
+Guest addresses are translated by the MMU when it is on (mmu.py; one test when it is
+off); a physical address in RAM is `mem`, every other one a device, reached through an
+MMIO exit (exits.py describes the replay protocol).
 
 The exclusive monitor is value based, as in QEMU: LDXR records the address, size and
 the value it read; STXR succeeds when the monitor is still armed for that address and
@@ -35,14 +36,14 @@ Record fields, by op (a "load info" is size_log2 | signed << 2 | to 32 bits << 3
 
 import numpy as np
 
-from smpsim.jit import decode_cache, exits, hostmem, ops
+from smpsim.jit import decode_cache, exits, hostmem, mmu, ops
 from smpsim.jit.alu import M32, M64, U0, U1
 from smpsim.jit.compile import jit, jit_inline
 from smpsim.jit.records import (F_A, F_D, F_IMM, F_M, F_N, F_X, F_Y, dst_zr, rec, reg_sp,
                                 sign_extend, src_zr, undefined)
 from smpsim.jit.state import (DISCARD, EXCL_ADDR, EXCL_HI, EXCL_LO, EXCL_SIZE, EXCL_VALID, EXIT_A,
                               EXIT_B, EXIT_C, EXIT_D, MMIO_DONE, MMIO_SEQ, MMIO_VAL0, RAM_BASE,
-                              RAM_SIZE, SP, SP_ALIGN_MASK)
+                              RAM_SIZE, SP, SP_ALIGN_MASK, XL_ON)
 
 MODE_OFFSET, MODE_POST, MODE_PRE = 0, 1, 2
 LOAD_SIGNED = 4
@@ -249,9 +250,39 @@ def _device_access(cpu, addr, size_log2, kind, value):
 
 
 @jit
+def _crosses_page(addr, nbytes):
+    return (addr & np.uint64(0xFFF)) + np.uint64(nbytes) > np.uint64(0x1000)
+
+
+@jit
+def _split_read(cpu, mem, addr, nbytes):
+    """A translated read that crosses a page: byte by byte, each page translated on its
+    own. Only RAM can be read so (a device access that crosses a page is Device
+    memory, unaligned: an alignment fault)."""
+    value = U0
+    for i in range(nbytes):
+        a = addr + np.uint64(i)
+        k, pa = mmu.translate(cpu, mem, a, 1, mmu.ACCESS_READ)
+        if k:
+            return k, U0
+        off = ram_offset(cpu, pa, 1)
+        if off < 0:
+            return mmu.alignment_fault(cpu, addr, mmu.ACCESS_READ)
+        value |= np.uint64(mem[off]) << np.uint64(8 * i)
+    return 0, value
+
+
+@jit
 def read(cpu, mem, addr, size_log2):
     """(exit kind or 0, value zero-extended)."""
-    off = ram_offset(cpu, addr, 1 << size_log2)
+    nbytes = 1 << size_log2
+    if cpu[XL_ON] != U0:
+        if _crosses_page(addr, nbytes):
+            return _split_read(cpu, mem, addr, nbytes)
+        k, addr = mmu.translate(cpu, mem, addr, nbytes, mmu.ACCESS_READ)
+        if k:
+            return k, U0
+    off = ram_offset(cpu, addr, nbytes)
     if off >= 0:
         return 0, hostmem.load(mem, off, size_log2)
     return _device_access(cpu, addr, size_log2, exits.MMIO_READ, U0)
@@ -262,6 +293,8 @@ def read_for_load(cpu, mem, addr, size_log2):
     """As `read`, but the value's bits above the access size may hold the next bytes of
     RAM: one 8-byte load serves every size without a branch on it (finish_load drops
     the extra bytes)."""
+    if cpu[XL_ON] != U0:
+        return read(cpu, mem, addr, size_log2)
     off = ram_offset(cpu, addr, 8)
     if off >= 0:
         return 0, hostmem.load64(mem, off)
@@ -272,6 +305,12 @@ def read_for_load(cpu, mem, addr, size_log2):
 def write(cpu, mem, page_slot, dec, addr, size_log2, value):
     """Exit kind or 0."""
     nbytes = 1 << size_log2
+    if cpu[XL_ON] != U0:
+        if _crosses_page(addr, nbytes):
+            return _split_write(cpu, mem, page_slot, dec, addr, nbytes, value)
+        k, addr = mmu.translate(cpu, mem, addr, nbytes, mmu.ACCESS_WRITE)
+        if k:
+            return k
     off = ram_offset(cpu, addr, nbytes)
     if off >= 0:
         hostmem.store(mem, off, size_log2, value)
@@ -281,6 +320,25 @@ def write(cpu, mem, page_slot, dec, addr, size_log2, value):
         value &= (U1 << np.uint64(8 << size_log2)) - U1
     kind, _ = _device_access(cpu, addr, size_log2, exits.MMIO_WRITE, value)
     return kind
+
+
+@jit
+def _split_write(cpu, mem, page_slot, dec, addr, nbytes, value):
+    """A translated write that crosses a page (as _split_read): every byte's page is
+    translated and checked before any byte is written."""
+    for i in range(nbytes):
+        k, pa = mmu.translate(cpu, mem, addr + np.uint64(i), 1, mmu.ACCESS_WRITE)
+        if k:
+            return k
+        if ram_offset(cpu, pa, 1) < 0:
+            k, _ = mmu.alignment_fault(cpu, addr, mmu.ACCESS_WRITE)
+            return k
+    for i in range(nbytes):  # (the TLB holds both pages now)
+        _, pa = mmu.translate(cpu, mem, addr + np.uint64(i), 1, mmu.ACCESS_WRITE)
+        off = ram_offset(cpu, pa, 1)
+        mem[off] = np.uint8((value >> np.uint64(8 * i)) & np.uint64(0xFF))
+        decode_cache.note_store(page_slot, dec, np.uint64(off), 1)
+    return 0
 
 
 @jit
@@ -304,12 +362,18 @@ def _abort(cpu, addr, nbytes, is_write, reason):
 
 
 @jit
-def _atomic_offset(cpu, addr, nbytes, is_write):
+def _atomic_offset(cpu, mem, addr, nbytes, is_write):
     """(exit kind or 0, RAM offset) for an exclusive or atomic access: aligned, in RAM."""
     if addr & np.uint64(nbytes - 1):
         return _abort(cpu, addr, nbytes, is_write, exits.ABORT_ALIGNMENT), np.int64(0)
-    off = ram_offset(cpu, addr, nbytes)
-    if off < 0:
+    pa = addr
+    if cpu[XL_ON] != U0:
+        k, pa = mmu.translate(cpu, mem, addr, nbytes,
+                              mmu.ACCESS_RMW if is_write else mmu.ACCESS_READ)
+        if k:
+            return k, np.int64(0)
+    off = ram_offset(cpu, pa, nbytes)
+    if off < 0:  # (the fault reports the virtual address)
         return _abort(cpu, addr, nbytes, is_write, exits.ABORT_NOT_RAM), np.int64(0)
     return 0, off
 
@@ -491,7 +555,7 @@ def exec_exclusive_or_ordered(regs, cpu, mem, page_slot, dec, row, op):
         if not _monitor_matches(cpu, addr, nbytes):
             regs[dec[row, F_A]] = U1
             return 0
-    kind, off = _atomic_offset(cpu, addr, nbytes, op == ops.STXR or op == ops.STXP)
+    kind, off = _atomic_offset(cpu, mem, addr, nbytes, op == ops.STXR or op == ops.STXP)
     if kind:
         return kind
     if op == ops.LDXR:
@@ -538,7 +602,7 @@ def exec_cas(regs, cpu, mem, page_slot, dec, row, op):
     size = np.int64(dec[row, F_X])
     pair = op == ops.CASP
     nbytes = (2 << size) if pair else (1 << size)
-    kind, off = _atomic_offset(cpu, addr, nbytes, True)
+    kind, off = _atomic_offset(cpu, mem, addr, nbytes, True)
     if kind:
         return kind
     s, t = dec[row, F_M], dec[row, F_D]
@@ -570,7 +634,7 @@ def exec_LD_ATOMIC(regs, cpu, mem, page_slot, dec, row):
         return exits.SP_ALIGNMENT
     addr = regs[dec[row, F_N]]
     size = np.int64(dec[row, F_X])
-    kind, off = _atomic_offset(cpu, addr, 1 << size, True)
+    kind, off = _atomic_offset(cpu, mem, addr, 1 << size, True)
     if kind:
         return kind
     old = hostmem.atomic_rmw(mem, off, size, np.int64(dec[row, F_Y]), regs[dec[row, F_M]])

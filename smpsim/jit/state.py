@@ -97,13 +97,23 @@ TIMER_CTL = 46  # 4 words: CNTP, CNTV, CNTHP, CNTHV _CTL (ENABLE, IMASK; ISTATUS
 TIMER_CVAL = 50  # 4 words: their compare values
 SP_ALIGN_MASK = 54  # 15 when SCTLR_ELx.SA/SA0 of the current regime checks SP, else 0
 EV_COUNT = 55  # guest-visible events recorded since the caller last drained (events.py)
+# the MMU (mmu.py): whether any translation is on, the TLB context, the last fault
+XL_ON = 56
+XL_CTX = 57
+FAULT_TARGET = 58  # the EL the fault goes to
+FAULT_ISS = 59  # its ISS; bit 32: an instruction abort
+FAULT_FAR = 60
+FAULT_IPA = 61  # bit 63: a stage 2 fault, for the IPA below (HPFAR_EL2)
 
 SYSREG_BASE = 64  # the values of the system registers (sysreg_table storage) start here
 # the event ring (events.py): EV_SLOTS records of EV_WORDS words after the registers
 EV_BASE = SYSREG_BASE + STORAGE_WORDS
 EV_SLOTS = 256
 EV_WORDS = 7  # kind, instruction count, physical count, four operands
-CPU_WORDS = EV_BASE + EV_SLOTS * EV_WORDS
+TLB_BASE = EV_BASE + EV_SLOTS * EV_WORDS  # the software TLB (mmu.py)
+TLB_ENTRIES = 256
+TLB_WORDS = 4
+CPU_WORDS = TLB_BASE + TLB_ENTRIES * TLB_WORDS
 
 
 def new_regs() -> np.ndarray:

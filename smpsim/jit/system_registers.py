@@ -17,7 +17,7 @@ import numpy as np
 
 from smpsim.jit import decode_cache, events, timers
 from smpsim.jit import exceptions as exc
-from smpsim.jit import exits
+from smpsim.jit import exits, mmu
 from smpsim.jit.alu import M32, U0, U1
 from smpsim.jit.compile import jit
 from smpsim.jit.records import F_A, F_IMM, F_X, F_Y
@@ -62,6 +62,19 @@ SP_CACHE_NOP = special_id("cache_nop")
 SP_DC_ZVA = special_id("dc_zva")
 SP_TLBI = special_id("tlbi")
 DC_ZVA_BYTES = 64  # DCZID_EL0.BS = 4 (features.py)
+
+# what each TLBI does (by its table entry): the kinds below; the Inner Shareable forms
+# act as the local ones (one CPU here; other CPUs' TLBs are theirs to keep)
+_TLBI_KINDS = {"VMALLE1": 1, "VAE1": 2, "VALE1": 2, "VAAE1": 3, "VAALE1": 3, "ASIDE1": 4,
+               "ALLE2": 5, "VAE2": 6, "VALE2": 6, "ALLE1": 7, "VMALLS12E1": 8,
+               "IPAS2E1": 9, "IPAS2LE1": 9}
+TLBI_KIND = np.zeros(INFO.shape[0], dtype=np.int64)
+for _name, _kind in _TLBI_KINDS.items():
+    for _form in (_name, _name + "IS"):
+        try:
+            TLBI_KIND[entry_index("TLBI_" + _form)] = _kind
+        except KeyError:
+            pass
 SP_CNTFRQ = special_id("cntfrq")
 SP_CNTPCT = special_id("cntpct")
 SP_CNTVCT = special_id("cntvct")
@@ -351,7 +364,10 @@ def access(regs, cpu, mem, page_slot, dec, row, nzcv, pc):
         if WATCHED[entry]:
             events.record(cpu, events.SYSREG_WRITE, entry, cpu[word], pc, 0)
         return 0, nzcv, next_pc
-    if kind == RAZWI or sp == SP_CACHE_NOP or sp == SP_TLBI:  # (TLBI: no TLB before the MMU)
+    if sp == SP_TLBI:
+        _tlbi(cpu, TLBI_KIND[entry], value, cur)
+        return 0, nzcv, next_pc
+    if kind == RAZWI or sp == SP_CACHE_NOP:
         return 0, nzcv, next_pc
     if sp == SP_DC_ZVA:
         status, target = _dc_zva(regs, cpu, mem, page_slot, dec, value, pc, nzcv)
@@ -361,6 +377,39 @@ def access(regs, cpu, mem, page_slot, dec, row, nzcv, pc):
         events.record(cpu, events.SYSREG_WRITE, entry,
                       cpu[SYSREG_BASE + INFO[entry, I_STORAGE]], pc, 0)
     return status, nzcv, next_pc
+
+
+_VTTBR = SYSREG_BASE + storage_index("VTTBR_EL2")
+_VA56 = np.uint64(0x00FF_FFFF_FFFF_F000)
+
+
+@jit
+def _tlbi(cpu, kind, value, cur):
+    """A TLB maintenance operation on this CPU's TLB (mmu.invalidate): the regime it
+    names (an EL1 operation at EL2 with E2H and TGE names the EL2&0 regime), the VMID
+    of VTTBR_EL2 for the EL1&0 regime, the ASID in value[63:48], the VA's page in
+    value[43:0]."""
+    asid = value >> np.uint64(48)
+    va = (value << np.uint64(12)) & _VA56
+    vmid = (cpu[_VTTBR] >> np.uint64(48)) & np.uint64(0xFFFF)
+    el2 = exc.has(cpu, exc.F_EL2)
+    host = cur == 2 and exc.e2h_tge(cpu)
+    e1 = mmu.REGIME_EL20 if host else mmu.REGIME_EL10
+    if kind >= 1 and kind <= 4:
+        scope = (mmu.TLBI_ALL, mmu.TLBI_VA, mmu.TLBI_VA, mmu.TLBI_ASID)[kind - 1]
+        mmu.invalidate(cpu, scope, e1, el2 and not host, vmid, va, asid, kind == 3)
+    elif kind == 5:
+        mmu.invalidate(cpu, mmu.TLBI_ALL, mmu.REGIME_EL2, False, U0, va, asid, True)
+        mmu.invalidate(cpu, mmu.TLBI_ALL, mmu.REGIME_EL20, False, U0, va, asid, True)
+    elif kind == 6:
+        mmu.invalidate(cpu, mmu.TLBI_VA, mmu.REGIME_EL2, False, U0, va, asid, True)
+        mmu.invalidate(cpu, mmu.TLBI_VA, mmu.REGIME_EL20, False, U0, va, asid, False)
+    elif kind == 7:
+        mmu.invalidate(cpu, mmu.TLBI_ALL, mmu.REGIME_EL10, False, U0, va, asid, True)
+    elif kind == 8:
+        mmu.invalidate(cpu, mmu.TLBI_ALL, mmu.REGIME_EL10, True, vmid, va, asid, True)
+    elif kind == 9:
+        mmu.invalidate(cpu, mmu.TLBI_IPA, mmu.REGIME_EL10, True, vmid, va, asid, True)
 
 
 @jit
