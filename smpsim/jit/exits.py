@@ -58,6 +58,8 @@ TIMER = 20
 SP_ALIGNMENT = 21  # (internal, see above)
 MMU_FAULT = 22  # (internal: a translation, permission or alignment fault; mmu.py's
 # FAULT_* words hold its syndrome, and the interpreter takes it)
+NEEDS_MMU = 23  # (internal: a load/store of the run loop found translation on; the loop
+# runs it again through loads_stores.exec_translated)
 
 NAMES = {value: key for key, value in dict(globals()).items() if key.isupper()}
 

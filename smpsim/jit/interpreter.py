@@ -64,25 +64,48 @@ def _loop(regs, cpu, mem, page_slot, slot_page, dec, budget):
     page_off = U0  # where the page of `base_row` is in `mem` (set with base_row)
     count = np.int64(0)
     kind = exits.BUDGET
-    while count < budget:
-        row = base_row + np.int64((pc - page_va) >> np.uint64(2))
-        op = np.int64(dec[row, F_OP])
-        next_pc = pc + np.uint64(4)
+    row = np.int64(0)
+    op = np.int64(0)
+    while True:  # (left again only for a load/store that needs the MMU: see the end)
+        while count < budget:
+            row = base_row + np.int64((pc - page_va) >> np.uint64(2))
+            op = np.int64(dec[row, F_OP])
+            next_pc = pc + np.uint64(4)
 
-        # --- the common ops, inline or in small executors -------------------------
-        if op == ops.NOT_DECODED:  # part of the dispatch, not a test of its own
-            _decode_into(dec, row, hostmem.load32(mem, page_off + (pc - page_va)))
-            continue
-        elif op == ops.PAGE_END:  # pc has left the page of `base_row`: find its own
-            fetch = pc
-            if cpu[XL_ON] != U0:
-                k, fetch = mmu.translate(cpu, mem, pc, 4, mmu.ACCESS_EXEC)
-                if k:  # nothing was fetched, so nothing retires
-                    vector = _take_mmu_fault(regs, cpu, pc, nzcv)
-                    if vector == pc:  # the vector itself cannot be fetched
+            # --- the common ops, inline or in small executors -------------------------
+            if op == ops.NOT_DECODED:  # part of the dispatch, not a test of its own
+                _decode_into(dec, row, hostmem.load32(mem, page_off + (pc - page_va)))
+                continue
+            elif op == ops.PAGE_END:  # pc has left the page of `base_row`: find its own
+                fetch = pc
+                if cpu[XL_ON] != U0:
+                    k, fetch = mmu.translate(cpu, mem, pc, 4, mmu.ACCESS_EXEC)
+                    if k:  # nothing was fetched, so nothing retires
+                        vector = _take_mmu_fault(regs, cpu, pc, nzcv)
+                        if vector == pc:  # the vector itself cannot be fetched
+                            cpu[EXIT_A] = pc
+                            cpu[EXIT_B] = cpu[exc.sysreg_word(np.int64(cpu[CUR_EL]), 2)]
+                            cpu[EXIT_C] = cpu[exc.sysreg_word(np.int64(cpu[CUR_EL]), 0)]
+                            kind = exits.FETCH_ABORT
+                            break
+                        pc = vector
+                        base_row, page_va = force_row, pc
+                        if cpu[STOP_ON_EXCEPTION] != U0:
+                            kind = exits.EXCEPTION
+                            break
+                        continue
+                off = fetch - ram_base
+                if off >= ram_size:
+                    # nothing was fetched, so nothing retires
+                    target_el = exc.sync_target(cpu)
+                    esr_before = cpu[exc.sysreg_word(target_el, 2)]
+                    elr_before = cpu[exc.sysreg_word(target_el, 0)]
+                    vector = exc.take_sync(regs, cpu, target_el, exc.EC_IABORT_SAME,
+                                           exc.FSC_EXTERNAL, np.int64(pc), pc, nzcv)
+                    if vector == pc:  # the vector itself cannot be fetched: no way forward
                         cpu[EXIT_A] = pc
-                        cpu[EXIT_B] = cpu[exc.sysreg_word(np.int64(cpu[CUR_EL]), 2)]
-                        cpu[EXIT_C] = cpu[exc.sysreg_word(np.int64(cpu[CUR_EL]), 0)]
+                        cpu[EXIT_B] = esr_before  # the exception that led to this vector
+                        cpu[EXIT_C] = elr_before
                         kind = exits.FETCH_ABORT
                         break
                     pc = vector
@@ -91,212 +114,203 @@ def _loop(regs, cpu, mem, page_slot, slot_page, dec, budget):
                         kind = exits.EXCEPTION
                         break
                     continue
-            off = fetch - ram_base
-            if off >= ram_size:
-                # nothing was fetched, so nothing retires
-                target_el = exc.sync_target(cpu)
-                esr_before = cpu[exc.sysreg_word(target_el, 2)]
-                elr_before = cpu[exc.sysreg_word(target_el, 0)]
-                vector = exc.take_sync(regs, cpu, target_el, exc.EC_IABORT_SAME,
-                                       exc.FSC_EXTERNAL, np.int64(pc), pc, nzcv)
-                if vector == pc:  # the vector itself cannot be fetched: no way forward
-                    cpu[EXIT_A] = pc
-                    cpu[EXIT_B] = esr_before  # the exception that led to this vector
-                    cpu[EXIT_C] = elr_before
-                    kind = exits.FETCH_ABORT
-                    break
-                pc = vector
-                base_row, page_va = force_row, pc
-                if cpu[STOP_ON_EXCEPTION] != U0:
-                    kind = exits.EXCEPTION
-                    break
+                slot = decode_cache.slot_for_page(cpu, page_slot, slot_page, dec,
+                                                  np.int64(off >> np.uint64(PAGE_SHIFT)))
+                base_row = slot * SLOT_ROWS
+                page_va = pc & ~np.uint64(PAGE_MASK)
+                page_off = off & ~np.uint64(PAGE_MASK)
                 continue
-            slot = decode_cache.slot_for_page(cpu, page_slot, slot_page, dec,
-                                              np.int64(off >> np.uint64(PAGE_SHIFT)))
-            base_row = slot * SLOT_ROWS
-            page_va = pc & ~np.uint64(PAGE_MASK)
-            page_off = off & ~np.uint64(PAGE_MASK)
-            continue
-        elif op == ops.ADD_IMM:
-            dpi.exec_ADD_IMM(regs, dec, row)
-        elif op == ops.ADDS_X:
-            nzcv = dpi.exec_ADDS_X(regs, dec, row)
-        elif op == ops.ADDS_W:
-            nzcv = dpi.exec_ADDS_W(regs, dec, row)
-        elif op == ops.MOVI:
-            regs[dec[row, F_D]] = dec[row, F_IMM]
-        elif op == ops.MOV_REG:
-            regs[dec[row, F_D]] = regs[dec[row, F_M]] & dec[row, F_X]
-        elif op == ops.B_COND:
-            if alu.condition_holds(dec[row, F_X], nzcv):
+            elif op == ops.ADD_IMM:
+                dpi.exec_ADD_IMM(regs, dec, row)
+            elif op == ops.ADDS_X:
+                nzcv = dpi.exec_ADDS_X(regs, dec, row)
+            elif op == ops.ADDS_W:
+                nzcv = dpi.exec_ADDS_W(regs, dec, row)
+            elif op == ops.MOVI:
+                regs[dec[row, F_D]] = dec[row, F_IMM]
+            elif op == ops.MOV_REG:
+                regs[dec[row, F_D]] = regs[dec[row, F_M]] & dec[row, F_X]
+            elif op == ops.B_COND:
+                if alu.condition_holds(dec[row, F_X], nzcv):
+                    next_pc = pc + dec[row, F_IMM]
+                base_row, page_va = _follow(next_pc, page_va, base_row, force_row)
+            elif op == ops.B:
                 next_pc = pc + dec[row, F_IMM]
-            base_row, page_va = _follow(next_pc, page_va, base_row, force_row)
-        elif op == ops.B:
-            next_pc = pc + dec[row, F_IMM]
-            base_row, page_va = _follow(next_pc, page_va, base_row, force_row)
-        elif op == ops.BL:
-            regs[_LR] = next_pc
-            next_pc = pc + dec[row, F_IMM]
-            base_row, page_va = _follow(next_pc, page_va, base_row, force_row)
-        elif op == ops.CBZ:
-            if regs[dec[row, F_N]] & dec[row, F_X] == U0:
-                next_pc = pc + dec[row, F_IMM]
-            base_row, page_va = _follow(next_pc, page_va, base_row, force_row)
-        elif op == ops.CBNZ:
-            if regs[dec[row, F_N]] & dec[row, F_X] != U0:
-                next_pc = pc + dec[row, F_IMM]
-            base_row, page_va = _follow(next_pc, page_va, base_row, force_row)
-        elif op == ops.TBZ:
-            if (regs[dec[row, F_N]] >> dec[row, F_X]) & U1 == U0:
-                next_pc = pc + dec[row, F_IMM]
-            base_row, page_va = _follow(next_pc, page_va, base_row, force_row)
-        elif op == ops.TBNZ:
-            if (regs[dec[row, F_N]] >> dec[row, F_X]) & U1 != U0:
-                next_pc = pc + dec[row, F_IMM]
-            base_row, page_va = _follow(next_pc, page_va, base_row, force_row)
-        elif op == ops.BR or op == ops.BLR:
-            target = regs[dec[row, F_N]]  # read before BLR writes LR: BLR X30 is allowed
-            if op == ops.BLR:
+                base_row, page_va = _follow(next_pc, page_va, base_row, force_row)
+            elif op == ops.BL:
                 regs[_LR] = next_pc
-            next_pc = target
-            if target & np.uint64(3):  # the fault comes from fetching at the target
-                count += 1
-                pc = exc.take_sync(regs, cpu, exc.sync_target(cpu), exc.EC_PC_ALIGNMENT, 0,
-                                   np.int64(target), target, nzcv)
-                base_row, page_va = force_row, pc
-                if cpu[STOP_ON_EXCEPTION] != U0:
-                    kind = exits.EXCEPTION
-                    break
-                continue
-            base_row, page_va = _follow(next_pc, page_va, base_row, force_row)
-        elif op == ops.LDR_IMM:
-            k = ls.exec_LDR_IMM(regs, cpu, mem, dec, row)
-            if k:
-                kind = k
-                break
-        elif op == ops.STRX_IMM:
-            k = ls.exec_STR_IMM(regs, cpu, mem, page_slot, dec, row, 3)
-            if k:
-                kind = k
-                break
-        elif op == ops.STRW_IMM:
-            k = ls.exec_STR_IMM(regs, cpu, mem, page_slot, dec, row, 2)
-            if k:
-                kind = k
-                break
-        elif op == ops.STRH_IMM:
-            k = ls.exec_STR_IMM(regs, cpu, mem, page_slot, dec, row, 1)
-            if k:
-                kind = k
-                break
-        elif op == ops.STRB_IMM:
-            k = ls.exec_STR_IMM(regs, cpu, mem, page_slot, dec, row, 0)
-            if k:
-                kind = k
-                break
-        elif op == ops.LDP:
-            k = ls.exec_LDP(regs, cpu, mem, dec, row)
-            if k:
-                kind = k
-                break
-        elif op == ops.STP:
-            k = ls.exec_STP(regs, cpu, mem, page_slot, dec, row)
-            if k:
-                kind = k
-                break
-        elif op == ops.LDR_REG:
-            k = ls.exec_LDR_REG(regs, cpu, mem, dec, row)
-            if k:
-                kind = k
-                break
-        elif op == ops.STR_REG:
-            k = ls.exec_STR_REG(regs, cpu, mem, page_slot, dec, row)
-            if k:
-                kind = k
-                break
-        elif op == ops.LDR_LIT:
-            k = ls.exec_LDR_LIT(regs, cpu, mem, dec, row, pc)
-            if k:
-                kind = k
-                break
-        elif op == ops.ADR:
-            regs[dec[row, F_D]] = pc + dec[row, F_IMM]
-        elif op == ops.ADRP:
-            regs[dec[row, F_D]] = (pc & ~np.uint64(PAGE_MASK)) + dec[row, F_IMM]
-        elif op == ops.AND_IMM:
-            regs[dec[row, F_D]] = regs[dec[row, F_N]] & dec[row, F_IMM] & dec[row, F_X]
-        elif op == ops.ORR_IMM:
-            regs[dec[row, F_D]] = (regs[dec[row, F_N]] | dec[row, F_IMM]) & dec[row, F_X]
-        elif op == ops.EOR_IMM:
-            regs[dec[row, F_D]] = (regs[dec[row, F_N]] ^ dec[row, F_IMM]) & dec[row, F_X]
-        elif op == ops.ANDS_IMM:
-            nzcv = dpi.exec_ANDS_IMM(regs, dec, row)
-        elif op == ops.MOVK:
-            dpi.exec_MOVK(regs, dec, row)
-        elif op == ops.LSL_IMM:
-            dpi.exec_LSL_IMM(regs, dec, row)
-        elif op == ops.LSR_IMM:
-            dpi.exec_LSR_IMM(regs, dec, row)
-        elif op == ops.ASR_IMM:
-            dpi.exec_ASR_IMM(regs, dec, row)
-        elif op == ops.LOGICAL_REG:
-            dpr.exec_LOGICAL_REG(regs, dec, row)
-        elif op == ops.ANDS_REG:
-            nzcv = dpr.exec_ANDS_REG(regs, dec, row)
-        elif op == ops.ADD_SREG:
-            dpr.exec_add_sub(regs, dec, row, False)
-        elif op == ops.ADDS_SREG_X or op == ops.ADDS_SREG_W:
-            nzcv = dpr.exec_adds_sub(regs, dec, row, False)
-        elif op == ops.ADD_EREG:
-            dpr.exec_add_sub(regs, dec, row, True)
-        elif op == ops.ADDS_EREG_X or op == ops.ADDS_EREG_W:
-            nzcv = dpr.exec_adds_sub(regs, dec, row, True)
-        elif op == ops.CSEL:
-            dpr.exec_CSEL(regs, dec, row, nzcv)
-        elif op == ops.UBFM:
-            dpi.exec_bitfield(regs, dec, row, 0)
-        elif op == ops.SBFM:
-            dpi.exec_bitfield(regs, dec, row, 1)
-        elif op == ops.BFM:
-            dpi.exec_bitfield(regs, dec, row, 2)
-        elif op == ops.EXTR:
-            dpi.exec_EXTR(regs, dec, row)
-        elif op == ops.CCMP_X:
-            nzcv = dpr.exec_ccmp(regs, dec, row, nzcv, 64)
-        elif op == ops.CCMP_W:
-            nzcv = dpr.exec_ccmp(regs, dec, row, nzcv, 32)
-        elif op >= ops.UDIV and op <= ops.RORV:
-            dpr.exec_two_source(regs, dec, row, op)
-        elif op >= ops.MADD and op <= ops.UMULH:
-            dpr.exec_multiply(regs, dec, row, op)
-        elif op == ops.NOP or op == ops.YIELD:
-            pass
-        else:
-            # --- rare ops ----------------------------------------------------------
-            cpu[LIVE_COUNT] = np.uint64(count)  # for the counter-timer registers
-            k, nzcv, target = _rare(regs, cpu, mem, page_slot, dec, row, op, nzcv, pc)
-            if k == sysregs.TAKEN or k == sysregs.RECHECK:  # the PC moves to `target`
-                pc = target
-                count += 1
-                base_row, page_va = force_row, pc
-                if k == sysregs.RECHECK:  # an interrupt may have become deliverable
-                    kind = sysregs.RECHECK
-                    break
-                if cpu[STOP_ON_EXCEPTION] != U0:
-                    kind = exits.EXCEPTION
-                    break
-                continue
-            if k:
-                kind = k
-                if kind >= exits.WFI and kind <= exits.SEVL:  # hints retire, then exit
-                    pc = next_pc
+                next_pc = pc + dec[row, F_IMM]
+                base_row, page_va = _follow(next_pc, page_va, base_row, force_row)
+            elif op == ops.CBZ:
+                if regs[dec[row, F_N]] & dec[row, F_X] == U0:
+                    next_pc = pc + dec[row, F_IMM]
+                base_row, page_va = _follow(next_pc, page_va, base_row, force_row)
+            elif op == ops.CBNZ:
+                if regs[dec[row, F_N]] & dec[row, F_X] != U0:
+                    next_pc = pc + dec[row, F_IMM]
+                base_row, page_va = _follow(next_pc, page_va, base_row, force_row)
+            elif op == ops.TBZ:
+                if (regs[dec[row, F_N]] >> dec[row, F_X]) & U1 == U0:
+                    next_pc = pc + dec[row, F_IMM]
+                base_row, page_va = _follow(next_pc, page_va, base_row, force_row)
+            elif op == ops.TBNZ:
+                if (regs[dec[row, F_N]] >> dec[row, F_X]) & U1 != U0:
+                    next_pc = pc + dec[row, F_IMM]
+                base_row, page_va = _follow(next_pc, page_va, base_row, force_row)
+            elif op == ops.BR or op == ops.BLR:
+                target = regs[dec[row, F_N]]  # read before BLR writes LR: BLR X30 is allowed
+                if op == ops.BLR:
+                    regs[_LR] = next_pc
+                next_pc = target
+                if target & np.uint64(3):  # the fault comes from fetching at the target
                     count += 1
-                break
-            if op == ops.SYSREG or op == ops.MSR_IMM or op == ops.BARRIER:
-                # the translation of the next fetch may have changed (SCTLR, TTBR, TLBI;
-                # ISB): look its page up again
-                base_row, page_va = force_row, next_pc
-        pc = next_pc
+                    pc = exc.take_sync(regs, cpu, exc.sync_target(cpu), exc.EC_PC_ALIGNMENT, 0,
+                                       np.int64(target), target, nzcv)
+                    base_row, page_va = force_row, pc
+                    if cpu[STOP_ON_EXCEPTION] != U0:
+                        kind = exits.EXCEPTION
+                        break
+                    continue
+                base_row, page_va = _follow(next_pc, page_va, base_row, force_row)
+            elif op == ops.LDR_IMM:
+                k = ls.exec_LDR_IMM(regs, cpu, mem, dec, row, False)
+                if k:
+                    kind = k
+                    break
+            elif op == ops.STRX_IMM:
+                k = ls.exec_STR_IMM(regs, cpu, mem, page_slot, dec, row, 3, False)
+                if k:
+                    kind = k
+                    break
+            elif op == ops.STRW_IMM:
+                k = ls.exec_STR_IMM(regs, cpu, mem, page_slot, dec, row, 2, False)
+                if k:
+                    kind = k
+                    break
+            elif op == ops.STRH_IMM:
+                k = ls.exec_STR_IMM(regs, cpu, mem, page_slot, dec, row, 1, False)
+                if k:
+                    kind = k
+                    break
+            elif op == ops.STRB_IMM:
+                k = ls.exec_STR_IMM(regs, cpu, mem, page_slot, dec, row, 0, False)
+                if k:
+                    kind = k
+                    break
+            elif op == ops.LDP:
+                k = ls.exec_LDP(regs, cpu, mem, dec, row, False)
+                if k:
+                    kind = k
+                    break
+            elif op == ops.STP:
+                k = ls.exec_STP(regs, cpu, mem, page_slot, dec, row, False)
+                if k:
+                    kind = k
+                    break
+            elif op == ops.LDR_REG:
+                k = ls.exec_LDR_REG(regs, cpu, mem, dec, row, False)
+                if k:
+                    kind = k
+                    break
+            elif op == ops.STR_REG:
+                k = ls.exec_STR_REG(regs, cpu, mem, page_slot, dec, row, False)
+                if k:
+                    kind = k
+                    break
+            elif op == ops.LDR_LIT:
+                k = ls.exec_LDR_LIT(regs, cpu, mem, dec, row, pc, False)
+                if k:
+                    kind = k
+                    break
+                    break
+            elif op == ops.ADR:
+                regs[dec[row, F_D]] = pc + dec[row, F_IMM]
+            elif op == ops.ADRP:
+                regs[dec[row, F_D]] = (pc & ~np.uint64(PAGE_MASK)) + dec[row, F_IMM]
+            elif op == ops.AND_IMM:
+                regs[dec[row, F_D]] = regs[dec[row, F_N]] & dec[row, F_IMM] & dec[row, F_X]
+            elif op == ops.ORR_IMM:
+                regs[dec[row, F_D]] = (regs[dec[row, F_N]] | dec[row, F_IMM]) & dec[row, F_X]
+            elif op == ops.EOR_IMM:
+                regs[dec[row, F_D]] = (regs[dec[row, F_N]] ^ dec[row, F_IMM]) & dec[row, F_X]
+            elif op == ops.ANDS_IMM:
+                nzcv = dpi.exec_ANDS_IMM(regs, dec, row)
+            elif op == ops.MOVK:
+                dpi.exec_MOVK(regs, dec, row)
+            elif op == ops.LSL_IMM:
+                dpi.exec_LSL_IMM(regs, dec, row)
+            elif op == ops.LSR_IMM:
+                dpi.exec_LSR_IMM(regs, dec, row)
+            elif op == ops.ASR_IMM:
+                dpi.exec_ASR_IMM(regs, dec, row)
+            elif op == ops.LOGICAL_REG:
+                dpr.exec_LOGICAL_REG(regs, dec, row)
+            elif op == ops.ANDS_REG:
+                nzcv = dpr.exec_ANDS_REG(regs, dec, row)
+            elif op == ops.ADD_SREG:
+                dpr.exec_add_sub(regs, dec, row, False)
+            elif op == ops.ADDS_SREG_X or op == ops.ADDS_SREG_W:
+                nzcv = dpr.exec_adds_sub(regs, dec, row, False)
+            elif op == ops.ADD_EREG:
+                dpr.exec_add_sub(regs, dec, row, True)
+            elif op == ops.ADDS_EREG_X or op == ops.ADDS_EREG_W:
+                nzcv = dpr.exec_adds_sub(regs, dec, row, True)
+            elif op == ops.CSEL:
+                dpr.exec_CSEL(regs, dec, row, nzcv)
+            elif op == ops.UBFM:
+                dpi.exec_bitfield(regs, dec, row, 0)
+            elif op == ops.SBFM:
+                dpi.exec_bitfield(regs, dec, row, 1)
+            elif op == ops.BFM:
+                dpi.exec_bitfield(regs, dec, row, 2)
+            elif op == ops.EXTR:
+                dpi.exec_EXTR(regs, dec, row)
+            elif op == ops.CCMP_X:
+                nzcv = dpr.exec_ccmp(regs, dec, row, nzcv, 64)
+            elif op == ops.CCMP_W:
+                nzcv = dpr.exec_ccmp(regs, dec, row, nzcv, 32)
+            elif op >= ops.UDIV and op <= ops.RORV:
+                dpr.exec_two_source(regs, dec, row, op)
+            elif op >= ops.MADD and op <= ops.UMULH:
+                dpr.exec_multiply(regs, dec, row, op)
+            elif op == ops.NOP or op == ops.YIELD:
+                pass
+            else:
+                # --- rare ops ----------------------------------------------------------
+                cpu[LIVE_COUNT] = np.uint64(count)  # for the counter-timer registers
+                k, nzcv, target = _rare(regs, cpu, mem, page_slot, dec, row, op, nzcv, pc)
+                if k == sysregs.TAKEN or k == sysregs.RECHECK:  # the PC moves to `target`
+                    pc = target
+                    count += 1
+                    base_row, page_va = force_row, pc
+                    if k == sysregs.RECHECK:  # an interrupt may have become deliverable
+                        kind = sysregs.RECHECK
+                        break
+                    if cpu[STOP_ON_EXCEPTION] != U0:
+                        kind = exits.EXCEPTION
+                        break
+                    continue
+                if k:
+                    kind = k
+                    if kind >= exits.WFI and kind <= exits.SEVL:  # hints retire, then exit
+                        pc = next_pc
+                        count += 1
+                    break
+                if op == ops.SYSREG or op == ops.MSR_IMM or op == ops.BARRIER:
+                    # the translation of the next fetch may have changed (SCTLR, TTBR, TLBI;
+                    # ISB): look its page up again
+                    base_row, page_va = force_row, next_pc
+            pc = next_pc
+            count += 1
+        if kind != exits.NEEDS_MMU:
+            break
+        # a load/store found translation on: run it through the MMU, out of the hot
+        # loop's code (a call from inside it slows every MMU-off access)
+        kind = ls.exec_translated(regs, cpu, mem, page_slot, dec, row, op, pc)
+        if kind:
+            break
+        kind = exits.BUDGET
+        pc = pc + np.uint64(4)
         count += 1
 
     if kind == exits.MMU_FAULT:  # a load/store's translation faulted: it does not retire

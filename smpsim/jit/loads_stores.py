@@ -275,51 +275,89 @@ def _split_read(cpu, mem, addr, nbytes):
 @jit
 def read(cpu, mem, addr, size_log2):
     """(exit kind or 0, value zero-extended)."""
-    nbytes = 1 << size_log2
-    if cpu[XL_ON] != U0:
-        if _crosses_page(addr, nbytes):
-            return _split_read(cpu, mem, addr, nbytes)
-        k, addr = mmu.translate(cpu, mem, addr, nbytes, mmu.ACCESS_READ)
-        if k:
-            return k, U0
-    off = ram_offset(cpu, addr, nbytes)
+    if cpu[XL_ON] != U0:  # (out of line: the MMU-off path stays small enough to inline)
+        return _read_translated(cpu, mem, addr, size_log2)
+    return _read_physical(cpu, mem, addr, size_log2)
+
+
+@jit
+def _read_physical(cpu, mem, addr, size_log2):
+    off = ram_offset(cpu, addr, 1 << size_log2)
     if off >= 0:
         return 0, hostmem.load(mem, off, size_log2)
     return _device_access(cpu, addr, size_log2, exits.MMIO_READ, U0)
 
 
 @jit
+def _read_translated(cpu, mem, addr, size_log2):
+    nbytes = 1 << size_log2
+    if _crosses_page(addr, nbytes):
+        return _split_read(cpu, mem, addr, nbytes)
+    k, pa = mmu.translate(cpu, mem, addr, nbytes, mmu.ACCESS_READ)
+    if k:
+        return k, U0
+    return _read_physical(cpu, mem, pa, size_log2)
+
+
+@jit
 def read_for_load(cpu, mem, addr, size_log2):
     """As `read`, but the value's bits above the access size may hold the next bytes of
     RAM: one 8-byte load serves every size without a branch on it (finish_load drops
-    the extra bytes)."""
+    the extra bytes). With translation on it does nothing and says NEEDS_MMU: the run
+    loop then runs the instruction again through exec_translated. (A call to the MMU
+    from here, never made when it is off, still cost the hot loop a third of its speed.)"""
     if cpu[XL_ON] != U0:
-        return read(cpu, mem, addr, size_log2)
+        return exits.NEEDS_MMU, U0
     off = ram_offset(cpu, addr, 8)
     if off >= 0:
         return 0, hostmem.load64(mem, off)
-    return read(cpu, mem, addr, size_log2)
+    return _read_physical(cpu, mem, addr, size_log2)
 
 
 @jit
 def write(cpu, mem, page_slot, dec, addr, size_log2, value):
-    """Exit kind or 0."""
-    nbytes = 1 << size_log2
+    """Exit kind or 0; NEEDS_MMU with translation on (as read_for_load)."""
     if cpu[XL_ON] != U0:
-        if _crosses_page(addr, nbytes):
-            return _split_write(cpu, mem, page_slot, dec, addr, nbytes, value)
-        k, addr = mmu.translate(cpu, mem, addr, nbytes, mmu.ACCESS_WRITE)
-        if k:
-            return k
+        return exits.NEEDS_MMU
+    return write_physical(cpu, mem, page_slot, dec, addr, size_log2, value)
+
+
+@jit
+def write_any(cpu, mem, page_slot, dec, addr, size_log2, value):
+    """A write, translated when translation is on (for the paths off the run loop)."""
+    if cpu[XL_ON] != U0:
+        return _write_translated(cpu, mem, page_slot, dec, addr, size_log2, value)
+    return write_physical(cpu, mem, page_slot, dec, addr, size_log2, value)
+
+
+@jit
+def write_physical(cpu, mem, page_slot, dec, addr, size_log2, value):
+    nbytes = 1 << size_log2
     off = ram_offset(cpu, addr, nbytes)
     if off >= 0:
         hostmem.store(mem, off, size_log2, value)
         decode_cache.note_store(page_slot, dec, off, nbytes)
         return 0
+    return _device_write(cpu, addr, size_log2, value)
+
+
+@jit
+def _device_write(cpu, addr, size_log2, value):
     if size_log2 < 3:  # the device sees the bytes stored, not the whole register
         value &= (U1 << np.uint64(8 << size_log2)) - U1
     kind, _ = _device_access(cpu, addr, size_log2, exits.MMIO_WRITE, value)
     return kind
+
+
+@jit
+def _write_translated(cpu, mem, page_slot, dec, addr, size_log2, value):
+    nbytes = 1 << size_log2
+    if _crosses_page(addr, nbytes):
+        return _split_write(cpu, mem, page_slot, dec, addr, nbytes, value)
+    k, pa = mmu.translate(cpu, mem, addr, nbytes, mmu.ACCESS_WRITE)
+    if k:
+        return k
+    return write_physical(cpu, mem, page_slot, dec, pa, size_log2, value)
 
 
 @jit
@@ -389,6 +427,46 @@ def sp_misaligned(regs, cpu, dec, row):
     return (regs[SP] & cpu[SP_ALIGN_MASK] & (U0 - is_sp)) != U0
 
 
+@jit_inline
+def _load(cpu, mem, addr, size_log2, mmu_on):
+    """The executors' load: the run loop's (MMU off, else NEEDS_MMU) or, in
+    exec_translated, through the MMU. `mmu_on` is a constant wherever this is inlined."""
+    if mmu_on:
+        return _read_translated(cpu, mem, addr, size_log2)
+    return read_for_load(cpu, mem, addr, size_log2)
+
+
+@jit_inline
+def _store(cpu, mem, page_slot, dec, addr, size_log2, value, mmu_on):
+    if mmu_on:
+        return _write_translated(cpu, mem, page_slot, dec, addr, size_log2, value)
+    return write(cpu, mem, page_slot, dec, addr, size_log2, value)
+
+
+@jit
+def exec_translated(regs, cpu, mem, page_slot, dec, row, op, pc):
+    """The run loop's memory op at `row` again, with translation (after NEEDS_MMU)."""
+    if op == ops.LDR_IMM:
+        return exec_LDR_IMM(regs, cpu, mem, dec, row, True)
+    if op == ops.STRX_IMM:
+        return exec_STR_IMM(regs, cpu, mem, page_slot, dec, row, 3, True)
+    if op == ops.STRW_IMM:
+        return exec_STR_IMM(regs, cpu, mem, page_slot, dec, row, 2, True)
+    if op == ops.STRH_IMM:
+        return exec_STR_IMM(regs, cpu, mem, page_slot, dec, row, 1, True)
+    if op == ops.STRB_IMM:
+        return exec_STR_IMM(regs, cpu, mem, page_slot, dec, row, 0, True)
+    if op == ops.LDP:
+        return exec_LDP(regs, cpu, mem, dec, row, True)
+    if op == ops.STP:
+        return exec_STP(regs, cpu, mem, page_slot, dec, row, True)
+    if op == ops.LDR_REG:
+        return exec_LDR_REG(regs, cpu, mem, dec, row, True)
+    if op == ops.STR_REG:
+        return exec_STR_REG(regs, cpu, mem, page_slot, dec, row, True)
+    return exec_LDR_LIT(regs, cpu, mem, dec, row, pc, True)
+
+
 @jit
 def _address(regs, dec, row):
     """(access address, written-back base) for the immediate forms."""
@@ -398,12 +476,12 @@ def _address(regs, dec, row):
 
 
 @jit_inline
-def exec_LDR_IMM(regs, cpu, mem, dec, row):
+def exec_LDR_IMM(regs, cpu, mem, dec, row, mmu_on):
     if sp_misaligned(regs, cpu, dec, row):
         return exits.SP_ALIGNMENT
     addr, updated = _address(regs, dec, row)
     info = dec[row, F_X]
-    kind, v = read_for_load(cpu, mem, addr, info & np.uint64(3))
+    kind, v = _load(cpu, mem, addr, info & np.uint64(3), mmu_on)
     if kind:
         return kind
     regs[dec[row, F_D]] = finish_load(v, info)
@@ -412,11 +490,11 @@ def exec_LDR_IMM(regs, cpu, mem, dec, row):
 
 
 @jit_inline
-def exec_STR_IMM(regs, cpu, mem, page_slot, dec, row, size_log2):
+def exec_STR_IMM(regs, cpu, mem, page_slot, dec, row, size_log2, mmu_on):
     if sp_misaligned(regs, cpu, dec, row):
         return exits.SP_ALIGNMENT
     addr, updated = _address(regs, dec, row)
-    kind = write(cpu, mem, page_slot, dec, addr, size_log2, regs[dec[row, F_D]])
+    kind = _store(cpu, mem, page_slot, dec, addr, size_log2, regs[dec[row, F_D]], mmu_on)
     if kind:
         return kind
     regs[dec[row, F_M]] = updated
@@ -436,11 +514,11 @@ def _register_address(regs, dec, row):
 
 
 @jit_inline
-def exec_LDR_REG(regs, cpu, mem, dec, row):
+def exec_LDR_REG(regs, cpu, mem, dec, row, mmu_on):
     if sp_misaligned(regs, cpu, dec, row):
         return exits.SP_ALIGNMENT
     info = dec[row, F_X]
-    kind, v = read_for_load(cpu, mem, _register_address(regs, dec, row), info & np.uint64(3))
+    kind, v = _load(cpu, mem, _register_address(regs, dec, row), info & np.uint64(3), mmu_on)
     if kind:
         return kind
     regs[dec[row, F_D]] = finish_load(v, info)
@@ -448,17 +526,17 @@ def exec_LDR_REG(regs, cpu, mem, dec, row):
 
 
 @jit_inline
-def exec_STR_REG(regs, cpu, mem, page_slot, dec, row):
+def exec_STR_REG(regs, cpu, mem, page_slot, dec, row, mmu_on):
     if sp_misaligned(regs, cpu, dec, row):
         return exits.SP_ALIGNMENT
-    return write(cpu, mem, page_slot, dec, _register_address(regs, dec, row),
-                 dec[row, F_X] & np.uint64(3), regs[dec[row, F_D]])
+    return _store(cpu, mem, page_slot, dec, _register_address(regs, dec, row),
+                  dec[row, F_X] & np.uint64(3), regs[dec[row, F_D]], mmu_on)
 
 
 @jit_inline
-def exec_LDR_LIT(regs, cpu, mem, dec, row, pc):
+def exec_LDR_LIT(regs, cpu, mem, dec, row, pc, mmu_on):
     info = dec[row, F_X]
-    kind, v = read_for_load(cpu, mem, pc + dec[row, F_IMM], info & np.uint64(3))
+    kind, v = _load(cpu, mem, pc + dec[row, F_IMM], info & np.uint64(3), mmu_on)
     if kind:
         return kind
     regs[dec[row, F_D]] = finish_load(v, info)
@@ -466,16 +544,16 @@ def exec_LDR_LIT(regs, cpu, mem, dec, row, pc):
 
 
 @jit_inline
-def exec_LDP(regs, cpu, mem, dec, row):
+def exec_LDP(regs, cpu, mem, dec, row, mmu_on):
     if sp_misaligned(regs, cpu, dec, row):
         return exits.SP_ALIGNMENT
     addr, updated = _address(regs, dec, row)
     info = dec[row, F_X]
     size = info & np.uint64(3)
-    kind, v1 = read_for_load(cpu, mem, addr, size)
+    kind, v1 = _load(cpu, mem, addr, size, mmu_on)
     if kind:
         return kind
-    kind, v2 = read_for_load(cpu, mem, addr + (U1 << size), size)
+    kind, v2 = _load(cpu, mem, addr + (U1 << size), size, mmu_on)
     if kind:
         return kind
     # Rt last: with Rt == Rt2 (CONSTRAINED UNPREDICTABLE) the first value wins, as in QEMU
@@ -486,17 +564,17 @@ def exec_LDP(regs, cpu, mem, dec, row):
 
 
 @jit_inline
-def exec_STP(regs, cpu, mem, page_slot, dec, row):
+def exec_STP(regs, cpu, mem, page_slot, dec, row, mmu_on):
     if sp_misaligned(regs, cpu, dec, row):
         return exits.SP_ALIGNMENT
     addr, updated = _address(regs, dec, row)
     size = dec[row, F_X] & np.uint64(3)
     v1 = regs[dec[row, F_D]]
     v2 = regs[dec[row, F_A]]
-    kind = write(cpu, mem, page_slot, dec, addr, size, v1)
+    kind = _store(cpu, mem, page_slot, dec, addr, size, v1, mmu_on)
     if kind:
         return kind
-    kind = write(cpu, mem, page_slot, dec, addr + (U1 << size), size, v2)
+    kind = _store(cpu, mem, page_slot, dec, addr + (U1 << size), size, v2, mmu_on)
     if kind:
         return kind
     regs[dec[row, F_M]] = updated
@@ -543,7 +621,7 @@ def exec_exclusive_or_ordered(regs, cpu, mem, page_slot, dec, row, op):
             if kind == 0:
                 regs[dec[row, F_D]] = v
             return kind
-        kind = write(cpu, mem, page_slot, dec, addr, size, regs[dec[row, F_D]])
+        kind = write_any(cpu, mem, page_slot, dec, addr, size, regs[dec[row, F_D]])
         hostmem.fence()
         return kind
     if op == ops.STXR or op == ops.STXP:
