@@ -6,6 +6,7 @@ from smpsim.cpu_worker.process import DistributorLink, ZmqPorts
 from smpsim.gic_dist import shared_state
 from smpsim.gic_dist.cpu_interface import SPURIOUS, CpuInterface
 from smpsim.gic_dist.shared_state import GicState
+from smpsim.gic_dist.virtual_interface import VirtualInterface, make_lr, routed_name
 from smpsim.interconnect import bus, doorbell
 from smpsim.interconnect import protocol as p
 
@@ -40,6 +41,7 @@ def two_cpus(bells, state):
         gic = Link()
         ports = ZmqPorts(None, c, None, gic, Link(), bells, bus.Bus.virt(2, 0x4000_0000, 1 << 20))
         ports.cpuif = CpuInterface(c, state, [0, 1], DistributorLink(gic))
+        ports.vgic = VirtualInterface(ports.cpuif.deactivate)
         ports.icc_write("ICC_PMR_EL1", 2, 0xF0)
         ports.icc_write("ICC_IGRPEN1_EL1", 2, 1)
         out.append(ports)
@@ -91,3 +93,36 @@ def test_an_spi_offered_by_the_distributor_is_acknowledged_by_asking_the_gic():
         a.gic.prio = -1  # taken elsewhere meanwhile: spurious, nothing activated
         assert a.icc_read("ICC_IAR1_EL1", 2) == SPURIOUS
         assert a.icc_read("ICC_RPR_EL1", 2) == 0xFF
+
+
+HCR_IMO, HCR_FMO, HCR_TGE = 1 << 4, 1 << 3, 1 << 27
+
+
+def test_el1_accesses_reach_the_virtual_interface_as_hcr_el2_routes_them():
+    assert routed_name("ICC_IAR1_EL1", 1, HCR_IMO) == "ICV_IAR1_EL1"
+    assert routed_name("ICC_IAR0_EL1", 1, HCR_IMO) == "ICC_IAR0_EL1"  # Group 0: FMO
+    assert routed_name("ICC_IAR0_EL1", 1, HCR_FMO) == "ICV_IAR0_EL1"
+    assert routed_name("ICC_PMR_EL1", 1, HCR_FMO) == "ICV_PMR_EL1"  # common: either
+    assert routed_name("ICC_SGI1R_EL1", 1, HCR_IMO) == "ICC_SGI1R_EL1"  # never virtual
+    assert routed_name("ICC_IAR1_EL1", 2, HCR_IMO) == "ICC_IAR1_EL1"  # EL2: physical
+    assert routed_name("ICC_IAR1_EL1", 1, HCR_IMO | HCR_TGE) == "ICC_IAR1_EL1"
+
+
+def test_a_list_register_with_hw_set_ends_its_physical_interrupt_when_the_guest_ends_it():
+    with doorbell.Doorbells.create(2) as bells:
+        state = GicState.local(2)
+        a, _ = two_cpus(bells, state)
+        a.ppi(27, True)  # the physical PPI 27, taken by the hypervisor at EL2
+        assert a.icc_read("ICC_IAR1_EL1", 2) == 27
+        a.icc_write("ICC_CTLR_EL1", 2, 0b10)  # EOImode: the hypervisor drops priority only
+        a.icc_write("ICC_EOIR1_EL1", 2, 27)
+        assert state.priv[0, shared_state.ACTIVE, 27] == 1  # still active
+        # injected as virtual 27 with HW = 1 (pINTID 27)
+        a.icc_write("ICH_VMCR_EL2", 2, 0xF8 << 24 | 1 << 1)  # VPMR open, VENG1
+        a.icc_write("ICH_HCR_EL2", 2, 1)  # En
+        a.icc_write("ICH_LR0_EL2", 2, make_lr(27, 0xA0, hw=True, pintid=27))
+        assert a.virtual_lines() == (True, False)
+        assert a.icc_read("ICV_IAR1_EL1", 1) == 27
+        assert a.virtual_lines() == (False, False)
+        a.icc_write("ICV_EOIR1_EL1", 1, 27)
+        assert state.priv[0, shared_state.ACTIVE, 27] == 0  # the physical one ended too

@@ -52,6 +52,9 @@ class FakePorts:
     def lines(self):
         return self.irq, self.fiq
 
+    def virtual_lines(self):
+        return False, False
+
     def take_event(self):
         had, self.events = self.events > 0, 0
         return had

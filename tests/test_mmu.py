@@ -47,6 +47,12 @@ FSC_ALIGNMENT = 0b100001
 WNR, S1PTW = 1 << 6, 1 << 7
 
 
+def isv(size_log2, rt, sf=1, sse=0, ar=0):
+    """The instruction syndrome of a stage 2 data abort on one register (D17.2.40):
+    ISV [24], SAS [23:22], SSE [21], SRT [20:16], SF [15], AR [14]."""
+    return 1 << 24 | size_log2 << 22 | sse << 21 | rt << 16 | sf << 15 | ar << 14
+
+
 def esr(ec, iss):
     return ec << 26 | 1 << 25 | iss
 
@@ -411,7 +417,7 @@ def test_stage_2_translates_el1_and_its_fault_goes_to_el2_with_hpfar():
     core.set_x(3, 0x5000_3010)  # an IPA stage 2 does not map
     ex = run_to_exception(core)
     assert core.x(1) == 31
-    assert ex.a == 2 and ex.b == esr(EC_DABORT_LOWER, FSC_TRANSLATION | 3)
+    assert ex.a == 2 and ex.b == esr(EC_DABORT_LOWER, isv(3, 2) | FSC_TRANSLATION | 3)
     assert (ex.c, ex.d) == (CODE + 4, 0x5000_3010)
     assert core.sysreg("HPFAR_EL2") == (0x5000_3010 >> 12) << 4
 
@@ -424,7 +430,7 @@ def test_a_stage_2_permission_fault_and_a_fault_on_the_stage_1_walk():
     stage2(core, s2)
     core.set_x(0, DATA)
     ex = run_to_exception(core)
-    assert ex.a == 2 and ex.b == esr(EC_DABORT_LOWER, WNR | FSC_PERMISSION | 3)
+    assert ex.a == 2 and ex.b == esr(EC_DABORT_LOWER, isv(3, 1) | WNR | FSC_PERMISSION | 3)
     # stage 1 on, its tables in an IPA range stage 2 does not map: S1PTW
     s1 = Tables(core, start=BASE + 0x30_0000)
     identity(s1)
@@ -456,3 +462,28 @@ def test_entries_are_tagged_by_vmid():
         assert core.run(10).kind == exits.HLT
         seen.append(core.x(1))
     assert seen == [1, 2, 1]
+
+
+@pytest.mark.parametrize("insn, syndrome", [
+    ("ldr w5, [x0]", isv(2, 5, sf=0)),
+    ("ldrsb x6, [x0, #1]", isv(0, 6, sse=1)),
+    ("ldrsh w7, [x0, x1]", isv(1, 7, sf=0, sse=1)),
+    ("ldrsw x8, [x0]", isv(2, 8, sse=1)),
+    ("strb w9, [x0]", isv(0, 9, sf=0) | WNR),
+    ("stur x10, [x0, #-8]", isv(3, 10) | WNR),
+    ("ldar x11, [x0]", isv(3, 11, ar=1)),
+    ("stlr w12, [x0]", isv(2, 12, sf=0, ar=1) | WNR),
+    ("ldr x13, [x0, #8]!", 0),      # writeback: no syndrome
+    ("ldp x1, x2, [x0]", 0),        # a pair: none
+    ("ldxr x3, [x0]", 0),           # exclusive: none
+])
+def test_a_stage_2_data_abort_describes_a_single_register_access(insn, syndrome):
+    core = make_core(insn + "\n hlt #0")
+    s2 = Tables(core)
+    s2.map(CODE, CODE, S2_NORMAL | S2AP_RW, size=0x10_0000)
+    stage2(core, s2)
+    core.set_x(0, 0x5000_0010)  # an IPA stage 2 does not map
+    core.set_x(1, 0)
+    ex = run_to_exception(core)
+    assert ex.a == 2
+    assert ex.b & 0x1FFFFC0 == syndrome, hex(ex.b)

@@ -22,6 +22,7 @@ from smpsim.cpu_worker import worker as w
 from smpsim.cpu_worker.guest_events import log_events
 from smpsim.gic_dist.cpu_interface import CpuInterface
 from smpsim.gic_dist.shared_state import GicState
+from smpsim.gic_dist.virtual_interface import VirtualInterface
 from smpsim.interconnect import bus as busmap
 from smpsim.interconnect import doorbell, mailbox, protocol, security
 from smpsim.interconnect.control import ControlChannel, die_with_parent
@@ -36,6 +37,7 @@ IDLE_LOOK = 0.1  # seconds a waiting CPU sleeps at most before looking at its co
 FIRST_SLEEP = 0.002  # seconds of a wait after which the CPU logs what its core recorded
 FREE_QUANTUM = 200_000  # instructions per call of the core in a free run (~1 ms or less)
 PEN_LOOK = 0.005  # seconds between looks at the release address without an SEV
+MAINTENANCE_PPI = 25  # the GIC maintenance interrupt (QEMU virt: PPI 9)
 _pack = protocol.encode_unchecked  # the hot paths' messages (the services check them)
 
 
@@ -118,6 +120,7 @@ class ZmqPorts:
         self.gic = gic
         self.devices = devices
         self.cpuif: CpuInterface | None = None
+        self.vgic: VirtualInterface | None = None
         self._lines = (False, False)
 
     def _owner(self, addr: int) -> ServiceLink | None:
@@ -147,11 +150,26 @@ class ZmqPorts:
         return reply["t"] == "ACK"
 
     def icc_read(self, reg: str, el: int) -> int:
+        if reg.startswith("IC") and reg[2] in "HV":  # ICH_* and ICV_*: the virtual interface
+            value = self.vgic.read(reg)
+            self._maintenance()
+            return value
         return self.cpuif.read(reg)
 
     def icc_write(self, reg: str, el: int, value: int) -> None:
+        if reg.startswith("IC") and reg[2] in "HV":
+            self.vgic.write(reg, value)
+            self._maintenance()
+            return
         for cpu in self.cpuif.write(reg, value):  # an SGI went pending on these CPUs
             self.bells.ring(cpu)
+
+    def _maintenance(self) -> None:
+        """The virtual interface's maintenance interrupt is PPI 25 of this CPU."""
+        self.cpuif.set_ppi(MAINTENANCE_PPI, self.vgic.maintenance)
+
+    def virtual_lines(self) -> tuple[bool, bool]:
+        return self.vgic.lines
 
     def ppi(self, intid: int, level: bool) -> None:
         self.cpuif.set_ppi(intid, level)
@@ -256,6 +274,8 @@ def main(argv: list[str] | None = None) -> int:
     worker = w.CpuWorker(index, core, ports, quantum, cfg["host_time"], cfg["frequency"])
     control.ready_and_wait_start(120_000)
     ports.cpuif = CpuInterface(index, gic_state, cfg["affinities"], DistributorLink(links["gic"]))
+    # a list register with HW = 1 ends its physical interrupt through the CPU interface
+    ports.vgic = VirtualInterface(ports.cpuif.deactivate)
 
     def guest_time() -> dict:  # what every record of this CPU says of its time
         return {"icount": core.icount, "counter": core.counter}

@@ -14,6 +14,7 @@ from typing import Protocol
 from smpsim.bootctl import psci
 from smpsim.cpu_worker import semihosting
 from smpsim.cpu_worker.clock import HostClock, VirtualClock
+from smpsim.gic_dist.virtual_interface import routed_name
 from smpsim.jit import exits, state, sysreg_table
 from smpsim.jit.core import Core
 
@@ -37,6 +38,7 @@ class Ports(Protocol):
     def sev(self) -> None: ...
     def changed(self) -> bool: ...  # have lines() or take_event() anything new to say?
     def lines(self) -> tuple[bool, bool]: ...  # the CPU interface's IRQ and FIQ outputs now
+    def virtual_lines(self) -> tuple[bool, bool]: ...  # the virtual interface's vIRQ, vFIQ
     def take_event(self) -> bool: ...  # an SEV from another CPU arrived (and is consumed)
 
 
@@ -62,8 +64,7 @@ class CpuWorker:
     def _sync_inputs(self) -> None:
         if not self.ports.changed():  # one load on the usual path
             return
-        irq, fiq = self.ports.lines()
-        self.core.set_lines(irq=irq, fiq=fiq)
+        self._refresh_lines()
         if self.ports.take_event():
             self.core.send_event()
 
@@ -77,10 +78,11 @@ class CpuWorker:
         self._refresh_lines()
 
     def _refresh_lines(self) -> None:
-        """After this CPU's own GIC operation: the lines it left (the CPU interface is
-        this process's, so they are known at once)."""
+        """The GIC's lines to the core now (after a ring, or after this CPU's own GIC
+        operation: its CPU interfaces are this process's, so they are known at once)."""
         irq, fiq = self.ports.lines()
-        self.core.set_lines(irq=irq, fiq=fiq)
+        virq, vfiq = self.ports.virtual_lines()
+        self.core.set_lines(irq=irq, fiq=fiq, virq=virq, vfiq=vfiq)
 
     def wake_condition(self) -> bool:
         """Whether a CPU waiting in WFI/WFE may go on."""
@@ -154,6 +156,8 @@ class CpuWorker:
             name = _ICC_NAMES.get(ex.a)
             if name is None:  # every SYSREG exit is a GIC register (system_registers.py)
                 return Outcome(EXITED, 70, f"cpu{self.index}: SYSREG exit for key {ex.a:#x}")
+            # EL1's accesses may reach the virtual interface (HCR_EL2.IMO/FMO)
+            name = routed_name(name, core.el, core.sysreg("HCR_EL2"))
             if ex.c:
                 core.complete(ports.icc_read(name, core.el))
             else:

@@ -321,6 +321,13 @@ class CpuInterface:
         if not self.ctlr & ICC_CTLR_EOIMODE:
             self._deactivate(intid)
 
+    def deactivate(self, intid: int) -> None:
+        """Deactivate `intid` (the virtual interface ending a list register with HW = 1
+        deactivates its physical interrupt so)."""
+        self._deactivate(intid)
+        self._changed()
+        self.evaluate()
+
     def _deactivate(self, intid: int) -> None:
         if intid < st.NUM_PRIVATE:
             self.block[st.ACTIVE, intid] = 0

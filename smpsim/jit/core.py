@@ -23,7 +23,8 @@ from smpsim.jit.state import (CNT_BASE, CNT_ICOUNT_BASE, CNT_SCALE, CUR_EL, DAIF
                               EV_BASE, EV_COUNT, EV_SLOTS, EV_WORDS, EVENT_REGISTER, EXIT_B,
                               EXIT_C, EXIT_D, EXIT_KIND, EXIT_PC, FIQ_LINE, FIRMWARE_HVC, ICOUNT,
                               IRQ_LINE, MMIO_DONE, MMIO_VAL0, NZCV, PAN_BIT, PC, SERROR_LINE, SP,
-                              SPSEL, STOP_ON_EXCEPTION, SYSREG_BASE, TIMER_LEVELS, ZR)
+                              SPSEL, STOP_ON_EXCEPTION, SYSREG_BASE, TIMER_LEVELS, VFIQ_LINE,
+                              VIRQ_LINE, ZR)
 
 _MASK64 = (1 << 64) - 1
 DEFAULT_TICKS_PER_INSTRUCTION = 62_500_000 / 100_000_000
@@ -212,9 +213,12 @@ class Core:
         self.cpu[FIRMWARE_HVC] = int(bool(on))
 
     def set_lines(self, irq: bool | None = None, fiq: bool | None = None,
-                  serror: bool | None = None) -> None:
-        """Drive the physical interrupt inputs (the GIC's outputs to this CPU)."""
-        for word, level in ((IRQ_LINE, irq), (FIQ_LINE, fiq), (SERROR_LINE, serror)):
+                  serror: bool | None = None, virq: bool | None = None,
+                  vfiq: bool | None = None) -> None:
+        """Drive the interrupt inputs: the GIC's physical outputs to this CPU, and its
+        virtual CPU interface's virtual IRQ and FIQ (ORed with HCR_EL2.VI/VF)."""
+        for word, level in ((IRQ_LINE, irq), (FIQ_LINE, fiq), (SERROR_LINE, serror),
+                            (VIRQ_LINE, virq), (VFIQ_LINE, vfiq)):
             if level is not None:
                 self.cpu[word] = int(bool(level))
 
@@ -341,5 +345,5 @@ def _raise_undefined(regs, cpu, pc):
 @jit
 def _raise_data_abort(regs, cpu, pc, address, write):
     iss = (write << 6) | exceptions.FSC_EXTERNAL
-    return exceptions.take_sync(regs, cpu, exceptions.sync_target(cpu),
-                                exceptions.EC_DABORT_SAME, iss, np.int64(address), pc, cpu[NZCV])
+    return exceptions.take_with_far(regs, cpu, exceptions.sync_target(cpu),
+                                    exceptions.EC_DABORT_SAME, iss, address, pc, cpu[NZCV])

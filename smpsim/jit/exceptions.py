@@ -17,7 +17,7 @@ from smpsim.jit.alu import M32, U0, U1
 from smpsim.jit.compile import jit
 from smpsim.jit.state import (CUR_EL, DAIF_BITS, EVENT_REGISTER, EXCL_VALID, FEATURE_BITS, FIQ_LINE, IL_BIT,
                               IRQ_LINE, PAN_BIT, SERROR_LINE, SP, SP_ALIGN_MASK, SP_EL0_BANK,
-                              SPSEL, SYSREG_BASE)
+                              SPSEL, SYSREG_BASE, VFIQ_LINE, VIRQ_LINE)
 from smpsim.jit.sysreg_table import FEATURES, HCR, storage_index
 
 # exception classes (ESR_ELx.EC, Arm ARM D19.2.37)
@@ -150,7 +150,13 @@ def switch_stack(regs, cpu, new_el, new_spsel):
 @jit
 def take(regs, cpu, target_el, vector, esr, far, return_pc, nzcv):
     """Enter `target_el` through `vector` (VEC_*); returns the new PC. `esr` < 0: leave
-    ESR alone (interrupts); `far` < 0: leave FAR alone."""
+    ESR alone (interrupts); `far` < 0: leave FAR alone (take_with_far writes any FAR)."""
+    return _enter(regs, cpu, target_el, vector, esr, np.uint64(far) if far >= 0 else U0,
+                  far >= 0, return_pc, nzcv)
+
+
+@jit
+def _enter(regs, cpu, target_el, vector, esr, far, with_far, return_pc, nzcv):
     cur = np.int64(cpu[CUR_EL])
     if target_el == cur:
         base = np.uint64(0x200) if cpu[SPSEL] != U0 else U0
@@ -160,11 +166,10 @@ def take(regs, cpu, target_el, vector, esr, far, return_pc, nzcv):
     cpu[sysreg_word(target_el, 0)] = return_pc
     if esr >= 0:
         cpu[sysreg_word(target_el, 2)] = np.uint64(esr)
-    if far >= 0:
-        cpu[sysreg_word(target_el, 3)] = np.uint64(far)
+    if with_far:
+        cpu[sysreg_word(target_el, 3)] = far
     events.record(cpu, events.EXCEPTION, target_el | (cur << 4) | ((vector >> 7) << 8),
-                  np.uint64(esr) if esr >= 0 else U0, return_pc,
-                  np.uint64(far) if far >= 0 else U0)
+                  np.uint64(esr) if esr >= 0 else U0, return_pc, far if with_far else U0)
     cpu[DAIF_BITS] = DAIF_ALL
     cpu[IL_BIT] = U0
     # PAN is set on entry to EL1 (or to EL2 in the EL2&0 regime) when SCTLR_ELx.SPAN is 0
@@ -192,14 +197,31 @@ def syndrome(ec, iss):
 
 @jit
 def take_sync(regs, cpu, target_el, ec, iss, far, return_pc, nzcv):
-    """A synchronous exception with syndrome (ec, iss); abort classes pick their
-    'lower EL' or 'same EL' EC from the target."""
+    """A synchronous exception with syndrome (ec, iss), without a FAR when `far` < 0
+    (else as take_with_far)."""
+    if far < 0:
+        return take(regs, cpu, target_el, VEC_SYNC, syndrome(_abort_ec(cpu, target_el, ec),
+                                                              iss), -1, return_pc, nzcv)
+    return take_with_far(regs, cpu, target_el, ec, iss, np.uint64(far), return_pc, nzcv)
+
+
+@jit
+def take_with_far(regs, cpu, target_el, ec, iss, far, return_pc, nzcv):
+    """A synchronous exception that reports an address: FAR = `far`, a uint64 (a
+    high-half address is negative as an int64); abort classes pick their 'lower EL' or
+    'same EL' EC from the target."""
+    return _enter(regs, cpu, target_el, VEC_SYNC, syndrome(_abort_ec(cpu, target_el, ec), iss),
+                  far, True, return_pc, nzcv)
+
+
+@jit
+def _abort_ec(cpu, target_el, ec):
     if target_el > np.int64(cpu[CUR_EL]):
         if ec == EC_IABORT_SAME:
-            ec = EC_IABORT_LOWER
-        elif ec == EC_DABORT_SAME:
-            ec = EC_DABORT_LOWER
-    return take(regs, cpu, target_el, VEC_SYNC, syndrome(ec, iss), far, return_pc, nzcv)
+            return EC_IABORT_LOWER
+        if ec == EC_DABORT_SAME:
+            return EC_DABORT_LOWER
+    return ec
 
 
 @jit
@@ -268,9 +290,9 @@ def pending_interrupt(cpu):
         elif kind == 1:
             line, route, mask, vec = cpu[IRQ_LINE], HCR_IMO, np.uint64(1 << 7), VEC_IRQ
         elif kind == 2:
-            line, route, mask, vec = np.uint64((h & HCR_VI) != U0), HCR_IMO, np.uint64(1 << 7), VEC_IRQ
+            line, route, mask, vec = _virtual_irq(cpu, h), HCR_IMO, np.uint64(1 << 7), VEC_IRQ
         elif kind == 3:
-            line, route, mask, vec = np.uint64((h & HCR_VF) != U0), HCR_FMO, np.uint64(1 << 6), VEC_FIQ
+            line, route, mask, vec = _virtual_fiq(cpu, h), HCR_FMO, np.uint64(1 << 6), VEC_FIQ
         elif kind == 4:
             line, route, mask, vec = cpu[SERROR_LINE], HCR_AMO, np.uint64(1 << 8), VEC_SERROR
         else:
@@ -292,10 +314,25 @@ def pending_interrupt(cpu):
 
 
 @jit
+def _virtual_irq(cpu, h):
+    """The virtual IRQ: HCR_EL2.VI, or the GIC virtual CPU interface's output."""
+    return np.uint64((h & HCR_VI) != U0 or cpu[VIRQ_LINE] != U0)
+
+
+@jit
+def _virtual_fiq(cpu, h):
+    return np.uint64((h & HCR_VF) != U0 or cpu[VFIQ_LINE] != U0)
+
+
+@jit
 def any_interrupt_pending(cpu):
-    """A WFI wake-up event: a line asserted or a virtual interrupt pending in HCR_EL2,
-    whatever PSTATE masks (as QEMU's 'CPU has work')."""
-    virtual = cpu[HCR_WORD] & (HCR_VF | HCR_VI | HCR_VSE) if has(cpu, F_EL2) else U0
+    """A WFI wake-up event: a line asserted or a virtual interrupt pending (HCR_EL2 or
+    the GIC's virtual interface), whatever PSTATE masks (as QEMU's 'CPU has work')."""
+    if has(cpu, F_EL2):
+        h = cpu[HCR_WORD]
+        virtual = (h & HCR_VSE) | _virtual_irq(cpu, h) | _virtual_fiq(cpu, h)
+    else:
+        virtual = U0
     return (cpu[IRQ_LINE] | cpu[FIQ_LINE] | cpu[SERROR_LINE] | virtual) != U0
 
 
@@ -316,8 +353,8 @@ def isr(cpu):
     routes to EL2; at EL2 always the physical ones (as QEMU after its fix for KVM)."""
     h = cpu[HCR_WORD] if has(cpu, F_EL2) and cpu[CUR_EL] == U1 else U0
     out = U0
-    i = (h & HCR_VI) != U0 if (h & HCR_IMO) != U0 else cpu[IRQ_LINE] != U0
-    f = (h & HCR_VF) != U0 if (h & HCR_FMO) != U0 else cpu[FIQ_LINE] != U0
+    i = _virtual_irq(cpu, h) != U0 if (h & HCR_IMO) != U0 else cpu[IRQ_LINE] != U0
+    f = _virtual_fiq(cpu, h) != U0 if (h & HCR_FMO) != U0 else cpu[FIQ_LINE] != U0
     a = (h & HCR_VSE) != U0 if (h & HCR_AMO) != U0 else cpu[SERROR_LINE] != U0
     if a:
         out |= np.uint64(1 << 8)

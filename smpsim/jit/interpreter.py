@@ -81,7 +81,7 @@ def _loop(regs, cpu, mem, page_slot, slot_page, dec, budget):
                 if cpu[XL_ON] != U0:
                     k, fetch = mmu.translate(cpu, mem, pc, 4, mmu.ACCESS_EXEC)
                     if k:  # nothing was fetched, so nothing retires
-                        vector = _take_mmu_fault(regs, cpu, pc, nzcv)
+                        vector = _take_mmu_fault(regs, cpu, pc, nzcv, U0)
                         if vector == pc:  # the vector itself cannot be fetched
                             cpu[EXIT_A] = pc
                             cpu[EXIT_B] = cpu[exc.sysreg_word(np.int64(cpu[CUR_EL]), 2)]
@@ -100,8 +100,8 @@ def _loop(regs, cpu, mem, page_slot, slot_page, dec, budget):
                     target_el = exc.sync_target(cpu)
                     esr_before = cpu[exc.sysreg_word(target_el, 2)]
                     elr_before = cpu[exc.sysreg_word(target_el, 0)]
-                    vector = exc.take_sync(regs, cpu, target_el, exc.EC_IABORT_SAME,
-                                           exc.FSC_EXTERNAL, np.int64(pc), pc, nzcv)
+                    vector = exc.take_with_far(regs, cpu, target_el, exc.EC_IABORT_SAME,
+                                               exc.FSC_EXTERNAL, pc, pc, nzcv)
                     if vector == pc:  # the vector itself cannot be fetched: no way forward
                         cpu[EXIT_A] = pc
                         cpu[EXIT_B] = esr_before  # the exception that led to this vector
@@ -164,8 +164,8 @@ def _loop(regs, cpu, mem, page_slot, slot_page, dec, budget):
                 next_pc = target
                 if target & np.uint64(3):  # the fault comes from fetching at the target
                     count += 1
-                    pc = exc.take_sync(regs, cpu, exc.sync_target(cpu), exc.EC_PC_ALIGNMENT, 0,
-                                       np.int64(target), target, nzcv)
+                    pc = exc.take_with_far(regs, cpu, exc.sync_target(cpu),
+                                           exc.EC_PC_ALIGNMENT, 0, target, target, nzcv)
                     base_row, page_va = force_row, pc
                     if cpu[STOP_ON_EXCEPTION] != U0:
                         kind = exits.EXCEPTION
@@ -314,7 +314,10 @@ def _loop(regs, cpu, mem, page_slot, slot_page, dec, budget):
         count += 1
 
     if kind == exits.MMU_FAULT:  # a load/store's translation faulted: it does not retire
-        pc = _take_mmu_fault(regs, cpu, pc, nzcv)
+        insn = U0  # (its syndrome may describe the access: ISV)
+        if base_row != force_row and pc - page_va < np.uint64(1 << PAGE_SHIFT):
+            insn = np.uint64(hostmem.load32(mem, page_off + (pc - page_va)))
+        pc = _take_mmu_fault(regs, cpu, pc, nzcv, insn)
         kind = exits.EXCEPTION if cpu[STOP_ON_EXCEPTION] != U0 else sysregs.RECHECK
     if kind == exits.SP_ALIGNMENT:  # a load/store found SP misaligned: it faults
         pc = exc.take_sync(regs, cpu, exc.sync_target(cpu), exc.EC_SP_ALIGNMENT, 0, -1, pc,
@@ -361,16 +364,18 @@ _HPFAR_EL2 = SYSREG_BASE + storage_index("HPFAR_EL2")
 
 
 @jit
-def _take_mmu_fault(regs, cpu, pc, nzcv):
-    """Take the abort mmu.translate left in the FAULT_* words; the vector."""
+def _take_mmu_fault(regs, cpu, pc, nzcv, insn):
+    """Take the abort mmu.translate left in the FAULT_* words (for the instruction
+    `insn` at `pc`, 0 if unknown); the vector."""
     iss = cpu[FAULT_ISS]
     ec = exc.EC_IABORT_SAME if iss & mmu.FAULT_INSTRUCTION != U0 else exc.EC_DABORT_SAME
     ipa = cpu[FAULT_IPA]
     if ipa & mmu.FAULT_STAGE2 != U0:  # HPFAR_EL2.FIPA: the IPA's bits [47:12] at [39:4]
         cpu[_HPFAR_EL2] = ((ipa & np.uint64(0x0000_FFFF_FFFF_F000)) >> np.uint64(12)) << np.uint64(4)
-    return exc.take_sync(regs, cpu, np.int64(cpu[FAULT_TARGET]), ec,
-                         np.int64(iss & np.uint64(0xFFFF_FFFF)), np.int64(cpu[FAULT_FAR]), pc,
-                         nzcv)
+        if ec == exc.EC_DABORT_SAME and iss & np.uint64(mmu.ISS_S1PTW) == U0:
+            iss |= mmu.access_syndrome(insn)  # what a hypervisor needs to emulate it
+    return exc.take_with_far(regs, cpu, np.int64(cpu[FAULT_TARGET]), ec,
+                             np.int64(iss & np.uint64(0xFFFF_FFFF)), cpu[FAULT_FAR], pc, nzcv)
 
 
 @jit
@@ -432,8 +437,9 @@ def _rare(regs, cpu, mem, page_slot, dec, row, op, nzcv, pc):
         if k == exits.DATA_ABORT:
             fsc = exc.FSC_ALIGNMENT if cpu[EXIT_D] == exits.ABORT_ALIGNMENT else exc.FSC_EXTERNAL
             iss = (np.int64(cpu[EXIT_C]) << 6) | fsc  # WnR, DFSC; ISV = 0 for these
-            return _sync(regs, cpu, exc.sync_target(cpu), exc.EC_DABORT_SAME, iss,
-                         np.int64(cpu[EXIT_A]), pc, nzcv)
+            return sysregs.TAKEN, nzcv, exc.take_with_far(regs, cpu, exc.sync_target(cpu),
+                                                          exc.EC_DABORT_SAME, iss, cpu[EXIT_A],
+                                                          pc, nzcv)
         return k, nzcv, next_pc
     elif op == ops.CLREX:
         cpu[EXCL_VALID] = U0
@@ -476,8 +482,9 @@ def _rare(regs, cpu, mem, page_slot, dec, row, op, nzcv, pc):
             return _sync(regs, cpu, exc.sync_target(cpu), exc.EC_ILLEGAL_STATE, 0, -1, target,
                          nzcv)
         if target & np.uint64(3):
-            return _sync(regs, cpu, exc.sync_target(cpu), exc.EC_PC_ALIGNMENT, 0,
-                         np.int64(target), target, nzcv)
+            return sysregs.TAKEN, nzcv, exc.take_with_far(regs, cpu, exc.sync_target(cpu),
+                                                          exc.EC_PC_ALIGNMENT, 0, target,
+                                                          target, nzcv)
         return sysregs.RECHECK, nzcv, target
     elif op == ops.SYSREG:
         k, nzcv, target = sysregs.access(regs, cpu, mem, page_slot, dec, row, nzcv, pc)

@@ -23,8 +23,7 @@ exits.MMU_FAULT; the interpreter takes the exception.
 
 Not yet: hardware Access flag / dirty state (never advertised), HCR_EL2.DC, FEAT_XNX,
 the 16/64 KiB granules (ID_AA64MMFR0_EL1 says not implemented), LDTR/STTR as
-unprivileged accesses, ISV syndromes for stage 2 data aborts, TLBI broadcast to other
-CPUs, AT instructions.
+unprivileged accesses, TLBI broadcast to other CPUs, AT instructions.
 """
 
 import numpy as np
@@ -268,6 +267,38 @@ def _set_fault(cpu, target, fsc, access, s1ptw, far, stage2, ipa):
     cpu[FAULT_FAR] = far
     cpu[FAULT_IPA] = (ipa | FAULT_STAGE2) if stage2 else U0
     return exits.MMU_FAULT, U0
+
+
+@jit
+def access_syndrome(insn):
+    """ISS bits [24:14] of a stage 2 data abort (D17.2.40: ISV, SAS, SSE, SRT, SF, AR)
+    for the instruction `insn`: valid (ISV = 1) for a load or store of one general-
+    purpose register without writeback, ordered ones (LDAR/STLR) included; 0 for
+    anything else (pairs, writeback, exclusives, atomics, SIMD&FP), as QEMU reports."""
+    size = (insn >> np.uint64(30)) & np.uint64(3)
+    rt = insn & np.uint64(0x1F)
+    acquire_release = U0
+    if insn & np.uint64(0x3FA00000) == np.uint64(0x08800000):  # LDAR/STLR, LDLAR/STLLR
+        sse = U0
+        sf = U1 if size == np.uint64(3) else U0
+        acquire_release = U1
+    else:
+        if insn & np.uint64(0x3B000000) == np.uint64(0x39000000):
+            pass  # unsigned immediate offset: no writeback
+        elif insn & np.uint64(0x3B200000) == np.uint64(0x38000000):
+            if (insn >> np.uint64(10)) & U1 != U0:
+                return U0  # post- (01) and pre-index (11) write the base back
+        elif insn & np.uint64(0x3B200C00) == np.uint64(0x38200800):
+            pass  # register offset
+        else:
+            return U0
+        opc = (insn >> np.uint64(22)) & np.uint64(3)
+        if opc == np.uint64(2) and size == np.uint64(3):
+            return U0  # PRFM: no register is loaded
+        sse = U1 if opc >= np.uint64(2) else U0
+        sf = U1 if (opc == np.uint64(2) or size == np.uint64(3)) and opc != np.uint64(3) else U0
+    return (U1 << np.uint64(24)) | (size << np.uint64(22)) | (sse << np.uint64(21)) \
+        | (rt << np.uint64(16)) | (sf << np.uint64(15)) | (acquire_release << np.uint64(14))
 
 
 @jit

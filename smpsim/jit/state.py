@@ -104,6 +104,9 @@ FAULT_TARGET = 58  # the EL the fault goes to
 FAULT_ISS = 59  # its ISS; bit 32: an instruction abort
 FAULT_FAR = 60
 FAULT_IPA = 61  # bit 63: a stage 2 fault, for the IPA below (HPFAR_EL2)
+# the GIC virtual CPU interface's outputs (ORed with HCR_EL2.VI/VF): 1 = asserted
+VIRQ_LINE = 62
+VFIQ_LINE = 63
 
 SYSREG_BASE = 64  # the values of the system registers (sysreg_table storage) start here
 # the event ring (events.py): EV_SLOTS records of EV_WORDS words after the registers

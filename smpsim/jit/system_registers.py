@@ -220,8 +220,8 @@ def _dc_zva(regs, cpu, mem, page_slot, dec, value, pc, nzcv):
     addr = value & ~np.uint64(DC_ZVA_BYTES - 1)
     off = addr - cpu[RAM_BASE]
     if off >= cpu[RAM_SIZE]:
-        return TAKEN, exc.take_sync(regs, cpu, exc.sync_target(cpu), exc.EC_DABORT_SAME,
-                                    (1 << 6) | exc.FSC_EXTERNAL, np.int64(value), pc, nzcv)
+        return TAKEN, exc.take_with_far(regs, cpu, exc.sync_target(cpu), exc.EC_DABORT_SAME,
+                                        (1 << 6) | exc.FSC_EXTERNAL, value, pc, nzcv)
     start = np.int64(off)
     for i in range(DC_ZVA_BYTES):
         mem[start + i] = np.uint8(0)
