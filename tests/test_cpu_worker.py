@@ -55,6 +55,22 @@ class FakePorts:
     def virtual_lines(self):
         return False, False
 
+    def broadcast(self, bits):
+        self.calls.append(("broadcast", bits))
+        return {}
+
+    def broadcast_done(self, asked):
+        return True
+
+    def pause(self):
+        pass
+
+    def take_maintenance(self):
+        return 0, 0
+
+    def maintenance_done(self, gen):
+        self.calls.append(("maintenance_done", gen))
+
     def take_event(self):
         had, self.events = self.events > 0, 0
         return had

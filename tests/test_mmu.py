@@ -487,3 +487,63 @@ def test_a_stage_2_data_abort_describes_a_single_register_access(insn, syndrome)
     ex = run_to_exception(core)
     assert ex.a == 2
     assert ex.b & 0x1FFFFC0 == syndrome, hex(ex.b)
+
+
+# --- AT ---------------------------------------------------------------------------------
+
+PAR_F, PAR_NS = 1, 1 << 9
+
+
+def par_ok(pa, attr=0xFF, sh=0b11):
+    """PAR_EL1 of a successful translation (D17.2.111): PA [47:12], ATTR [63:56], SH
+    [8:7], NS [9] (1: no Secure state, as QEMU reports)."""
+    return pa | attr << 56 | sh << 7 | PAR_NS
+
+
+def par_fault(fsc, ptw=0, stage2=0):
+    """PAR_EL1 of a failed one: F [0], FST [6:1], PTW [8], S [9], bit 11 RES1."""
+    return PAR_F | fsc << 1 | ptw << 8 | stage2 << 9 | 1 << 11
+
+
+@pytest.mark.parametrize("op, va, expected", [
+    ("s1e1r", 0x9000_0123, par_ok(DATA + 0x2000)),
+    ("s1e1w", 0x9000_0123, par_fault(FSC_PERMISSION | 3)),  # read-only at EL1
+    ("s1e0r", 0x9000_0123, par_fault(FSC_PERMISSION | 3)),  # no EL0 access
+    ("s1e1r", 0xC000_0000, par_fault(FSC_TRANSLATION | 1)),
+    ("s1e1r", 0x9000_1000, par_ok(DATA + 0x3000, attr=0x00, sh=0b10)),  # Device
+    ("s1e0w", 0x9000_2000, par_ok(DATA + 0x4000)),  # EL0 read/write
+])
+def test_at_stage_1_writes_par_el1(op, va, expected):
+    core = make_core(f"at {op}, x0\n hlt #0")
+    t = Tables(core)
+    identity(t)
+    t.map(0x9000_0000, DATA + 0x2000, NORMAL | AP_RO_EL1)
+    t.map(0x9000_1000, DATA + 0x3000, AF | ATTR_DEVICE | AP_RW_EL1)
+    t.map(0x9000_2000, DATA + 0x4000, NORMAL | AP_RW_ALL | UXN)
+    el1_mmu(core, t)
+    core.set_x(0, va)
+    assert core.run(10).kind == exits.HLT
+    assert core.sysreg("PAR_EL1") == expected
+
+
+def test_at_s12e1r_goes_through_stage_2_and_reports_a_stage_2_fault():
+    core = make_core("at s12e1r, x0\n mrs x1, par_el1\n at s1e1r, x0\n mrs x2, par_el1\n"
+                     " at s12e1r, x3\n mrs x4, par_el1\n hlt #0", el=2)
+    s1 = Tables(core)
+    identity(s1)
+    s1.map(0x9000_0000, 0x5000_0000)  # VA -> IPA
+    s1.map(0x9000_1000, 0x5000_1000)
+    s2 = Tables(core, start=TABLES + 0x10_0000)
+    s2.map(CODE, CODE, S2_NORMAL | S2AP_RW, size=0x30_0000)
+    s2.map(0x5000_0000, DATA, S2_NORMAL | S2AP_RW)  # IPA -> PA; 0x5000_1000 unmapped
+    core.set_sysreg("HCR_EL2", 1 << 31)
+    core.set_sysreg("VTCR_EL2", VTCR)
+    core.set_sysreg("VTTBR_EL2", s2.root | 1 << 48)
+    el1_mmu(core, s1)
+    core.set_sysreg("HCR_EL2", 1 << 31 | 1)  # VM: stage 2 for EL1&0 (this CPU is at EL2)
+    core.set_x(0, 0x9000_0040)
+    core.set_x(3, 0x9000_1040)
+    assert core.run(20).kind == exits.HLT
+    assert core.x(1) == par_ok(DATA)  # through both stages
+    assert core.x(2) == par_ok(0x5000_0000)  # stage 1 only: the IPA
+    assert core.x(4) == par_fault(FSC_TRANSLATION | 3, stage2=1)

@@ -38,6 +38,7 @@ FIRST_SLEEP = 0.002  # seconds of a wait after which the CPU logs what its core 
 FREE_QUANTUM = 200_000  # instructions per call of the core in a free run (~1 ms or less)
 PEN_LOOK = 0.005  # seconds between looks at the release address without an SEV
 MAINTENANCE_PPI = 25  # the GIC maintenance interrupt (QEMU virt: PPI 9)
+MAINT_LOOK = 100e-6  # seconds between looks at the others' answers to a broadcast
 _pack = protocol.encode_unchecked  # the hot paths' messages (the services check them)
 
 
@@ -214,6 +215,29 @@ class ZmqPorts:
             if cpu != self.index:
                 self.bells.set(cpu, doorbell.EVENT, 1)
 
+    def broadcast(self, bits: int) -> dict[int, int]:
+        """Ask every other CPU for maintenance `bits`; {cpu: generation} to wait for."""
+        return {cpu: self.bells.request_maintenance(cpu, bits)
+                for cpu in range(self.bells.n_cpus) if cpu != self.index}
+
+    def broadcast_done(self, asked: dict[int, int]) -> bool:
+        """Whether every CPU asked has done it. A CPU that is not running (off, in the
+        spin-table pen) uses no translation now and does it before it runs again."""
+        words = self.bells.words
+        return all(int(words[cpu, doorbell.MAINT_ACK]) >= gen
+                   or int(words[cpu, doorbell.POWER]) != doorbell.POWER_ON
+                   for cpu, gen in asked.items())
+
+    def pause(self) -> None:
+        """Wait a moment for the others (woken at once by a ring of this CPU)."""
+        self.bells.wait(self.index, MAINT_LOOK)
+
+    def take_maintenance(self) -> tuple[int, int]:
+        return self.bells.take_maintenance(self.index)
+
+    def maintenance_done(self, gen: int) -> None:
+        self.bells.words[self.index, doorbell.MAINT_ACK] = gen  # (our own word: no ring)
+
     def changed(self) -> bool:
         if not self.bells.take_ring(self.index):
             return False
@@ -283,6 +307,11 @@ def main(argv: list[str] | None = None) -> int:
     def power_on(entry: int, context: int) -> None:
         if cfg["start_el"] == 1 or not features.el2:
             core.set_el(1)
+        # nothing translated or decoded before it was off may be used: other CPUs did
+        # not wait for it while it was off (ZmqPorts.broadcast_done)
+        worker.serve_maintenance()
+        core.flush_tlb()
+        core.flush_decoded()
         core.pc = entry
         core.set_x(0, context)
         bells.set(index, doorbell.POWER, doorbell.POWER_ON)

@@ -9,6 +9,7 @@ quantum and serves the exit it ended with; it returns what the CPU is doing next
 from __future__ import annotations
 
 import dataclasses
+import time
 from typing import Protocol
 
 from smpsim.bootctl import psci
@@ -18,6 +19,8 @@ from smpsim.gic_dist.virtual_interface import routed_name
 from smpsim.jit import exits, state, sysreg_table
 from smpsim.jit.core import Core
 
+MAINT_TLB, MAINT_CODE = 1, 2  # maintenance bits (exits.MAINTENANCE, doorbell.MAINT_REQ)
+MAINT_TIMEOUT = 60.0  # seconds: the others answer within microseconds unless one is gone
 # what step() reports
 RUNNING, WAITING, OFF, EXITED = "running", "waiting", "off", "exited"
 
@@ -40,6 +43,11 @@ class Ports(Protocol):
     def lines(self) -> tuple[bool, bool]: ...  # the CPU interface's IRQ and FIQ outputs now
     def virtual_lines(self) -> tuple[bool, bool]: ...  # the virtual interface's vIRQ, vFIQ
     def take_event(self) -> bool: ...  # an SEV from another CPU arrived (and is consumed)
+    def broadcast(self, bits: int) -> dict: ...  # ask every other CPU for maintenance
+    def broadcast_done(self, asked: dict) -> bool: ...  # have they all done it?
+    def pause(self) -> None: ...  # wait a moment (a ring of this CPU ends it)
+    def take_maintenance(self) -> tuple[int, int]: ...  # (gen, bits) asked of this CPU
+    def maintenance_done(self, gen: int) -> None: ...
 
 
 @dataclasses.dataclass
@@ -65,8 +73,21 @@ class CpuWorker:
         if not self.ports.changed():  # one load on the usual path
             return
         self._refresh_lines()
+        self.serve_maintenance()
         if self.ports.take_event():
             self.core.send_event()
+
+    def serve_maintenance(self) -> None:
+        """What other CPUs asked of this one: forget translations (their TLBI ...IS) or
+        decoded code (IC IALLUIS/IVAU), then say it is done."""
+        gen, bits = self.ports.take_maintenance()
+        if not gen:
+            return
+        if bits & MAINT_TLB:
+            self.core.flush_tlb()
+        if bits & MAINT_CODE:
+            self.core.flush_decoded()
+        self.ports.maintenance_done(gen)
 
     def _forward_timer_levels(self) -> None:
         new = self.core.timer_levels
@@ -194,6 +215,17 @@ class CpuWorker:
             return Outcome(RUNNING)
         if kind == exits.SEV:
             ports.sev()
+            return Outcome(RUNNING)
+        if kind == exits.MAINTENANCE:  # a DSB after broadcast maintenance: wait for all
+            asked = ports.broadcast(ex.a)
+            deadline = time.monotonic() + MAINT_TIMEOUT
+            while not ports.broadcast_done(asked):
+                self.serve_maintenance()  # (two CPUs may wait for each other)
+                if time.monotonic() > deadline:
+                    return Outcome(EXITED, 70, f"cpu{self.index}: the other CPUs did not "
+                                   f"complete its TLB/cache maintenance in {MAINT_TIMEOUT} s")
+                ports.pause()
+            core.maintenance_done()
             return Outcome(RUNNING)
         if kind == exits.SEVL:
             return Outcome(RUNNING)

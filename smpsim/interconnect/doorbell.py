@@ -35,29 +35,41 @@ RING = 5  # 1 = something above changed since the CPU last looked; the futex wor
 PC = 6  # where the CPU is, written by its process every few ms (for reports)
 EL = 7
 STOP = 8  # 1 = bootctl ends the run: a waiting CPU wakes and stops
-WORDS_PER_CPU = 9
+# maintenance other CPUs ask of this one (their TLBI ...IS, IC IALLUIS/IVAU): MAINT_REQ
+# the bits asked (1 TLB, 2 decoded code; atomic OR), MAINT_GEN counts requests (atomic
+# add), MAINT_ACK the count this CPU has done (its own write)
+MAINT_REQ = 9
+MAINT_GEN = 10
+MAINT_ACK = 11
+WORDS_PER_CPU = 12
 
 POWER_OFF, POWER_ON, POWER_PEN = 0, 1, 2
 
 
-_exchange = None  # the compiled atomic exchange, loaded on first use (CPU processes only)
+_rmw = None  # the compiled atomic read-modify-write, loaded on first use (CPU processes only)
 
 
-def _atomic_exchange():
-    """A Numba function that swaps a uint64 of a uint8 array atomically (a full barrier).
-    Only CPU processes take rings, and they have Numba loaded already."""
-    global _exchange
-    if _exchange is None:
+def _atomic():
+    """A Numba function for one atomic read-modify-write (hostmem.RMW_*: swap, add, or)
+    of a uint64 of a uint8 array, a full barrier; it returns the old value. Only CPU
+    processes use it, and they have Numba loaded already."""
+    global _rmw
+    if _rmw is None:
         from numba import njit
 
         from smpsim.jit import hostmem
 
         @njit(cache=True, _nrt=False)
-        def exchange(mem, off, value):
-            return hostmem.atomic_rmw(mem, off, 3, hostmem.RMW_SWP, value)
+        def rmw(mem, off, op, value):
+            return hostmem.atomic_rmw(mem, off, 3, op, value)
 
-        _exchange = exchange
-    return _exchange
+        _rmw = rmw
+    return _rmw
+
+
+def _rmw_op(name: str) -> int:
+    from smpsim.jit import hostmem
+    return getattr(hostmem, name)
 
 
 class Doorbells:
@@ -113,7 +125,25 @@ class Doorbells:
         the ring. One plain load when nothing is new."""
         if not self.words[cpu, RING]:
             return False
-        return bool(_atomic_exchange()(self._ram.array, self._offset(cpu, RING), 0))
+        return bool(_atomic()(self._ram.array, self._offset(cpu, RING), _rmw_op("RMW_SWP"), 0))
+
+    def request_maintenance(self, cpu: int, bits: int) -> int:
+        """Ask `cpu` for maintenance `bits` (MAINT_REQ) and ring it; the generation it
+        will acknowledge in MAINT_ACK once it has done it."""
+        rmw, mem = _atomic(), self._ram.array
+        rmw(mem, self._offset(cpu, MAINT_REQ), _rmw_op("RMW_SET"), bits)  # (bits first:
+        gen = int(rmw(mem, self._offset(cpu, MAINT_GEN), _rmw_op("RMW_ADD"), 1)) + 1
+        self.ring(cpu)  # whoever sees the generation also sees them)
+        return gen
+
+    def take_maintenance(self, cpu: int) -> tuple[int, int]:
+        """(The CPU's own process.) (generation, bits) asked of `cpu` so far, the bits
+        cleared; acknowledge the generation once the bits are done."""
+        if int(self.words[cpu, MAINT_GEN]) == int(self.words[cpu, MAINT_ACK]):
+            return 0, 0
+        gen = int(self.words[cpu, MAINT_GEN])
+        bits = int(_atomic()(self._ram.array, self._offset(cpu, MAINT_REQ), _rmw_op("RMW_SWP"), 0))
+        return gen, bits
 
     def wait(self, cpu: int, timeout: float) -> None:
         """(The CPU's own process.) Sleep until `cpu` is rung or `timeout` seconds pass

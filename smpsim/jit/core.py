@@ -16,13 +16,15 @@ import dataclasses
 
 import numpy as np
 
-from smpsim.jit import decode_cache, exceptions, exits, interpreter, state, sysreg_table, timers
+from smpsim.jit import (decode_cache, exceptions, exits, interpreter, mmu, state, sysreg_table,
+                        timers)
 from smpsim.jit.compile import jit
 from smpsim.jit.features import Features, reset_state
 from smpsim.jit.state import (CNT_BASE, CNT_ICOUNT_BASE, CNT_SCALE, CUR_EL, DAIF_BITS,
                               EV_BASE, EV_COUNT, EV_SLOTS, EV_WORDS, EVENT_REGISTER, EXIT_B,
                               EXIT_C, EXIT_D, EXIT_KIND, EXIT_PC, FIQ_LINE, FIRMWARE_HVC, ICOUNT,
-                              IRQ_LINE, MMIO_DONE, MMIO_VAL0, NZCV, PAN_BIT, PC, SERROR_LINE, SP,
+                              IRQ_LINE, MAINT_PENDING, MMIO_DONE, MMIO_VAL0, NZCV, PAN_BIT, PC,
+                              SERROR_LINE, SP,
                               SPSEL, STOP_ON_EXCEPTION, SYSREG_BASE, TIMER_LEVELS, VFIQ_LINE,
                               VIRQ_LINE, ZR)
 
@@ -285,6 +287,15 @@ class Core:
     def flush_decoded(self) -> None:
         """Forget every decoded instruction (after writing RAM behind the core's back)."""
         decode_cache.flush(self.page_slot, self.slot_page, self.dec)
+
+    def flush_tlb(self) -> None:
+        """Forget every translation (another CPU's TLBI ...IS, or a power-on)."""
+        mmu.flush_all(self.cpu)
+
+    def maintenance_done(self) -> None:
+        """The MAINTENANCE exit's broadcast is complete everywhere: the DSB completes."""
+        self.cpu[MAINT_PENDING] = 0
+        self.complete()
 
     # --- running --------------------------------------------------------------------
     def run(self, budget: int = 1 << 62) -> Exit:

@@ -19,6 +19,9 @@ or answers a device access and runs again.
                            (the GIC CPU interface's registers, after every access check)
     WFI WFE       yes
     SEV SEVL      yes
+    MAINTENANCE   no       what to broadcast: 1 = TLB invalidation, 2 = decoded code
+                           (TLBI ...IS, IC IALLUIS/IVAU since the last one); the DSB at
+                           PC waits until every other CPU has done it, then completes
     FETCH_ABORT   -        the PC: an exception vector outside RAM, so the instruction
                            abort it raised cannot be taken either; EXIT_B and EXIT_C
                            are the ESR and ELR of the exception that led there
@@ -58,6 +61,7 @@ TIMER = 20
 SP_ALIGNMENT = 21  # (internal, see above)
 MMU_FAULT = 22  # (internal: a translation, permission or alignment fault; mmu.py's
 # FAULT_* words hold its syndrome, and the interpreter takes it)
+MAINTENANCE = 24
 NEEDS_MMU = 23  # (internal: a load/store of the run loop found translation on; the loop
 # runs it again through loads_stores.exec_translated)
 

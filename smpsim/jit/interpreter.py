@@ -25,7 +25,7 @@ from smpsim.jit.records import F_D, F_IMM, F_M, F_N, F_OP, F_X, RECORD_WORDS
 from smpsim.jit.state import (CUR_EL, EVENT_REGISTER, EXCL_VALID, EXIT_A, EXIT_B, EXIT_C,
                               EXIT_D, EXIT_INSN, EXIT_KIND, EXIT_PC, FAULT_FAR, FAULT_IPA,
                               FAULT_ISS, FAULT_TARGET, FIRMWARE_HVC, FLUSH_DECODED,
-                              ICOUNT, LIVE_COUNT, TIMER_LEVELS, XL_ON,
+                              ICOUNT, LIVE_COUNT, MAINT_PENDING, TIMER_LEVELS, XL_ON,
                               MMIO_DONE, MMIO_SEQ, NZCV, PC, RAM_BASE, RAM_SIZE,
                               STOP_ON_EXCEPTION, SYSREG_BASE)
 from smpsim.jit.sysreg_table import FEATURES, HCR, storage_index
@@ -444,6 +444,9 @@ def _rare(regs, cpu, mem, page_slot, dec, row, op, nzcv, pc):
     elif op == ops.CLREX:
         cpu[EXCL_VALID] = U0
     elif op == ops.BARRIER:
+        if dec[row, F_X] == np.uint64(4) and cpu[MAINT_PENDING] != U0:
+            cpu[EXIT_A] = cpu[MAINT_PENDING]  # a DSB completes broadcast maintenance
+            return exits.MAINTENANCE, nzcv, pc
         hostmem.fence()
     elif op == ops.SVC:
         return _sync(regs, cpu, exc.sync_target(cpu), exc.EC_SVC, np.int64(dec[row, F_IMM]), -1,

@@ -319,7 +319,15 @@ def alignment_fault(cpu, va, access):
 
 @jit
 def _walk(cpu, mem, va, nbytes, access, privileged, pan):
-    ctx = cpu[XL_CTX]
+    k, pa, _ = walk_in(cpu, mem, va, nbytes, access, privileged, pan, cpu[XL_CTX], True)
+    return k, pa
+
+
+@jit
+def walk_in(cpu, mem, va, nbytes, access, privileged, pan, ctx, fill):
+    """Translate through the tables for the context `ctx` (XL_CTX layout): (0, PA, the
+    memory attribute as MAIR encodes it) or (exits.MMU_FAULT, 0, 0) with the FAULT_*
+    words set; on success the TLB gets the entry when `fill`."""
     r = np.int64((ctx >> np.uint64(32)) & np.uint64(3))
     s1 = ctx & _S1_ON != U0
     s2 = ctx & _S2_ON != U0
@@ -334,7 +342,8 @@ def _walk(cpu, mem, va, nbytes, access, privileged, pan):
     ng = U0
     size_log2 = 12
     bits = P_PRIV_R | P_PRIV_W | P_PRIV_X | P_USER_R | P_USER_W | P_USER_X
-    device = False
+    device = True  # (data accesses with stage 1 off are Device-nGnRnE)
+    attr = U0
     if s1:
         if r == REGIME_EL10:
             tcr, t_lo, t_hi, mair, sctlr = cpu[_TCR1], cpu[_TTBR0_1], cpu[_TTBR1_1], cpu[_MAIR1], cpu[_SCTLR1]
@@ -352,8 +361,8 @@ def _walk(cpu, mem, va, nbytes, access, privileged, pan):
                                                   s2, vttbr, vt0sz, vsl0, v_oa, pamax)
         if fsc != translation.NO_FAULT:
             if s1ptw:  # a stage 2 fault on a table access of the stage 1 walk
-                return _set_fault(cpu, 2, fsc, access, True, va, True, fault_ipa)
-            return _set_fault(cpu, target1, fsc, access, False, va, False, U0)
+                return _fault3(_set_fault(cpu, 2, fsc, access, True, va, True, fault_ipa))
+            return _fault3(_set_fault(cpu, target1, fsc, access, False, va, False, U0))
         wxn = (sctlr & _SCTLR_WXN) != U0
         # the stage 1 permissions for every kind of access, as bits
         bits = 0
@@ -373,21 +382,21 @@ def _walk(cpu, mem, va, nbytes, access, privileged, pan):
         fperm = translation.s1_permission_fault(ap, uxn, pxn, two_ranges, access, privileged,
                                                 wxn, pan, level)
         if fperm != translation.NO_FAULT:
-            return _set_fault(cpu, target1, fperm, access, False, va, False, U0)
+            return _fault3(_set_fault(cpu, target1, fperm, access, False, va, False, U0))
     else:
         ipa = va
         if va >> np.uint64(pamax):  # stage 1 off: an address beyond the PA size
-            return _set_fault(cpu, target1, translation.FSC_ADDRESS_SIZE, access, False, va,
-                              False, U0)
+            return _fault3(_set_fault(cpu, target1, translation.FSC_ADDRESS_SIZE, access,
+                                      False, va, False, U0))
     if s2:
         f2, l2, pa, memattr, s2ap, xn, _ = translation.walk_stage2(mem, ram_base, ram_size, ipa,
                                                                    vttbr, vt0sz, vsl0, v_oa,
                                                                    pamax)
         if f2 != translation.NO_FAULT:
-            return _set_fault(cpu, 2, f2, access, False, va, True, ipa)
+            return _fault3(_set_fault(cpu, 2, f2, access, False, va, True, ipa))
         f2 = translation.s2_permission_fault(s2ap, xn, access, not privileged, False, l2)
         if f2 != translation.NO_FAULT:
-            return _set_fault(cpu, 2, f2, access, False, va, True, ipa)
+            return _fault3(_set_fault(cpu, 2, f2, access, False, va, True, ipa))
         s2bits = 0
         for acc in range(3):
             for priv in range(2):
@@ -395,13 +404,73 @@ def _walk(cpu, mem, va, nbytes, access, privileged, pan):
                                                    l2) == translation.NO_FAULT:
                     s2bits |= (1 << acc) << (0 if priv == 1 else 3)
         bits &= s2bits | P_USER_DATA
-        device = device or memattr & np.uint64(0xC) == U0
+        if memattr & np.uint64(0xC) == U0:  # stage 2 Device memory: the result is Device
+            device = True
+            attr = U0
         size_log2 = min(size_log2, 12 + 9 * (3 - np.int64(l2)))
     else:
         pa = ipa
     if device:
         bits |= P_DEVICE
         if va & np.uint64(nbytes - 1) and access != ACCESS_EXEC:
-            return alignment_fault(cpu, va, access)
-    _fill(cpu, va, ng, pa, bits, size_log2)
-    return 0, pa
+            return _fault3(alignment_fault(cpu, va, access))
+    if fill:
+        _fill(cpu, va, ng, pa, bits, size_log2)
+    return 0, pa, attr
+
+
+@jit
+def _fault3(status):
+    return status[0], U0, U0
+
+
+# --- AT: address translation instructions ------------------------------------------------
+
+AT_WRITE, AT_EL0, AT_STAGE2, AT_EL2 = 1, 2, 4, 8  # what an AT operation asks
+
+
+@jit
+def at(cpu, mem, va, what):
+    """PAR_EL1 for an AT operation (D8.x "Address translation instructions"): AT S1E1*
+    and S1E0* (`what` without AT_EL2) translate in the EL1&0 regime (the EL2&0 one at
+    EL2 with E2H and TGE) giving the IPA, with AT_STAGE2 (S12E*) through stage 2 too when
+    HCR_EL2.VM is set; S1E2* in the EL2 or EL2&0 regime. AT_EL0: as an EL0 access; the
+    S1E1 forms ignore PSTATE.PAN (they are not the *P forms). Nothing is cached.
+    PAR on success: PA, ATTR (the MAIR encoding; 0x00 when the result is Device), SH
+    (0b10 for Device, else 0b11: the descriptor's SH is not kept), NS = 1 (no Secure
+    state: what QEMU reports); on a fault F = 1 with FST, PTW and S."""
+    h = cpu[_HCR_W] if cpu[FEATURE_BITS] & _F_EL2 != U0 else U0
+    e2h = h & _HCR_E2H != U0
+    host = e2h and h & _HCR_TGE != U0 and cpu[CUR_EL] == np.uint64(2)
+    vmid = U0
+    asid = U0
+    if what & AT_EL2 or host:
+        r = REGIME_EL20 if e2h else REGIME_EL2
+        s1 = cpu[_SCTLR2] & _SCTLR_M != U0
+        s2 = False
+        tcr = cpu[_TCR2]
+        ttbr = cpu[_TTBR1_2] if r == REGIME_EL20 and (tcr >> np.uint64(22)) & U1 else cpu[_TTBR0_2]
+    else:
+        r = REGIME_EL10
+        tge = h & _HCR_TGE != U0
+        s1 = cpu[_SCTLR1] & _SCTLR_M != U0 and not tge
+        s2 = what & AT_STAGE2 != 0 and h & _HCR_VM != U0 and not tge
+        tcr = cpu[_TCR1]
+        ttbr = cpu[_TTBR1_1] if (tcr >> np.uint64(22)) & U1 else cpu[_TTBR0_1]
+        vmid = (cpu[_VTTBR] >> np.uint64(48)) & np.uint64(0xFFFF)
+    if r != REGIME_EL2:
+        asid = ttbr >> np.uint64(48)
+    ctx = asid | (vmid << np.uint64(16)) | (np.uint64(r) << np.uint64(32)) \
+        | (_S1_ON if s1 else U0) | (_S2_ON if s2 else U0)
+    access = ACCESS_WRITE if what & AT_WRITE else ACCESS_READ
+    k, pa, attr = walk_in(cpu, mem, va, 1, access, what & AT_EL0 == 0, False, ctx, False)
+    if k:
+        iss = cpu[FAULT_ISS]
+        stage2 = cpu[FAULT_IPA] & FAULT_STAGE2 != U0
+        return (U1 | ((iss & np.uint64(0x3F)) << U1)
+                | ((iss >> np.uint64(7)) & U1) << np.uint64(8)  # PTW: S1PTW
+                | (U1 << np.uint64(9) if stage2 else U0) | (U1 << np.uint64(11)))
+    device = attr & np.uint64(0xF0) == U0
+    sh = np.uint64(2) if device or attr == np.uint64(0x44) else np.uint64(3)
+    return (pa & np.uint64(0x0000_FFFF_FFFF_F000)) | (attr << np.uint64(56)) \
+        | (sh << np.uint64(7)) | (U1 << np.uint64(9))

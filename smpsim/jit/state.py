@@ -116,7 +116,10 @@ EV_WORDS = 7  # kind, instruction count, physical count, four operands
 TLB_BASE = EV_BASE + EV_SLOTS * EV_WORDS  # the software TLB (mmu.py)
 TLB_ENTRIES = 256
 TLB_WORDS = 4
-CPU_WORDS = TLB_BASE + TLB_ENTRIES * TLB_WORDS
+# maintenance this CPU issued for every CPU (TLBI ...IS: 1, IC IALLUIS/IVAU: 2) that its
+# next DSB must see completed on the others (exits.MAINTENANCE)
+MAINT_PENDING = TLB_BASE + TLB_ENTRIES * TLB_WORDS
+CPU_WORDS = MAINT_PENDING + 8
 
 
 def new_regs() -> np.ndarray:

@@ -307,14 +307,23 @@ for _field, _op2 in (("TVAL", 0), ("CTL", 1), ("CVAL", 2)):
                special="timer02", feature="vhe", arg=TIMER_EL1_VIRT),
     ]
 
-# --- cache and TLB maintenance (SYS instructions, op0 = 1) ---------------------------------
-# Memory is coherent and there is no TLB before the MMU exists, so most are no-ops;
-# instruction-cache invalidation flushes this CPU's decoded instructions; DC ZVA zeroes.
+# --- cache and TLB maintenance, address translation (SYS instructions, op0 = 1) -----------
+# Memory is coherent, so the data-cache operations are no-ops; instruction-cache
+# invalidation flushes decoded instructions; DC ZVA zeroes; TLBI drops translations;
+# AT translates into PAR_EL1.
 def _sys(name, enc, special, el=1, trap=None, el0=None):
     return SysReg(name, enc, el=el, kind=SPECIAL, special=special, trap_write=trap, el0=el0)
 
 
 TABLE += [
+    _sys("AT_S1E1R", (1, 0, 7, 8, 0), "at"), _sys("AT_S1E1W", (1, 0, 7, 8, 1), "at"),
+    _sys("AT_S1E0R", (1, 0, 7, 8, 2), "at"), _sys("AT_S1E0W", (1, 0, 7, 8, 3), "at"),
+    SysReg("AT_S1E2R", (1, 4, 7, 8, 0), el=2, kind=SPECIAL, special="at", feature="el2"),
+    SysReg("AT_S1E2W", (1, 4, 7, 8, 1), el=2, kind=SPECIAL, special="at", feature="el2"),
+    SysReg("AT_S12E1R", (1, 4, 7, 8, 4), el=2, kind=SPECIAL, special="at", feature="el2"),
+    SysReg("AT_S12E1W", (1, 4, 7, 8, 5), el=2, kind=SPECIAL, special="at", feature="el2"),
+    SysReg("AT_S12E0R", (1, 4, 7, 8, 6), el=2, kind=SPECIAL, special="at", feature="el2"),
+    SysReg("AT_S12E0W", (1, 4, 7, 8, 7), el=2, kind=SPECIAL, special="at", feature="el2"),
     _sys("IC_IALLUIS", (1, 0, 7, 1, 0), "ic_flush", trap="TPU"),
     _sys("IC_IALLU", (1, 0, 7, 5, 0), "ic_flush", trap="TPU"),
     _sys("IC_IVAU", (1, 3, 7, 5, 1), "ic_flush", el=0, trap="TPU", el0="uci"),
@@ -357,7 +366,7 @@ NO_BIT = -1
 SPECIALS = ("alias", "midr", "mpidr", "ccsidr", "hcr", "cptr", "e2h_only", "isr", "nzcv",
             "daif", "currentel", "spsel", "pan", "sp_el0", "sp_el1", "tpidrro", "oslar",
             "oslsr", "icc", "icc_sre", "ic_flush", "cache_nop", "dc_zva", "tlbi", "cntfrq",
-            "cntpct", "cntvct", "timer", "timer02", "dczid")
+            "cntpct", "cntvct", "timer", "timer02", "dczid", "at")
 
 
 @dataclasses.dataclass(frozen=True)

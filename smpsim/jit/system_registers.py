@@ -21,7 +21,8 @@ from smpsim.jit import exits, mmu
 from smpsim.jit.alu import M32, U0, U1
 from smpsim.jit.compile import jit
 from smpsim.jit.records import F_A, F_IMM, F_X, F_Y
-from smpsim.jit.state import (CUR_EL, DAIF_BITS, EXIT_A, EXIT_B, EXIT_C, FLUSH_DECODED, MIDR,
+from smpsim.jit.state import (CUR_EL, DAIF_BITS, EXIT_A, EXIT_B, EXIT_C, FLUSH_DECODED,
+                              MAINT_PENDING, MIDR,
                               MPIDR, OS_LOCK, PAN_BIT, RAM_BASE, RAM_SIZE, SP_EL0_BANK,
                               SP_EL1_BANK, SPSEL, SYSREG_BASE)
 from smpsim.jit.sysreg_table import (HCR, I_ALIAS, I_ARG, I_E2H, I_EL, I_EL0, I_FEATURE, I_KIND,
@@ -61,6 +62,7 @@ SP_IC_FLUSH = special_id("ic_flush")
 SP_CACHE_NOP = special_id("cache_nop")
 SP_DC_ZVA = special_id("dc_zva")
 SP_TLBI = special_id("tlbi")
+SP_AT = special_id("at")
 DC_ZVA_BYTES = 64  # DCZID_EL0.BS = 4 (features.py)
 
 # what each TLBI does (by its table entry): the kinds below; the Inner Shareable forms
@@ -68,13 +70,25 @@ DC_ZVA_BYTES = 64  # DCZID_EL0.BS = 4 (features.py)
 _TLBI_KINDS = {"VMALLE1": 1, "VAE1": 2, "VALE1": 2, "VAAE1": 3, "VAALE1": 3, "ASIDE1": 4,
                "ALLE2": 5, "VAE2": 6, "VALE2": 6, "ALLE1": 7, "VMALLS12E1": 8,
                "IPAS2E1": 9, "IPAS2LE1": 9}
-TLBI_KIND = np.zeros(INFO.shape[0], dtype=np.int64)
+TLBI_KIND = np.zeros(INFO.shape[0], dtype=np.int64)  # + TLBI_IS for the IS forms
+TLBI_IS = 16
 for _name, _kind in _TLBI_KINDS.items():
-    for _form in (_name, _name + "IS"):
+    for _form, _scope in ((_name, 0), (_name + "IS", TLBI_IS)):
         try:
-            TLBI_KIND[entry_index("TLBI_" + _form)] = _kind
+            TLBI_KIND[entry_index("TLBI_" + _form)] = _kind | _scope
         except KeyError:
             pass
+_IC_IALLU = entry_index("IC_IALLU")  # the one instruction-cache invalidation that is local
+# what each AT operation asks (mmu.at), by its table entry
+AT_WHAT = np.zeros(INFO.shape[0], dtype=np.int64)
+for _name, _what in (("S1E1R", 0), ("S1E1W", mmu.AT_WRITE), ("S1E0R", mmu.AT_EL0),
+                     ("S1E0W", mmu.AT_EL0 | mmu.AT_WRITE), ("S1E2R", mmu.AT_EL2),
+                     ("S1E2W", mmu.AT_EL2 | mmu.AT_WRITE), ("S12E1R", mmu.AT_STAGE2),
+                     ("S12E1W", mmu.AT_STAGE2 | mmu.AT_WRITE),
+                     ("S12E0R", mmu.AT_STAGE2 | mmu.AT_EL0),
+                     ("S12E0W", mmu.AT_STAGE2 | mmu.AT_EL0 | mmu.AT_WRITE)):
+    AT_WHAT[entry_index("AT_" + _name)] = _what
+_PAR_EL1 = SYSREG_BASE + storage_index("PAR_EL1")
 SP_CNTFRQ = special_id("cntfrq")
 SP_CNTPCT = special_id("cntpct")
 SP_CNTVCT = special_id("cntvct")
@@ -274,6 +288,8 @@ def write_special(regs, cpu, entry, sp, value, nzcv):
         return 0, nzcv
     if sp == SP_IC_FLUSH:  # the run loop drops the decoded instructions (interpreter.run)
         cpu[FLUSH_DECODED] = U1
+        if entry != _IC_IALLU:  # IALLUIS and IVAU reach every CPU of the domain
+            cpu[MAINT_PENDING] |= np.uint64(2)
         return RECHECK, nzcv
     return 0, nzcv  # read-only specials never get here (see _writable)
 
@@ -364,8 +380,14 @@ def access(regs, cpu, mem, page_slot, dec, row, nzcv, pc):
         if WATCHED[entry]:
             events.record(cpu, events.SYSREG_WRITE, entry, cpu[word], pc, 0)
         return 0, nzcv, next_pc
+    if sp == SP_AT:
+        cpu[_PAR_EL1] = mmu.at(cpu, mem, value, AT_WHAT[entry])
+        return 0, nzcv, next_pc
     if sp == SP_TLBI:
-        _tlbi(cpu, TLBI_KIND[entry], value, cur)
+        kind = TLBI_KIND[entry]
+        _tlbi(cpu, kind & (TLBI_IS - 1), value, cur)
+        if kind & TLBI_IS:  # every CPU's TLB, complete by this CPU's next DSB
+            cpu[MAINT_PENDING] |= U1
         return 0, nzcv, next_pc
     if kind == RAZWI or sp == SP_CACHE_NOP:
         return 0, nzcv, next_pc
