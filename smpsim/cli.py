@@ -72,7 +72,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.timeout is not None and args.timeout <= 0:
         print("smpsim: --timeout: expected a positive number of seconds", file=sys.stderr)
         return runner.EXIT_USAGE
-    if len(topo.cpus) > 1 or args.run_dir is not None:
+    if args.run_dir is not None or (topo.run.processes if topo.run.processes is not None
+                                    else len(topo.cpus) > 1):
         # the process-per-CPU machine (issue 4, being built): one process per CPU, the
         # GIC and device services, a run directory
         from smpsim.bootctl import machine

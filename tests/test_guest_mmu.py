@@ -15,19 +15,14 @@ those lines.
 
 import pathlib
 import re
-import shutil
 import subprocess
 import sys
 
 import pytest
+from guest_runs import committed_image, qemu_path, run_on_qemu
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 TOPOLOGY = ROOT / "topologies" / "mmu.toml"
-IMAGE = ROOT / "guests" / "build" / "mmu.elf"
-QEMU_MACHINE = ["-M", "virt,virtualization=on,gic-version=3", "-cpu", "max", "-m", "128M",
-                "-display", "none", "-monitor", "none",
-                "-chardev", "stdio,id=con,mux=on", "-serial", "chardev:con",
-                "-semihosting-config", "enable=on,target=native,chardev=con"]
 
 # --- the architecture, as the expected lines use it ---
 
@@ -248,11 +243,7 @@ def qemu_expected(version):
 
 @pytest.fixture(scope="module")
 def image():
-    """The committed guest image (tests/test_guest_images.py checks that it is up to
-    date with guests/mmu.s)."""
-    if not IMAGE.is_file():
-        pytest.fail(f"{IMAGE} is missing: run make -C guests and commit guests/build/*.elf")
-    return IMAGE
+    return committed_image("mmu")
 
 
 @pytest.fixture(scope="module")
@@ -263,13 +254,7 @@ def smpsim_run(image):
 
 @pytest.fixture(scope="module")
 def qemu_run(image):
-    qemu = shutil.which("qemu-system-aarch64")
-    if qemu is None:
-        pytest.skip("qemu-system-aarch64 is missing (Debian package qemu-system-arm): "
-                    "no oracle to compare with")
-    run = subprocess.run([qemu, *QEMU_MACHINE, "-kernel", str(image)],
-                         capture_output=True, text=True, timeout=120)
-    return run, qemu_version(qemu)
+    return run_on_qemu(image), qemu_version(qemu_path())
 
 
 def test_the_expected_lines_follow_the_encodings():

@@ -547,3 +547,19 @@ def test_at_s12e1r_goes_through_stage_2_and_reports_a_stage_2_fault():
     assert core.x(1) == par_ok(DATA)  # through both stages
     assert core.x(2) == par_ok(0x5000_0000)  # stage 1 only: the IPA
     assert core.x(4) == par_fault(FSC_TRANSLATION | 3, stage2=1)
+
+
+def test_ldtr_and_sttr_at_el1_access_memory_as_el0():
+    core = make_core("ldtr x1, [x0]\n sttr x1, [x2]\n hlt #0")
+    t = Tables(core)
+    identity(t)
+    t.map(DATA, DATA, NORMAL | AP_RW_ALL | UXN)  # EL0 data
+    t.map(DATA + 0x1000, DATA + 0x1000, NORMAL | AP_RW_EL1)  # EL1 only
+    el1_mmu(core, t)
+    core.pan = True  # PAN keeps EL1's own accesses out of EL0 data, not LDTR/STTR
+    core.load(DATA, struct.pack("<Q", 9))
+    core.set_x(0, DATA)
+    core.set_x(2, DATA + 0x1000)
+    ex = run_to_exception(core)  # the STTR to the EL1-only page
+    assert core.x(1) == 9
+    assert ex.b == esr(EC_DABORT_SAME, WNR | FSC_PERMISSION | 3) and ex.c == CODE + 4

@@ -65,6 +65,13 @@ def test_defaults():
     assert t.boot.release_address is None
     assert (t.run.mode, t.run.quantum, t.run.timeout) == ("free", 10_000, 60.0)
     assert (t.run.transport, t.run.listen) == ("ipc", "127.0.0.1")
+    assert t.run.processes is None  # the process machine for more than one CPU only
+
+
+def test_one_cpu_can_ask_for_the_process_machine():
+    assert parse("[run]\nprocesses = true\n[[cluster]]\ncpus = 1\n").run.processes is True
+    with pytest.raises(TopologyError, match="run.processes: expected true or false"):
+        parse("[run]\nprocesses = 1\n[[cluster]]\ncpus = 1\n")
 
 
 def test_a_cpu_without_el2_starts_at_el1_and_hvc_is_the_el1_conduit():

@@ -5,7 +5,7 @@ The format (README "Topology files" documents every key):
 
     [machine]  name, description, ram = {base, size}, counter_frequency
     [boot]     method, conduit, start_el, image, cmdline, release_address (spin-table)
-    [run]      mode, quantum, timeout, transport, listen
+    [run]      mode, quantum, timeout, transport, listen, processes
     [[cluster]] cpus, affinity, midr,
                 features = {el2, vhe, lse, pan, gicv3, vmid_bits, pa_bits},
                 id_registers = {NAME = value}
@@ -107,6 +107,9 @@ class RunSettings:
     timeout: float
     transport: str = "ipc"  # "ipc" (sockets in the run directory) or "tcp" (CurveZMQ)
     listen: str = "127.0.0.1"  # the address tcp:// endpoints bind
+    # the process-per-CPU machine (GIC and device services), even for one CPU; None:
+    # only for more than one CPU (one CPU alone runs on the in-process core, no GIC)
+    processes: bool | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -291,8 +294,9 @@ def parse(text: str, path: pathlib.Path) -> Topology:
         raise r.fail("listen", f"expected an IP address, got {listen!r}") from None
     if listen != "127.0.0.1" and transport != "tcp":
         raise r.fail("listen", 'only with transport = "tcp"')
+    processes = r.get("processes", bool, None, "true or false")
     r.finish()
-    run = RunSettings(mode, quantum, float(timeout), transport, listen)
+    run = RunSettings(mode, quantum, float(timeout), transport, listen, processes)
 
     cpus: list[Cpu] = []
     owners: dict[int, tuple[Cpu, str]] = {}  # affinity -> its CPU, where it was set

@@ -41,9 +41,9 @@ from smpsim.jit.alu import M32, M64, U0, U1
 from smpsim.jit.compile import jit, jit_inline
 from smpsim.jit.records import (F_A, F_D, F_IMM, F_M, F_N, F_X, F_Y, dst_zr, rec, reg_sp,
                                 sign_extend, src_zr, undefined)
-from smpsim.jit.state import (DISCARD, EXCL_ADDR, EXCL_HI, EXCL_LO, EXCL_SIZE, EXCL_VALID, EXIT_A,
+from smpsim.jit.state import (CUR_EL, DISCARD, EXCL_ADDR, EXCL_HI, EXCL_LO, EXCL_SIZE, EXCL_VALID, EXIT_A,
                               EXIT_B, EXIT_C, EXIT_D, MMIO_DONE, MMIO_SEQ, MMIO_VAL0, RAM_BASE,
-                              RAM_SIZE, SP, SP_ALIGN_MASK, XL_ON)
+                              RAM_SIZE, SP, SP_ALIGN_MASK, XL_ON, XL_UNPRIV)
 
 MODE_OFFSET, MODE_POST, MODE_PRE = 0, 1, 2
 LOAD_SIGNED = 4
@@ -445,7 +445,20 @@ def _store(cpu, mem, page_slot, dec, addr, size_log2, value, mmu_on):
 
 @jit
 def exec_translated(regs, cpu, mem, page_slot, dec, row, op, pc):
-    """The run loop's memory op at `row` again, with translation (after NEEDS_MMU)."""
+    """The run loop's memory op at `row` again, with translation (after NEEDS_MMU).
+    LDTR/STTR at EL1, or at EL2 in the EL2&0 regime, access memory as EL0 would."""
+    if op >= ops.LDR_IMM and op <= ops.STRX_IMM and dec[row, F_X] & np.uint64(UNPRIVILEGED):
+        cur = cpu[CUR_EL]
+        if cur == U1 or (cur == np.uint64(2) and mmu.regime(cpu) == mmu.REGIME_EL20):
+            cpu[XL_UNPRIV] = U1
+            k = _exec_translated(regs, cpu, mem, page_slot, dec, row, op, pc)
+            cpu[XL_UNPRIV] = U0
+            return k
+    return _exec_translated(regs, cpu, mem, page_slot, dec, row, op, pc)
+
+
+@jit
+def _exec_translated(regs, cpu, mem, page_slot, dec, row, op, pc):
     if op == ops.LDR_IMM:
         return exec_LDR_IMM(regs, cpu, mem, dec, row, True)
     if op == ops.STRX_IMM:

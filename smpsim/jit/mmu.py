@@ -21,9 +21,11 @@ architecture is kept: SCTLR_ELx.WXN is folded into the bits at fill time.
 Faults leave their syndrome in the FAULT_* words (state.py) and the status
 exits.MMU_FAULT; the interpreter takes the exception.
 
+LDTR/STTR at EL1 (or at EL2 in the EL2&0 regime) translate as EL0 accesses
+(cpu[XL_UNPRIV], set around them by loads_stores.exec_translated).
+
 Not yet: hardware Access flag / dirty state (never advertised), HCR_EL2.DC, FEAT_XNX,
-the 16/64 KiB granules (ID_AA64MMFR0_EL1 says not implemented), LDTR/STTR as
-unprivileged accesses, TLBI broadcast to other CPUs, AT instructions.
+the 16/64 KiB granules (ID_AA64MMFR0_EL1 says not implemented), FEAT_UAO.
 """
 
 import numpy as np
@@ -33,7 +35,7 @@ from smpsim.jit.alu import U0, U1
 from smpsim.jit.compile import jit
 from smpsim.jit.state import (CUR_EL, FAULT_FAR, FAULT_IPA, FAULT_ISS, FAULT_TARGET, FEATURE_BITS,
                               PAN_BIT, RAM_BASE, RAM_SIZE, SYSREG_BASE, TLB_BASE, TLB_ENTRIES,
-                              TLB_WORDS, XL_CTX, XL_ON)
+                              TLB_WORDS, XL_CTX, XL_ON, XL_UNPRIV)
 from smpsim.jit.sysreg_table import FEATURES, HCR, storage_index
 
 # translation regimes
@@ -240,7 +242,7 @@ def translate(cpu, mem, va, nbytes, access):
     """(0, PA) or (exits.MMU_FAULT, 0) for an access of `nbytes` at `va` by the current
     EL (privileged above EL0) with translation on (cpu[XL_ON]); a fault's syndrome is in
     the FAULT_* words. The access must not cross a 4 KiB page (the caller splits)."""
-    privileged = cpu[CUR_EL] != U0
+    privileged = cpu[CUR_EL] != U0 and cpu[XL_UNPRIV] == U0
     pan = cpu[PAN_BIT] != U0
     entry = _lookup(cpu, va)
     if entry != U0:

@@ -119,6 +119,7 @@ TLB_WORDS = 4
 # maintenance this CPU issued for every CPU (TLBI ...IS: 1, IC IALLUIS/IVAU: 2) that its
 # next DSB must see completed on the others (exits.MAINTENANCE)
 MAINT_PENDING = TLB_BASE + TLB_ENTRIES * TLB_WORDS
+XL_UNPRIV = MAINT_PENDING + 1  # 1 while an LDTR/STTR translates as an EL0 access (mmu.py)
 CPU_WORDS = MAINT_PENDING + 8
 
 
