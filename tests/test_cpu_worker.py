@@ -184,6 +184,27 @@ def test_wfe_waits_for_an_event_from_elsewhere_and_sev_goes_out():
     assert worker.core.x(1) == 9
 
 
+def test_a_wfe_with_the_monitor_armed_ends_when_its_physical_location_is_written():
+    """With the MMU on, the monitor's address is virtual; the waiting process looks at the
+    physical location the LDAXR read (a store by another CPU there is the event)."""
+    import struct
+
+    from test_mmu import NORMAL, Tables, el1_mmu, identity
+
+    worker, _ = make("ldaxr x1, [x0]\n wfe\n b .")
+    core = worker.core
+    core.set_el(1)
+    t = Tables(core, start=BASE + 0x9_0000)  # (this core has 1 MiB of RAM)
+    identity(t, size=0x10_0000)
+    t.map(0x9000_0000, BASE + 0x8_0000, NORMAL)
+    el1_mmu(core, t)
+    core.set_x(0, 0x9000_0000)
+    assert worker.step().state == w.WAITING and worker.watching_monitor()
+    assert not worker.wake_condition()
+    core.load(BASE + 0x8_0000, struct.pack("<Q", 1))  # another CPU's store, say
+    assert worker.wake_condition()
+
+
 def test_hlt_that_is_not_semihosting_is_undefined():
     worker, ports = make("hlt #1\n b .")
     worker.core.set_sysreg("VBAR_EL2", BASE + 0x800)

@@ -129,7 +129,8 @@ class CpuWorker:
         if not cpu[state.EXCL_VALID]:
             return False
         size = int(cpu[state.EXCL_SIZE])
-        now = int.from_bytes(self.core.read(int(cpu[state.EXCL_ADDR]), size), "little")
+        # (the physical address: with the MMU on, EXCL_ADDR is virtual)
+        now = int.from_bytes(self.core.read(int(cpu[state.EXCL_PA]), size), "little")
         seen = int(cpu[state.EXCL_LO]) | int(cpu[state.EXCL_HI]) << 64
         if now == seen & ((1 << (8 * size)) - 1):
             return False

@@ -41,7 +41,8 @@ from smpsim.jit.alu import M32, M64, U0, U1
 from smpsim.jit.compile import jit, jit_inline
 from smpsim.jit.records import (F_A, F_D, F_IMM, F_M, F_N, F_X, F_Y, dst_zr, rec, reg_sp,
                                 sign_extend, src_zr, undefined)
-from smpsim.jit.state import (CUR_EL, DISCARD, EXCL_ADDR, EXCL_HI, EXCL_LO, EXCL_SIZE, EXCL_VALID, EXIT_A,
+from smpsim.jit.state import (CUR_EL, DISCARD, EXCL_ADDR, EXCL_HI, EXCL_LO, EXCL_PA, EXCL_SIZE,
+                              EXCL_VALID, EXIT_A,
                               EXIT_B, EXIT_C, EXIT_D, MMIO_DONE, MMIO_SEQ, MMIO_VAL0, RAM_BASE,
                               RAM_SIZE, SP, SP_ALIGN_MASK, XL_ON, XL_UNPRIV)
 
@@ -595,9 +596,10 @@ def exec_STP(regs, cpu, mem, page_slot, dec, row, mmu_on):
 
 
 @jit
-def _arm_monitor(cpu, addr, nbytes, lo, hi):
+def _arm_monitor(cpu, addr, off, nbytes, lo, hi):
     cpu[EXCL_VALID] = U1
     cpu[EXCL_ADDR] = addr
+    cpu[EXCL_PA] = cpu[RAM_BASE] + np.uint64(off)  # (what a waiting CPU process looks at)
     cpu[EXCL_SIZE] = np.uint64(nbytes)
     cpu[EXCL_LO] = lo
     cpu[EXCL_HI] = hi
@@ -652,7 +654,7 @@ def exec_exclusive_or_ordered(regs, cpu, mem, page_slot, dec, row, op):
     if op == ops.LDXR:
         v = hostmem.load(mem, off, size)
         regs[dec[row, F_D]] = v
-        _arm_monitor(cpu, addr, nbytes, v, U0)
+        _arm_monitor(cpu, addr, off, nbytes, v, U0)
     elif op == ops.LDXP:
         if size == 3:
             lo = hostmem.load64(mem, off)
@@ -664,7 +666,7 @@ def exec_exclusive_or_ordered(regs, cpu, mem, page_slot, dec, row, op):
             hi = U0
             regs[dec[row, F_D]] = lo & M32
             regs[dec[row, F_A]] = lo >> np.uint64(32)
-        _arm_monitor(cpu, addr, nbytes, lo, hi)
+        _arm_monitor(cpu, addr, off, nbytes, lo, hi)
     else:  # STXR, STXP whose monitor passed; the status register is written last (it may
         # be Rt's own)
         expected = cpu[EXCL_LO]

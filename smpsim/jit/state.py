@@ -120,6 +120,7 @@ TLB_WORDS = 4
 # next DSB must see completed on the others (exits.MAINTENANCE)
 MAINT_PENDING = TLB_BASE + TLB_ENTRIES * TLB_WORDS
 XL_UNPRIV = MAINT_PENDING + 1  # 1 while an LDTR/STTR translates as an EL0 access (mmu.py)
+EXCL_PA = MAINT_PENDING + 2  # the physical address the exclusive monitor watches (for WFE)
 CPU_WORDS = MAINT_PENDING + 8
 
 
