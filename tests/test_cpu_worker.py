@@ -2,6 +2,7 @@
 served the way the machine must serve it."""
 
 import numpy as np
+import pytest
 from gnu_as import assemble
 
 from smpsim.bootctl import psci
@@ -17,6 +18,7 @@ class FakePorts:
         self.irq = self.fiq = False
         self.events = 0
         self.device = {0x0900_0018: 0x90}  # a UART flag register, say
+        self.ich_hcr_el2 = 0
 
     def mmio_read(self, addr, size):
         self.calls.append(("read", addr, size))
@@ -54,6 +56,9 @@ class FakePorts:
 
     def virtual_lines(self):
         return False, False
+
+    def ich_hcr(self):
+        return self.ich_hcr_el2
 
     def broadcast(self, bits):
         self.calls.append(("broadcast", bits))
@@ -229,3 +234,41 @@ def test_cpu_suspend_is_a_standby_wait():
     worker.resume()
     worker.step()
     assert worker.core.x(1) == 3
+
+
+TC, TALL0, TALL1, TDIR = 1 << 10, 1 << 11, 1 << 12, 1 << 14
+
+
+@pytest.mark.parametrize("insn, key, rt, read, ich_hcr", [
+    # ISS of EC 0x18: Op0 [21:20], Op2 [19:17], Op1 [16:14], CRn [13:10], Rt [9:5],
+    # CRm [4:1], Direction [0] (1 = MRS); key = op0, op1, CRn, CRm, op2
+    ("mrs x3, icc_iar1_el1", (3, 0, 12, 12, 0), 3, 1, TALL1),
+    ("msr icc_eoir0_el1, x4", (3, 0, 12, 8, 1), 4, 0, TALL0),
+    ("msr icc_pmr_el1, x5", (3, 0, 4, 6, 0), 5, 0, TC),
+    ("msr icc_sgi1r_el1, x6", (3, 0, 12, 11, 5), 6, 0, TC),
+    ("msr icc_dir_el1, x7", (3, 0, 12, 11, 1), 7, 0, TDIR),
+])
+def test_ich_hcr_el2_traps_el1_accesses_to_the_cpu_interface_to_el2(insn, key, rt, read,
+                                                                     ich_hcr):
+    worker, ports = make(insn + "\n b .")
+    core = worker.core
+    core.set_sysreg("VBAR_EL2", BASE + 0x800)
+    core.set_sysreg("HCR_EL2", 1 << 31)
+    core.set_el(1)
+    ports.ich_hcr_el2 = ich_hcr
+    assert worker.step().state == w.RUNNING
+    op0, op1, crn, crm, op2 = key
+    iss = op0 << 20 | op2 << 17 | op1 << 14 | crn << 10 | rt << 5 | crm << 1 | read
+    assert core.el == 2 and core.pc == BASE + 0x800 + 0x400  # lower EL, AArch64, sync
+    assert core.sysreg("ESR_EL2") == 0x18 << 26 | 1 << 25 | iss
+    assert core.sysreg("ELR_EL2") == BASE
+    assert not any(c[0].startswith("icc") for c in ports.calls)  # nothing reached the GIC
+
+
+def test_without_its_trap_bit_the_access_reaches_the_gic():
+    worker, ports = make("mrs x3, icc_iar1_el1\n b .")
+    worker.core.set_sysreg("HCR_EL2", 1 << 31)
+    worker.core.set_el(1)
+    ports.ich_hcr_el2 = TALL0 | TC  # (Group 0 and common registers only)
+    worker.step()
+    assert ("icc_read", "ICC_IAR1_EL1", 1) in ports.calls and worker.core.el == 1

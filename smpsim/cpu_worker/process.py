@@ -173,6 +173,9 @@ class ZmqPorts:
     def virtual_lines(self) -> tuple[bool, bool]:
         return self.vgic.lines
 
+    def ich_hcr(self) -> int:
+        return self.vgic.hcr
+
     def ppi(self, intid: int, level: bool) -> None:
         self.cpuif.set_ppi(intid, level)
 

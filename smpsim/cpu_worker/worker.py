@@ -15,10 +15,11 @@ from typing import Protocol
 from smpsim.bootctl import psci
 from smpsim.cpu_worker import semihosting
 from smpsim.cpu_worker.clock import HostClock, VirtualClock
-from smpsim.gic_dist.virtual_interface import routed_name
+from smpsim.gic_dist.virtual_interface import routed_name, trapped
 from smpsim.jit import exits, state, sysreg_table
 from smpsim.jit.core import Core
 
+_HCR_TGE = 1 << 27
 MAINT_TLB, MAINT_CODE = 1, 2  # maintenance bits (exits.MAINTENANCE, doorbell.MAINT_REQ)
 MAINT_TIMEOUT = 60.0  # seconds: the others answer within microseconds unless one is gone
 # what step() reports
@@ -42,6 +43,7 @@ class Ports(Protocol):
     def changed(self) -> bool: ...  # have lines() or take_event() anything new to say?
     def lines(self) -> tuple[bool, bool]: ...  # the CPU interface's IRQ and FIQ outputs now
     def virtual_lines(self) -> tuple[bool, bool]: ...  # the virtual interface's vIRQ, vFIQ
+    def ich_hcr(self) -> int: ...  # ICH_HCR_EL2 (its traps of EL1's accesses)
     def take_event(self) -> bool: ...  # an SEV from another CPU arrived (and is consumed)
     def broadcast(self, bits: int) -> dict: ...  # ask every other CPU for maintenance
     def broadcast_done(self, asked: dict) -> bool: ...  # have they all done it?
@@ -178,8 +180,13 @@ class CpuWorker:
             name = _ICC_NAMES.get(ex.a)
             if name is None:  # every SYSREG exit is a GIC register (system_registers.py)
                 return Outcome(EXITED, 70, f"cpu{self.index}: SYSREG exit for key {ex.a:#x}")
+            hcr = core.sysreg("HCR_EL2")
+            if core.el == 1 and not hcr & _HCR_TGE and trapped(name, not ex.c,
+                                                                 ports.ich_hcr()):
+                core.take_sysreg_trap()  # the hypervisor's ICH_HCR_EL2 traps it to EL2
+                return Outcome(RUNNING)
             # EL1's accesses may reach the virtual interface (HCR_EL2.IMO/FMO)
-            name = routed_name(name, core.el, core.sysreg("HCR_EL2"))
+            name = routed_name(name, core.el, hcr)
             if ex.c:
                 core.complete(ports.icc_read(name, core.el))
             else:

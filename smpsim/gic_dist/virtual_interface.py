@@ -459,3 +459,24 @@ def routed_name(name: str, el: int, hcr: int) -> str:
     if bits is None or not hcr & bits:
         return name
     return "ICV_" + name[4:]
+
+
+# --- what ICH_HCR_EL2 traps to EL2 ---------------------------------------------------------
+# EL1 accesses to the CPU interface's registers, ICC_* and ICV_* alike, by the trap bit
+# that covers them (GIC spec, ICH_HCR_EL2.TC/TALL0/TALL1/TDIR; as QEMU's access checks)
+_COMMON = frozenset({"ICC_CTLR_EL1", "ICC_DIR_EL1", "ICC_PMR_EL1", "ICC_RPR_EL1",
+                     "ICC_SGI0R_EL1", "ICC_SGI1R_EL1", "ICC_ASGI1R_EL1"})
+_GROUP = {g: frozenset({f"ICC_{r}{g}_EL1" for r in ("IAR", "EOIR", "HPPIR", "BPR", "IGRPEN")}
+                       | {f"ICC_AP{g}R{n}_EL1" for n in range(4)}) for g in (0, 1)}
+
+
+def trapped(name: str, write: bool, ich_hcr: int) -> bool:
+    """Whether ICH_HCR_EL2 = `ich_hcr` traps an EL1 access to `name` (an ICC_* name, the
+    one the instruction encodes) to EL2."""
+    if ich_hcr & HCR_TC and name in _COMMON:
+        return True
+    if ich_hcr & HCR_TALL0 and name in _GROUP[0]:
+        return True
+    if ich_hcr & HCR_TALL1 and name in _GROUP[1]:
+        return True
+    return bool(ich_hcr & HCR_TDIR and write and name == "ICC_DIR_EL1")

@@ -17,7 +17,7 @@ import dataclasses
 import numpy as np
 
 from smpsim.jit import (decode_cache, exceptions, exits, interpreter, mmu, state, sysreg_table,
-                        timers)
+                        system_registers, timers)
 from smpsim.jit.compile import jit
 from smpsim.jit.features import Features, reset_state
 from smpsim.jit.state import (CNT_BASE, CNT_ICOUNT_BASE, CNT_SCALE, CUR_EL, DAIF_BITS,
@@ -326,6 +326,16 @@ class Core:
         ex = self.last_exit()
         self.cpu[PC] = _raise_undefined(self.regs, self.cpu, np.uint64(ex.pc))
 
+    def take_sysreg_trap(self) -> None:
+        """Trap the system-register access of the last exit (a SYSREG exit) to EL2, as
+        its MSR/MRS would be trapped (EC 0x18 with the access's ISS): for traps that the
+        CPU process decides (the GIC virtualization's ICH_HCR_EL2.TC/TALL0/TALL1/TDIR)."""
+        ex = self.last_exit()
+        if ex.kind != exits.SYSREG:
+            raise RuntimeError(f"{ex.name} is not a system-register access")
+        self.cpu[PC] = _raise_sysreg_trap(self.regs, self.cpu, np.uint64(ex.pc),
+                                          np.int64(ex.a), np.int64(ex.b), np.int64(ex.c))
+
     def take_external_abort(self, address: int, write: bool) -> None:
         """The device access of the last exit failed (nothing is mapped there): a
         synchronous external data abort in the guest (FAR = address, ISV = 0)."""
@@ -351,6 +361,12 @@ class Core:
 @jit
 def _raise_undefined(regs, cpu, pc):
     return exceptions.undefined(regs, cpu, pc, cpu[NZCV])
+
+
+@jit
+def _raise_sysreg_trap(regs, cpu, pc, key, rt, read):
+    iss = system_registers.iss_sysreg(key, rt, read)
+    return exceptions.take_sync(regs, cpu, 2, exceptions.EC_SYSREG, iss, -1, pc, cpu[NZCV])
 
 
 @jit
