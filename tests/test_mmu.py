@@ -563,3 +563,20 @@ def test_ldtr_and_sttr_at_el1_access_memory_as_el0():
     ex = run_to_exception(core)  # the STTR to the EL1-only page
     assert core.x(1) == 9
     assert ex.b == esr(EC_DABORT_SAME, WNR | FSC_PERMISSION | 3) and ex.c == CODE + 4
+
+
+def test_hcr_el2_dc_turns_stage_1_off_with_normal_memory_and_stage_2_on():
+    """HCR_EL2.DC: SCTLR_EL1.M acts as 0 (stage 1 off), the memory is Normal (an
+    unaligned load does not fault, as it would as Device), HCR_EL2.VM acts as 1."""
+    core = make_core("ldr x1, [x0]\n hlt #0")
+    s2 = Tables(core)
+    s2.map(CODE, CODE, S2_NORMAL | S2AP_RW, size=0x10_0000)
+    s2.map(0x5000_0000, DATA, S2_NORMAL | S2AP_RW)
+    core.set_sysreg("VTCR_EL2", VTCR)
+    core.set_sysreg("VTTBR_EL2", s2.root | 1 << 48)
+    core.set_sysreg("SCTLR_EL1", core.sysreg("SCTLR_EL1") | SCTLR_M)  # ignored with DC
+    core.set_sysreg("HCR_EL2", 1 << 31 | 1 << 12)  # RW, DC; VM clear
+    core.load(DATA, bytes(range(16)))
+    core.set_x(0, 0x5000_0001)  # through stage 2, unaligned
+    assert core.run(10).kind == exits.HLT
+    assert core.x(1) == int.from_bytes(bytes(range(1, 9)), "little")

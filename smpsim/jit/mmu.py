@@ -24,7 +24,10 @@ exits.MMU_FAULT; the interpreter takes the exception.
 LDTR/STTR at EL1 (or at EL2 in the EL2&0 regime) translate as EL0 accesses
 (cpu[XL_UNPRIV], set around them by loads_stores.exec_translated).
 
-Not yet: hardware Access flag / dirty state (never advertised), HCR_EL2.DC, FEAT_XNX,
+HCR_EL2.DC makes EL1&0 stage 1 act as off with Normal write-back memory, and stage 2
+act as on (its VM bit reads as written).
+
+Not yet: hardware Access flag / dirty state (never advertised), FEAT_XNX,
 the 16/64 KiB granules (ID_AA64MMFR0_EL1 says not implemented), FEAT_UAO.
 """
 
@@ -41,10 +44,12 @@ from smpsim.jit.sysreg_table import FEATURES, HCR, storage_index
 # translation regimes
 REGIME_EL10, REGIME_EL2, REGIME_EL20 = 0, 1, 2
 
-# XL_CTX: ASID [15:0], VMID [31:16], regime [33:32], stage 1 on [34], stage 2 on [35]
+# XL_CTX: ASID [15:0], VMID [31:16], regime [33:32], stage 1 on [34], stage 2 on [35],
+# HCR_EL2.DC [36]
 _ASID_MASK = np.uint64(0xFFFF)
 _S1_ON = np.uint64(1 << 34)
 _S2_ON = np.uint64(1 << 35)
+_DC_ON = np.uint64(1 << 36)
 _GLOBAL = np.uint64(1 << 62)
 _VALID = np.uint64(1 << 63)
 
@@ -71,6 +76,7 @@ ACCESS_RMW = translation.ACCESS_RMW
 
 _F_EL2 = np.uint64(1 << FEATURES.index("el2"))
 _HCR_VM = np.uint64(1 << HCR["VM"])
+_HCR_DC = np.uint64(1 << HCR["DC"])
 _HCR_TGE = np.uint64(1 << HCR["TGE"])
 _HCR_E2H = np.uint64(1 << HCR["E2H"])
 
@@ -112,10 +118,13 @@ def refresh_context(cpu):
     tge = h & _HCR_TGE != U0
     vmid = U0
     asid = U0
+    dc = False
     if r == REGIME_EL10:
-        # with TGE set, EL1&0 stage 1 and stage 2 act as off (HCR_EL2.TGE)
-        s1 = cpu[_SCTLR1] & _SCTLR_M != U0 and not tge
-        s2 = h & _HCR_VM != U0 and not tge
+        # with TGE set, EL1&0 stage 1 and stage 2 act as off (HCR_EL2.TGE); with DC,
+        # stage 1 acts as off, its memory as Normal cacheable, and stage 2 as on
+        dc = h & _HCR_DC != U0 and not tge
+        s1 = cpu[_SCTLR1] & _SCTLR_M != U0 and not tge and not dc
+        s2 = (h & _HCR_VM != U0 or dc) and not tge
         tcr = cpu[_TCR1]
         ttbr = cpu[_TTBR1_1] if (tcr >> np.uint64(22)) & U1 else cpu[_TTBR0_1]  # TCR.A1
         if cpu[FEATURE_BITS] & _F_EL2 != U0:
@@ -133,7 +142,7 @@ def refresh_context(cpu):
             asid &= np.uint64(0xFF)
     cpu[XL_ON] = U1 if (s1 or s2) else U0
     cpu[XL_CTX] = asid | (vmid << np.uint64(16)) | (np.uint64(r) << np.uint64(32)) \
-        | (_S1_ON if s1 else U0) | (_S2_ON if s2 else U0)
+        | (_S1_ON if s1 else U0) | (_S2_ON if s2 else U0) | (_DC_ON if dc else U0)
 
 
 # --- the TLB ----------------------------------------------------------------------------
@@ -344,8 +353,11 @@ def walk_in(cpu, mem, va, nbytes, access, privileged, pan, ctx, fill):
     ng = U0
     size_log2 = 12
     bits = P_PRIV_R | P_PRIV_W | P_PRIV_X | P_USER_R | P_USER_W | P_USER_X
-    device = True  # (data accesses with stage 1 off are Device-nGnRnE)
-    attr = U0
+    device = True  # (data accesses with stage 1 off are Device-nGnRnE, but with
+    attr = U0  # HCR_EL2.DC: Normal write-back)
+    if ctx & _DC_ON != U0:
+        device = False
+        attr = np.uint64(0xFF)
     if s1:
         if r == REGIME_EL10:
             tcr, t_lo, t_hi, mair, sctlr = cpu[_TCR1], cpu[_TTBR0_1], cpu[_TTBR1_1], cpu[_MAIR1], cpu[_SCTLR1]
@@ -446,6 +458,7 @@ def at(cpu, mem, va, what):
     host = e2h and h & _HCR_TGE != U0 and cpu[CUR_EL] == np.uint64(2)
     vmid = U0
     asid = U0
+    dc = False
     if what & AT_EL2 or host:
         r = REGIME_EL20 if e2h else REGIME_EL2
         s1 = cpu[_SCTLR2] & _SCTLR_M != U0
@@ -455,15 +468,16 @@ def at(cpu, mem, va, what):
     else:
         r = REGIME_EL10
         tge = h & _HCR_TGE != U0
-        s1 = cpu[_SCTLR1] & _SCTLR_M != U0 and not tge
-        s2 = what & AT_STAGE2 != 0 and h & _HCR_VM != U0 and not tge
+        dc = h & _HCR_DC != U0 and not tge
+        s1 = cpu[_SCTLR1] & _SCTLR_M != U0 and not tge and not dc
+        s2 = what & AT_STAGE2 != 0 and (h & _HCR_VM != U0 or dc) and not tge
         tcr = cpu[_TCR1]
         ttbr = cpu[_TTBR1_1] if (tcr >> np.uint64(22)) & U1 else cpu[_TTBR0_1]
         vmid = (cpu[_VTTBR] >> np.uint64(48)) & np.uint64(0xFFFF)
     if r != REGIME_EL2:
         asid = ttbr >> np.uint64(48)
     ctx = asid | (vmid << np.uint64(16)) | (np.uint64(r) << np.uint64(32)) \
-        | (_S1_ON if s1 else U0) | (_S2_ON if s2 else U0)
+        | (_S1_ON if s1 else U0) | (_S2_ON if s2 else U0) | (_DC_ON if dc else U0)
     access = ACCESS_WRITE if what & AT_WRITE else ACCESS_READ
     k, pa, attr = walk_in(cpu, mem, va, 1, access, what & AT_EL0 == 0, False, ctx, False)
     if k:
