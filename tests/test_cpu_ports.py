@@ -84,6 +84,8 @@ def test_an_spi_offered_by_the_distributor_is_acknowledged_by_asking_the_gic():
         state = GicState.local(2)
         a, _ = two_cpus(bells, state)
         state.words[0, shared_state.W_SPI1] = shared_state.spi_word(0x80, 33)
+        bells.ring(0)  # (as the distributor does after publishing)
+        assert a.changed()
         assert a.lines() == (True, False)
         assert a.icc_read("ICC_IAR1_EL1", 2) == 33
         assert a.gic.asked == [{"t": "SPI_ACK", "cpu": 0, "intid": 33, "group": 1}]

@@ -124,6 +124,10 @@ class ZmqPorts:
         self.cpuif: CpuInterface | None = None
         self.vgic: VirtualInterface | None = None
         self._lines = (False, False)
+        # whether others may have changed the shared GIC state since the CPU interface
+        # last computed its lines (a ring); its own operations leave them current
+        self._stale = True
+        self._maintenance_level = False  # PPI 25 as last driven
 
     def _owner(self, addr: int) -> ServiceLink | None:
         routed = self.bus.route(addr)
@@ -156,7 +160,9 @@ class ZmqPorts:
             value = self.vgic.read(reg)
             self._maintenance()
             return value
-        return self.cpuif.read(reg)
+        value = self.cpuif.read(reg)
+        self._stale = False  # (every CPU-interface operation ends with its lines current)
+        return value
 
     def icc_write(self, reg: str, el: int, value: int) -> None:
         if reg.startswith("IC") and reg[2] in "HV":
@@ -165,10 +171,13 @@ class ZmqPorts:
             return
         for cpu in self.cpuif.write(reg, value):  # an SGI went pending on these CPUs
             self.bells.ring(cpu)
+        self._stale = False
 
     def _maintenance(self) -> None:
         """The virtual interface's maintenance interrupt is PPI 25 of this CPU."""
-        self.cpuif.set_ppi(MAINTENANCE_PPI, self.vgic.maintenance)
+        if self.vgic.maintenance != self._maintenance_level:
+            self._maintenance_level = self.vgic.maintenance
+            self.ppi(MAINTENANCE_PPI, self.vgic.maintenance)
 
     def virtual_lines(self) -> tuple[bool, bool]:
         return self.vgic.lines
@@ -245,12 +254,16 @@ class ZmqPorts:
     def changed(self) -> bool:
         if not self.bells.take_ring(self.index):
             return False
+        self._stale = True  # (an SGI, an SPI offered, a redistributor register...)
         if self.bells.words[self.index, doorbell.STOP]:
             raise Stopped()
         return True
 
     def lines(self) -> tuple[bool, bool]:
-        lines = self.cpuif.evaluate()
+        if self._stale:
+            self.cpuif.evaluate()
+            self._stale = False
+        lines = self.cpuif.lines
         if lines != self._lines:  # (for reports: no ring)
             self._lines = lines
             self.bells.words[self.index, doorbell.IRQ] = int(lines[0])

@@ -20,6 +20,7 @@ from smpsim.jit import exits, state, sysreg_table
 from smpsim.jit.core import Core
 
 _HCR_TGE = 1 << 27
+_HCR_WORD = state.SYSREG_BASE + sysreg_table.storage_index("HCR_EL2")
 MAINT_TLB, MAINT_CODE = 1, 2  # maintenance bits (exits.MAINTENANCE, doorbell.MAINT_REQ)
 MAINT_TIMEOUT = 60.0  # seconds: the others answer within microseconds unless one is gone
 # what step() reports
@@ -41,7 +42,8 @@ class Ports(Protocol):
     def console(self, data: bytes) -> None: ...
     def sev(self) -> None: ...
     def changed(self) -> bool: ...  # have lines() or take_event() anything new to say?
-    def lines(self) -> tuple[bool, bool]: ...  # the CPU interface's IRQ and FIQ outputs now
+    def lines(self) -> tuple[bool, bool]: ...  # the CPU interface's IRQ and FIQ outputs, as of
+    # this CPU's last GIC operation or the last change it noticed (changed())
     def virtual_lines(self) -> tuple[bool, bool]: ...  # the virtual interface's vIRQ, vFIQ
     def ich_hcr(self) -> int: ...  # ICH_HCR_EL2 (its traps of EL1's accesses)
     def take_event(self) -> bool: ...  # an SEV from another CPU arrived (and is consumed)
@@ -180,7 +182,7 @@ class CpuWorker:
             name = _ICC_NAMES.get(ex.a)
             if name is None:  # every SYSREG exit is a GIC register (system_registers.py)
                 return Outcome(EXITED, 70, f"cpu{self.index}: SYSREG exit for key {ex.a:#x}")
-            hcr = core.sysreg("HCR_EL2")
+            hcr = int(core.cpu[_HCR_WORD])  # (no name lookup on this path: every SGI)
             if core.el == 1 and not hcr & _HCR_TGE and trapped(name, not ex.c,
                                                                  ports.ich_hcr()):
                 core.take_sysreg_trap()  # the hypervisor's ICH_HCR_EL2 traps it to EL2

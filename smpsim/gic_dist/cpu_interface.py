@@ -74,18 +74,27 @@ def running_priority(apr0: int, apr1: int) -> int:
     return ((a & -a).bit_length() - 1) << (8 - PRIBITS)
 
 
-def can_preempt(words, prio: int, group: int) -> bool:
-    """Whether an interrupt of `prio` in `group` is signalled to a CPU interface whose
-    registers are `words` (a row of GicState.words): above the priority mask and
-    above the running priority in group-priority bits (subpriority never preempts)."""
-    if prio >= words[st.W_PMR]:
+def signalled(prio: int, group: int, pmr: int, apr0: int, apr1: int, bpr0: int, bpr1: int,
+              ctlr: int) -> bool:
+    """Whether an interrupt of `prio` in `group` is signalled by a CPU interface with
+    these registers (physical, or the virtual one's V* fields): above the priority mask
+    and above the running priority in group-priority bits (subpriority never
+    preempts)."""
+    if prio >= pmr:
         return False  # masked by ICC_PMR_EL1
-    rprio = running_priority(int(words[st.W_APR0]), int(words[st.W_APR1]))
+    rprio = running_priority(apr0, apr1)
     if rprio == 0xFF:
         return True
-    mask = group_priority_mask(int(words[st.W_BPR0]), int(words[st.W_BPR1]),
-                               int(words[st.W_CTLR]), group)
+    mask = group_priority_mask(bpr0, bpr1, ctlr, group)
     return (prio & mask) < (rprio & mask)
+
+
+def can_preempt(words, prio: int, group: int) -> bool:
+    """`signalled` for the CPU interface whose registers are `words` (a row of
+    GicState.words: how the distributor sees another process's interface)."""
+    return signalled(prio, group, int(words[st.W_PMR]), int(words[st.W_APR0]),
+                     int(words[st.W_APR1]), int(words[st.W_BPR0]), int(words[st.W_BPR1]),
+                     int(words[st.W_CTLR]))
 
 
 def groups_on(state: st.GicState, cpu: int, sleep_gates_delivery: bool) -> tuple[bool, bool]:
@@ -279,8 +288,9 @@ class CpuInterface:
             self.apr[0] = value & 0xFFFF_FFFF
         elif name == "ICC_AP1R0_EL1":
             self.apr[1] = value & 0xFFFF_FFFF
-        else:
-            return others  # read-only (IAR, HPPIR, RPR, SRE: fixed) or not modelled: WI
+        else:  # read-only (IAR, HPPIR, RPR, SRE: fixed) or not modelled: WI
+            self.evaluate()  # (the lines are current after any call, as promised)
+            return others
         self._changed(always)
         self.evaluate()
         return others
@@ -374,10 +384,5 @@ class CpuInterface:
         return 1 if low1 < low0 else 0  # a tie goes to Group 0 (QEMU)
 
     def _can_preempt(self, prio: int, group: int) -> bool:
-        if prio >= self.pmr:
-            return False
-        rprio = running_priority(*self.apr)
-        if rprio == 0xFF:
-            return True
-        mask = self._gprio_mask(group)
-        return (prio & mask) < (rprio & mask)
+        return signalled(prio, group, self.pmr, self.apr[0], self.apr[1], self.bpr0,
+                         self.bpr1, self.ctlr)

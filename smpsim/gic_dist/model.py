@@ -229,6 +229,10 @@ class GicV3:
     def cpu_changed(self, cpu: int) -> None:
         """SpiPort: a CPU's masking changed: route the SPIs again."""
         self._check_cpu(cpu)
+        self.route()
+
+    def route(self) -> None:
+        """Route the SPIs again (a 1-of-N SPI may have found a CPU that can take it)."""
         self._update()
 
     def take_touched(self) -> set[int]:

@@ -69,7 +69,7 @@ class GicService:
     def idle(self) -> None:
         """Between messages: route a waiting 1-of-N SPI again."""
         if self.state.glob[G_ONE_OF_N]:
-            self.gic.cpu_changed(0)
+            self.gic.route()
             self._publish()
 
     def _serve(self, kind: str, m: dict) -> bytes:

@@ -19,11 +19,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from smpsim.gic_dist.cpu_interface import SPURIOUS
+from smpsim.gic_dist.cpu_interface import (ICC_CTLR_CBPR, PRIBITS, SPURIOUS, group_priority_mask,
+                                           running_priority, signalled)
 
 NUM_LRS = 4
 VPRIBITS = 5  # virtual priority bits, as QEMU's default
-VPREBITS = 5  # virtual preemption bits: one 32-bit active-priority register per group
+VPREBITS = PRIBITS  # virtual preemption bits: one 32-bit active-priority register per
+# group; the physical interface's (its priority arithmetic, shared here, relies on it)
 VPRIO_MASK = (0xFF << (8 - VPRIBITS)) & 0xFF  # implemented bits of a virtual priority
 MIN_VBPR0 = 7 - VPREBITS  # the smallest ICV_BPR0_EL1 (QEMU icv_min_vbpr)
 MIN_VBPR1 = MIN_VBPR0 + 1  # the smallest ICV_BPR1_EL1
@@ -391,17 +393,16 @@ class VirtualInterface:
     def _vbpr(self, group: int) -> int:
         return self.vmcr >> (VMCR_VBPR1_SHIFT if group else VMCR_VBPR0_SHIFT) & 7
 
+    def _vctlr(self) -> int:
+        """VCBPR where the physical interface's rules look for ICC_CTLR_EL1.CBPR."""
+        return ICC_CTLR_CBPR if self.vmcr & VMCR_VCBPR else 0
+
     def _gprio_mask(self, group: int) -> int:
-        """The group-priority bits of a virtual priority (the spec's VGroupBits()):
-        VBPR0 for Group 0, or for Group 1 with VCBPR; else VBPR1 - 1."""
-        bpr = self._vbpr(0) if group == 0 or self.vmcr & VMCR_VCBPR else self._vbpr(1) - 1
-        return (0xFF << (bpr + 1)) & 0xFF
+        """The group-priority bits of a virtual priority (the spec's VGroupBits())."""
+        return group_priority_mask(self._vbpr(0), self._vbpr(1), self._vctlr(), group)
 
     def _running_priority(self) -> int:
-        a = self.apr[0] | self.apr[1]
-        if not a:
-            return 0xFF  # idle
-        return ((a & -a).bit_length() - 1) << (8 - VPREBITS)
+        return running_priority(*self.apr)
 
     def _hppvi(self) -> int | None:
         """The LR of the highest priority pending virtual interrupt of an enabled group
@@ -424,14 +425,9 @@ class VirtualInterface:
         priority mask (VPMR), and above the running priority in group-priority bits."""
         if not self.hcr & HCR_EN:
             return False
-        prio = lr_prio(lr)
-        if prio >= self.vmcr >> VMCR_VPMR_SHIFT & 0xFF:
-            return False
-        rprio = self._running_priority()
-        if rprio == 0xFF:
-            return True
-        mask = self._gprio_mask(lr_group(lr))
-        return (prio & mask) < (rprio & mask)
+        return signalled(lr_prio(lr), lr_group(lr), self.vmcr >> VMCR_VPMR_SHIFT & 0xFF,
+                         self.apr[0], self.apr[1], self._vbpr(0), self._vbpr(1),
+                         self._vctlr())
 
 
 # --- which interface an EL1 access reaches ---------------------------------------------

@@ -222,7 +222,6 @@ def _loop(regs, cpu, mem, page_slot, slot_page, dec, budget):
                 if k:
                     kind = k
                     break
-                    break
             elif op == ops.ADR:
                 regs[dec[row, F_D]] = pc + dec[row, F_IMM]
             elif op == ops.ADRP:

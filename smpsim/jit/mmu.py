@@ -111,9 +111,9 @@ def regime(cpu):
 
 
 @jit
-def refresh_context(cpu):
-    """XL_ON and XL_CTX for the current EL and registers."""
-    r = regime(cpu)
+def context(cpu, r, stage2_allowed):
+    """The XL_CTX word of translation regime `r` with the current registers; stage 2
+    only if `stage2_allowed` (AT S1E1* gives the IPA)."""
     h = cpu[_HCR_W] if cpu[FEATURE_BITS] & _F_EL2 != U0 else U0
     tge = h & _HCR_TGE != U0
     vmid = U0
@@ -124,7 +124,7 @@ def refresh_context(cpu):
         # stage 1 acts as off, its memory as Normal cacheable, and stage 2 as on
         dc = h & _HCR_DC != U0 and not tge
         s1 = cpu[_SCTLR1] & _SCTLR_M != U0 and not tge and not dc
-        s2 = (h & _HCR_VM != U0 or dc) and not tge
+        s2 = stage2_allowed and (h & _HCR_VM != U0 or dc) and not tge
         tcr = cpu[_TCR1]
         ttbr = cpu[_TTBR1_1] if (tcr >> np.uint64(22)) & U1 else cpu[_TTBR0_1]  # TCR.A1
         if cpu[FEATURE_BITS] & _F_EL2 != U0:
@@ -140,9 +140,16 @@ def refresh_context(cpu):
         asid = ttbr >> np.uint64(48)
         if (tcr >> np.uint64(36)) & U1 == U0:  # TCR.AS: 8-bit ASID
             asid &= np.uint64(0xFF)
-    cpu[XL_ON] = U1 if (s1 or s2) else U0
-    cpu[XL_CTX] = asid | (vmid << np.uint64(16)) | (np.uint64(r) << np.uint64(32)) \
+    return asid | (vmid << np.uint64(16)) | (np.uint64(r) << np.uint64(32)) \
         | (_S1_ON if s1 else U0) | (_S2_ON if s2 else U0) | (_DC_ON if dc else U0)
+
+
+@jit
+def refresh_context(cpu):
+    """XL_ON and XL_CTX for the current EL and registers."""
+    ctx = context(cpu, regime(cpu), True)
+    cpu[XL_CTX] = ctx
+    cpu[XL_ON] = U1 if ctx & (_S1_ON | _S2_ON) != U0 else U0
 
 
 # --- the TLB ----------------------------------------------------------------------------
@@ -260,7 +267,8 @@ def translate(cpu, mem, va, nbytes, access):
             if bits & P_DEVICE and va & np.uint64(nbytes - 1) and access != ACCESS_EXEC:
                 return alignment_fault(cpu, va, access)
             return 0, (entry & ~_PAGE) | (va & _PAGE)
-    return _walk(cpu, mem, va, nbytes, access, privileged, pan)
+    k, pa, _ = walk_in(cpu, mem, va, nbytes, access, privileged, pan, cpu[XL_CTX], True)
+    return k, pa
 
 
 @jit
@@ -326,12 +334,6 @@ def _s1_target(cpu):
 @jit
 def alignment_fault(cpu, va, access):
     return _set_fault(cpu, _s1_target(cpu), FSC_ALIGNMENT, access, False, va, False, U0)
-
-
-@jit
-def _walk(cpu, mem, va, nbytes, access, privileged, pan):
-    k, pa, _ = walk_in(cpu, mem, va, nbytes, access, privileged, pan, cpu[XL_CTX], True)
-    return k, pa
 
 
 @jit
@@ -455,29 +457,11 @@ def at(cpu, mem, va, what):
     state: what QEMU reports); on a fault F = 1 with FST, PTW and S."""
     h = cpu[_HCR_W] if cpu[FEATURE_BITS] & _F_EL2 != U0 else U0
     e2h = h & _HCR_E2H != U0
-    host = e2h and h & _HCR_TGE != U0 and cpu[CUR_EL] == np.uint64(2)
-    vmid = U0
-    asid = U0
-    dc = False
-    if what & AT_EL2 or host:
+    if what & AT_EL2 or (e2h and h & _HCR_TGE != U0 and cpu[CUR_EL] == np.uint64(2)):
         r = REGIME_EL20 if e2h else REGIME_EL2
-        s1 = cpu[_SCTLR2] & _SCTLR_M != U0
-        s2 = False
-        tcr = cpu[_TCR2]
-        ttbr = cpu[_TTBR1_2] if r == REGIME_EL20 and (tcr >> np.uint64(22)) & U1 else cpu[_TTBR0_2]
     else:
         r = REGIME_EL10
-        tge = h & _HCR_TGE != U0
-        dc = h & _HCR_DC != U0 and not tge
-        s1 = cpu[_SCTLR1] & _SCTLR_M != U0 and not tge and not dc
-        s2 = what & AT_STAGE2 != 0 and (h & _HCR_VM != U0 or dc) and not tge
-        tcr = cpu[_TCR1]
-        ttbr = cpu[_TTBR1_1] if (tcr >> np.uint64(22)) & U1 else cpu[_TTBR0_1]
-        vmid = (cpu[_VTTBR] >> np.uint64(48)) & np.uint64(0xFFFF)
-    if r != REGIME_EL2:
-        asid = ttbr >> np.uint64(48)
-    ctx = asid | (vmid << np.uint64(16)) | (np.uint64(r) << np.uint64(32)) \
-        | (_S1_ON if s1 else U0) | (_S2_ON if s2 else U0) | (_DC_ON if dc else U0)
+    ctx = context(cpu, r, what & AT_STAGE2 != 0)
     access = ACCESS_WRITE if what & AT_WRITE else ACCESS_READ
     k, pa, attr = walk_in(cpu, mem, va, 1, access, what & AT_EL0 == 0, False, ctx, False)
     if k:
