@@ -580,3 +580,125 @@ def test_hcr_el2_dc_turns_stage_1_off_with_normal_memory_and_stage_2_on():
     core.set_x(0, 0x5000_0001)  # through stage 2, unaligned
     assert core.run(10).kind == exits.HLT
     assert core.x(1) == int.from_bytes(bytes(range(1, 9)), "little")
+
+
+# --- the run loop's data TLB (mmu.py): its entries must never outlive what allowed them
+
+def dtlb_pages(core):
+    """The VA pages the data TLB holds, (reads, writes): which accesses it would serve."""
+    from smpsim.jit import state
+    tables = []
+    for base in (state.DTLB_READ, state.DTLB_WRITE):
+        tags = core.cpu[base:base + state.DTLB_ENTRIES * state.DTLB_WORDS:state.DTLB_WORDS]
+        tables.append({(~int(t) & (1 << 64) - 1) << 12 for t in tags if t})
+    return tuple(tables)
+
+
+def test_a_read_only_page_that_served_a_load_still_faults_a_store():
+    core = make_core("ldr x1, [x0]\n ldr x2, [x0, #8]\n str x1, [x0]\n hlt #0")
+    t = Tables(core)
+    identity(t)
+    t.map(DATA, DATA, NORMAL | AP_RO_EL1)
+    el1_mmu(core, t)
+    core.set_x(0, DATA)
+    ex = run_to_exception(core)
+    assert ex.b == esr(EC_DABORT_SAME, WNR | FSC_PERMISSION | 3) and ex.c == CODE + 8
+    assert DATA in dtlb_pages(core)[0] and DATA not in dtlb_pages(core)[1]
+
+
+def test_pan_set_after_loads_through_the_data_tlb_faults_the_next_one():
+    core = make_core(".arch armv8.1-a\n ldr x1, [x0]\n ldr x2, [x0]\n msr pan, #1\n ldr x3, [x0]\n"
+                     " hlt #0")
+    t = Tables(core)
+    identity(t)
+    t.map(DATA, DATA, NORMAL | AP_RW_ALL | UXN)
+    el1_mmu(core, t)
+    core.set_x(0, DATA)
+    ex = run_to_exception(core)
+    assert ex.b == esr(EC_DABORT_SAME, FSC_PERMISSION | 3) and ex.c == CODE + 12
+
+
+def test_ldtr_after_a_privileged_load_of_the_same_page_is_checked_as_el0():
+    core = make_core("ldr x1, [x0]\n ldr x2, [x0]\n ldtr x3, [x0]\n hlt #0")
+    t = Tables(core)
+    identity(t)
+    t.map(DATA, DATA, NORMAL | AP_RW_EL1)
+    el1_mmu(core, t)
+    core.set_x(0, DATA)
+    ex = run_to_exception(core)
+    assert ex.b == esr(EC_DABORT_SAME, FSC_PERMISSION | 3) and ex.c == CODE + 8
+    assert DATA in dtlb_pages(core)[0]
+
+
+def test_el0_after_an_eret_does_not_use_el1_s_data_tlb_entries():
+    core = make_core("""
+        ldr x1, [x0]
+        ldr x1, [x0]
+        adr x2, 1f
+        msr elr_el1, x2
+        msr spsr_el1, xzr     // EL0t
+        eret
+    1:  ldr x3, [x0]
+        hlt #0
+    """)
+    t = Tables(core)
+    t.map(CODE, CODE, NORMAL | AP_RO_ALL, size=0x1000)  # EL0 may run the code
+    t.map(CODE + 0x1000, CODE + 0x1000, size=0x1F_F000)
+    t.map(DATA, DATA, NORMAL | AP_RW_EL1)
+    el1_mmu(core, t)
+    core.set_x(0, DATA)
+    ex = run_to_exception(core)
+    assert ex.a == 1 and ex.b == esr(EC_DABORT_LOWER, FSC_PERMISSION | 3)
+
+
+def test_device_memory_faults_an_unaligned_access_after_aligned_ones():
+    core = make_core("ldr w1, [x0]\n ldr w1, [x0]\n str w1, [x0]\n str w1, [x0]\n"
+                     " ldr w2, [x0, #2]\n hlt #0")
+    t = Tables(core)
+    identity(t)
+    t.map(DATA, DATA, AF | ATTR_DEVICE | AP_RW_EL1)  # RAM, mapped as Device
+    el1_mmu(core, t)
+    core.set_x(0, DATA)
+    ex = run_to_exception(core)
+    assert ex.b == esr(EC_DABORT_SAME, FSC_ALIGNMENT) and ex.c == CODE + 16
+
+
+def test_a_store_through_the_data_tlb_over_decoded_code_is_executed():
+    core = make_core("""
+        mov x9, #2
+    1:  mov x3, #1            // rewritten by the second store below
+        subs x9, x9, #1
+        b.eq 2f
+        ldr w6, [x4]
+        str w6, [x4]          // the same word: fills the data TLB
+        str w5, [x4]          // mov x3, #7, through the data TLB
+        dc cvau, x4
+        dsb nsh
+        ic iallu              // (this CPU's: IC IVAU is for every CPU, a machine's job)
+        dsb nsh
+        isb
+        b 1b
+    2:  hlt #0
+    """)
+    t = Tables(core)
+    identity(t)
+    el1_mmu(core, t)
+    core.set_x(4, CODE + 4)
+    core.set_x(5, int.from_bytes(assemble("mov x3, #7"), "little"))
+    assert core.run(100).kind == exits.HLT
+    assert core.x(3) == 7 and CODE in dtlb_pages(core)[1]
+
+
+def test_a_load_at_the_end_of_a_page_that_is_last_in_ram():
+    """A load near a page's end reads the bytes it needs, not 8 (the data TLB's reads
+    stop 8 bytes before the end; the MMU path takes the rest)."""
+    core = make_core("ldr w1, [x0]\n ldr w1, [x0]\n ldrb w2, [x0, #3]\n hlt #0")
+    t = Tables(core)
+    identity(t)
+    last = BASE + RAM - 0x1000
+    t.map(0x9000_0000, last)
+    el1_mmu(core, t)
+    core.load(last + 0xFFC, b"\x01\x02\x03\x04")
+    core.set_x(0, 0x9000_0FFC)
+    assert core.run(10).kind == exits.HLT
+    assert (core.x(1), core.x(2)) == (0x04030201, 4)

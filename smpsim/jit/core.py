@@ -108,6 +108,7 @@ class Core:
     @pan.setter
     def pan(self, on: bool) -> None:
         self.cpu[PAN_BIT] = int(bool(on))
+        mmu.refresh_context(self.cpu)
 
     def set_el(self, el: int, spsel: int = 1) -> None:
         """Move to `el` (banking the stack pointers as an exception entry would)."""

@@ -251,6 +251,7 @@ def exception_return(regs, cpu, nzcv):
         cpu[PAN_BIT] = (spsr >> np.uint64(22)) & U1
     if illegal:
         cpu[IL_BIT] = U1
+        mmu.refresh_context(cpu)  # (PAN may have changed; switch_stack does it otherwise)
     else:
         cpu[IL_BIT] = (spsr >> np.uint64(20)) & U1
         switch_stack(regs, cpu, target, spsel)

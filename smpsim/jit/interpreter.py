@@ -440,6 +440,10 @@ def _rare(regs, cpu, mem, page_slot, dec, row, op, nzcv, pc):
                                                           exc.EC_DABORT_SAME, iss, cpu[EXIT_A],
                                                           pc, nzcv)
         return k, nzcv, next_pc
+    elif op == ops.LDTR or op == ops.STTR:
+        k = ls.exec_unprivileged(regs, cpu, mem, page_slot, dec, row, op)
+        if k:
+            return k, nzcv, pc  # (a fault or an SP misalignment is taken by the loop)
     elif op == ops.CLREX:
         cpu[EXCL_VALID] = U0
     elif op == ops.BARRIER:

@@ -19,10 +19,11 @@ store-to-load order that TSO does not give.
 
 Record fields, by op (a "load info" is size_log2 | signed << 2 | to 32 bits << 3):
     LDR_IMM, STR*_IMM  D = Rt, N = base, M = written-back slot (N, or DISCARD), IMM = offset,
-                       X = load info (stores: size_log2) | unprivileged << 4,
+                       X = load info (stores: size_log2),
                        Y = address mask (all ones, or 0 for post-index: base + (IMM & Y))
     LDR_REG, STR_REG   D = Rt, N = base, M = index, X = load info, Y = option | shift << 3
     LDR_LIT            D = Rt, IMM = offset from PC, X = load info
+    LDTR, STTR         D = Rt, N = base, IMM = offset, X = load info (STTR: size_log2)
     LDP, STP           D = Rt, A = Rt2, N, M, IMM, Y as LDR_IMM, X = load info
     LDXR, LDAR         D = Rt, N = base, X = size_log2
     STXR               D = Rt, A = Rs (status), N = base, X = size_log2
@@ -49,7 +50,6 @@ from smpsim.jit.state import (CUR_EL, DISCARD, EXCL_ADDR, EXCL_HI, EXCL_LO, EXCL
 MODE_OFFSET, MODE_POST, MODE_PRE = 0, 1, 2
 LOAD_SIGNED = 4
 LOAD_TO_32 = 8
-UNPRIVILEGED = 16  # in the load info / store size of LDTR/STTR
 
 # --- decode -----------------------------------------------------------------------
 
@@ -80,14 +80,16 @@ def _addressing(Rn, mode):
 
 
 @jit
-def _single(size, opc, Rn, Rt, imm, mode, prefetch_allowed, unprivileged=0):
+def _single(size, opc, Rn, Rt, imm, mode, prefetch_allowed, unprivileged=False):
     kind, info = _kind(size, opc, prefetch_allowed)
     if kind < 0:
         return undefined()
     if kind == 2:
         return rec(ops.NOP)  # PRFM/PRFUM: a hint
     n, wb, amask = _addressing(Rn, mode)
-    info |= unprivileged
+    if unprivileged:
+        return rec(ops.STTR if kind == 0 else ops.LDTR, d=src_zr(Rt) if kind == 0 else dst_zr(Rt),
+                   n=n, imm=imm, x=info)
     if kind == 0:
         # one op per size: the size is then known where the store runs, with no branch on it
         return rec(ops.STRB_IMM + size, d=src_zr(Rt), n=n, m=wb, imm=imm, x=info, y=amask)
@@ -116,7 +118,7 @@ def LDST_pre(size, opc, imm9, Rn, Rt):
 
 @jit
 def LDST_unprivileged(size, opc, imm9, Rn, Rt):
-    return _single(size, opc, Rn, Rt, sign_extend(imm9, 9), MODE_OFFSET, False, UNPRIVILEGED)
+    return _single(size, opc, Rn, Rt, sign_extend(imm9, 9), MODE_OFFSET, False, True)
 
 
 @jit
@@ -304,10 +306,14 @@ def _read_translated(cpu, mem, addr, size_log2):
 def read_for_load(cpu, mem, addr, size_log2):
     """As `read`, but the value's bits above the access size may hold the next bytes of
     RAM: one 8-byte load serves every size without a branch on it (finish_load drops
-    the extra bytes). With translation on it does nothing and says NEEDS_MMU: the run
-    loop then runs the instruction again through exec_translated. (A call to the MMU
-    from here, never made when it is off, still cost the hot loop a third of its speed.)"""
+    the extra bytes). With translation on, only the data TLB is looked at (mmu.py); on
+    a miss it says NEEDS_MMU, and the run loop runs the instruction again through
+    exec_translated. (A call to the MMU from here, never made when it is off, cost the
+    hot loop a third of its speed.)"""
     if cpu[XL_ON] != U0:
+        hit = mmu.dtlb_read_offset(cpu, addr)
+        if hit >= 0:
+            return 0, hostmem.load64(mem, hit)
         return exits.NEEDS_MMU, U0
     off = ram_offset(cpu, addr, 8)
     if off >= 0:
@@ -317,10 +323,20 @@ def read_for_load(cpu, mem, addr, size_log2):
 
 @jit
 def write(cpu, mem, page_slot, dec, addr, size_log2, value):
-    """Exit kind or 0; NEEDS_MMU with translation on (as read_for_load)."""
+    """Exit kind or 0; with translation on, NEEDS_MMU on a data TLB miss (as
+    read_for_load)."""
+    nbytes = 1 << size_log2
     if cpu[XL_ON] != U0:
-        return exits.NEEDS_MMU
-    return write_physical(cpu, mem, page_slot, dec, addr, size_log2, value)
+        off = mmu.dtlb_write_offset(cpu, addr, nbytes)
+        if off < 0:
+            return exits.NEEDS_MMU
+    else:
+        off = ram_offset(cpu, addr, nbytes)
+        if off < 0:
+            return _device_write(cpu, addr, size_log2, value)
+    hostmem.store(mem, off, size_log2, value)  # (one copy of the store for both)
+    decode_cache.note_store(page_slot, dec, off, nbytes)
+    return 0
 
 
 @jit
@@ -445,21 +461,30 @@ def _store(cpu, mem, page_slot, dec, addr, size_log2, value, mmu_on):
 
 
 @jit
-def exec_translated(regs, cpu, mem, page_slot, dec, row, op, pc):
-    """The run loop's memory op at `row` again, with translation (after NEEDS_MMU).
-    LDTR/STTR at EL1, or at EL2 in the EL2&0 regime, access memory as EL0 would."""
-    if op >= ops.LDR_IMM and op <= ops.STRX_IMM and dec[row, F_X] & np.uint64(UNPRIVILEGED):
-        cur = cpu[CUR_EL]
-        if cur == U1 or (cur == np.uint64(2) and mmu.regime(cpu) == mmu.REGIME_EL20):
-            cpu[XL_UNPRIV] = U1
-            k = _exec_translated(regs, cpu, mem, page_slot, dec, row, op, pc)
-            cpu[XL_UNPRIV] = U0
-            return k
-    return _exec_translated(regs, cpu, mem, page_slot, dec, row, op, pc)
+def exec_unprivileged(regs, cpu, mem, page_slot, dec, row, op):
+    """LDTR*/STTR* (LDTR: D = Rt, N = base, IMM = offset, X = load info; STTR: X =
+    size_log2). At EL1, or at EL2 in the EL2&0 regime, with translation on they access
+    memory as EL0 would; otherwise they are LDR/STR (immediate offset)."""
+    if sp_misaligned(regs, cpu, dec, row):
+        return exits.SP_ALIGNMENT
+    addr = regs[dec[row, F_N]] + dec[row, F_IMM]
+    info = dec[row, F_X]
+    cur = cpu[CUR_EL]
+    as_el0 = cur == U1 or (cur == np.uint64(2) and mmu.regime(cpu) == mmu.REGIME_EL20)
+    cpu[XL_UNPRIV] = U1 if as_el0 else U0
+    if op == ops.LDTR:
+        kind, v = read(cpu, mem, addr, info & np.uint64(3))
+        if kind == 0:
+            regs[dec[row, F_D]] = finish_load(v, info)
+    else:
+        kind = write_any(cpu, mem, page_slot, dec, addr, info & np.uint64(3), regs[dec[row, F_D]])
+    cpu[XL_UNPRIV] = U0
+    return kind
 
 
 @jit
-def _exec_translated(regs, cpu, mem, page_slot, dec, row, op, pc):
+def exec_translated(regs, cpu, mem, page_slot, dec, row, op, pc):
+    """The run loop's memory op at `row` again, with translation (after NEEDS_MMU)."""
     if op == ops.LDR_IMM:
         return exec_LDR_IMM(regs, cpu, mem, dec, row, True)
     if op == ops.STRX_IMM:

@@ -35,8 +35,9 @@ import numpy as np
 
 from smpsim.jit import exits, translation
 from smpsim.jit.alu import U0, U1
-from smpsim.jit.compile import jit
-from smpsim.jit.state import (CUR_EL, FAULT_FAR, FAULT_IPA, FAULT_ISS, FAULT_TARGET, FEATURE_BITS,
+from smpsim.jit.compile import jit, jit_inline
+from smpsim.jit.state import (CUR_EL, DTLB_ENTRIES, DTLB_KEY, DTLB_READ, DTLB_WORDS, DTLB_WRITE,
+                              FAULT_FAR, FAULT_IPA, FAULT_ISS, FAULT_TARGET, FEATURE_BITS,
                               PAN_BIT, RAM_BASE, RAM_SIZE, SYSREG_BASE, TLB_BASE, TLB_ENTRIES,
                               TLB_WORDS, XL_CTX, XL_ON, XL_UNPRIV)
 from smpsim.jit.sysreg_table import FEATURES, HCR, storage_index
@@ -146,10 +147,89 @@ def context(cpu, r, stage2_allowed):
 
 @jit
 def refresh_context(cpu):
-    """XL_ON and XL_CTX for the current EL and registers."""
-    ctx = context(cpu, regime(cpu), True)
+    """XL_ON and XL_CTX for the current EL and registers; the data TLB goes when what
+    its entries were filled under changes (called after a change of PSTATE.PAN too)."""
+    r = regime(cpu)
+    ctx = context(cpu, r, True)
     cpu[XL_CTX] = ctx
     cpu[XL_ON] = U1 if ctx & (_S1_ON | _S2_ON) != U0 else U0
+    sctlr = cpu[_SCTLR1] if r == REGIME_EL10 else cpu[_SCTLR2]
+    key = ctx | (_KEY_EL0 if cpu[CUR_EL] == U0 else U0) | (_KEY_PAN if cpu[PAN_BIT] != U0 else U0) \
+        | (_KEY_ALIGN if sctlr & _SCTLR_A != U0 else U0)
+    if key != cpu[DTLB_KEY]:
+        cpu[DTLB_KEY] = key
+        dtlb_flush(cpu)
+
+
+# --- the data TLB of the run loop ---------------------------------------------------------
+# The run loop's loads and stores with translation on look here before anything else
+# (loads_stores.read_for_load and write): pages of RAM that the current EL may read, or
+# write, as Normal memory, by the VA's page number, direct mapped by its low bits. Word 0
+# of an entry is the page number inverted (a zeroed entry matches no address), word 1
+# where the page is in `mem`. Entries are filled from the TLB's (translate), hold for one
+# DTLB_KEY (the context, EL0 or not, PSTATE.PAN, SCTLR_ELx.A) and go with any TLB
+# invalidation: the data TLB never holds what the TLB would not.
+_KEY_EL0 = np.uint64(1 << 40)
+_KEY_PAN = np.uint64(1 << 41)
+_KEY_ALIGN = np.uint64(1 << 42)  # alignment checking on: nothing is filled
+_SCTLR_A = np.uint64(2)
+_DTLB_INDEX = np.uint64(DTLB_ENTRIES - 1)
+
+
+@jit_inline
+def _dtlb_index(vpn):
+    """The entry's first word, from the entry table's start: the page number's low bits
+    folded with the next ones (pages 256 KiB apart do not evict each other)."""
+    return np.int64((vpn ^ (vpn >> np.uint64(6))) & _DTLB_INDEX) * DTLB_WORDS
+
+
+@jit
+def dtlb_flush(cpu):
+    for i in range(2 * DTLB_ENTRIES):
+        cpu[DTLB_READ + i * DTLB_WORDS] = U0
+
+
+@jit_inline
+def dtlb_read_offset(cpu, va):
+    """Where in `mem` 8 bytes at `va` are (a load reads 8 bytes of its page at most), or
+    -1: a miss, or too near the end of the page."""
+    vpn = va >> np.uint64(12)
+    s = DTLB_READ + _dtlb_index(vpn)
+    in_page = va & _PAGE
+    if cpu[s] == ~vpn and in_page <= np.uint64(0x1000 - 8):
+        return np.int64(cpu[s + 1] + in_page)
+    return np.int64(-1)
+
+
+@jit_inline
+def dtlb_write_offset(cpu, va, nbytes):
+    """Where in `mem` a write of `nbytes` at `va` goes, or -1 (a miss, or it crosses
+    the page)."""
+    vpn = va >> np.uint64(12)
+    s = DTLB_WRITE + _dtlb_index(vpn)
+    in_page = va & _PAGE
+    if cpu[s] == ~vpn and in_page + np.uint64(nbytes) <= np.uint64(0x1000):
+        return np.int64(cpu[s + 1] + in_page)
+    return np.int64(-1)
+
+
+@jit
+def _dtlb_fill(cpu, va, entry, access, privileged, pan):
+    """The data TLB entry for `va` from its TLB entry, for reads or writes (each fills
+    its own: a copy loop's source and destination may share an index)."""
+    bits = np.int64(entry & _PAGE)
+    page = (entry & ~_PAGE) - cpu[RAM_BASE]
+    if bits & P_DEVICE or page >= cpu[RAM_SIZE] or cpu[RAM_SIZE] - page < np.uint64(0x1000) \
+            or cpu[DTLB_KEY] & _KEY_ALIGN != U0:
+        return
+    vpn = va >> np.uint64(12)
+    i = _dtlb_index(vpn)
+    if access != ACCESS_WRITE and _bits_allowed(bits, ACCESS_READ, privileged, pan):
+        cpu[DTLB_READ + i] = ~vpn
+        cpu[DTLB_READ + i + 1] = page
+    if access != ACCESS_READ and _bits_allowed(bits, ACCESS_WRITE, privileged, pan):
+        cpu[DTLB_WRITE + i] = ~vpn
+        cpu[DTLB_WRITE + i + 1] = page
 
 
 # --- the TLB ----------------------------------------------------------------------------
@@ -191,6 +271,7 @@ def _fill(cpu, va, ng, pa, bits, size_log2):
 def flush_all(cpu):
     for i in range(TLB_ENTRIES):
         cpu[TLB_BASE + i * TLB_WORDS + 1] = U0
+    dtlb_flush(cpu)
 
 
 # TLBI scopes (what system_registers passes)
@@ -228,6 +309,7 @@ def invalidate(cpu, scope, regime_of, match_vmid, vmid, va, asid, all_asids):
             if tag & _S2_ON == U0:
                 continue
         cpu[s + 1] = U0
+    dtlb_flush(cpu)  # (it cannot tell which of its entries came from those)
 
 
 # --- translation --------------------------------------------------------------------------
@@ -258,17 +340,22 @@ def translate(cpu, mem, va, nbytes, access):
     """(0, PA) or (exits.MMU_FAULT, 0) for an access of `nbytes` at `va` by the current
     EL (privileged above EL0) with translation on (cpu[XL_ON]); a fault's syndrome is in
     the FAULT_* words. The access must not cross a 4 KiB page (the caller splits)."""
-    privileged = cpu[CUR_EL] != U0 and cpu[XL_UNPRIV] == U0
+    unpriv = cpu[XL_UNPRIV] != U0
+    privileged = cpu[CUR_EL] != U0 and not unpriv
     pan = cpu[PAN_BIT] != U0
     entry = _lookup(cpu, va)
-    if entry != U0:
-        bits = np.int64(entry & _PAGE)
-        if _bits_allowed(bits, access, privileged, pan):
-            if bits & P_DEVICE and va & np.uint64(nbytes - 1) and access != ACCESS_EXEC:
-                return alignment_fault(cpu, va, access)
-            return 0, (entry & ~_PAGE) | (va & _PAGE)
-    k, pa, _ = walk_in(cpu, mem, va, nbytes, access, privileged, pan, cpu[XL_CTX], True)
-    return k, pa
+    bits = np.int64(entry & _PAGE)
+    if entry == U0 or not _bits_allowed(bits, access, privileged, pan):
+        # a miss, or an access the entry refuses: the walk finds the precise fault
+        k, pa, _ = walk_in(cpu, mem, va, nbytes, access, privileged, pan, cpu[XL_CTX], True)
+        if k or access == ACCESS_EXEC or unpriv:
+            return k, pa
+        entry = _lookup(cpu, va)  # (the walk filled it)
+    elif bits & P_DEVICE and va & np.uint64(nbytes - 1) and access != ACCESS_EXEC:
+        return alignment_fault(cpu, va, access)
+    if access != ACCESS_EXEC and not unpriv:
+        _dtlb_fill(cpu, va, entry, access, privileged, pan)
+    return 0, (entry & ~_PAGE) | (va & _PAGE)
 
 
 @jit

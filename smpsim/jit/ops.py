@@ -105,11 +105,13 @@ STLR = 94
 CAS = 95
 CASP = 96
 LD_ATOMIC = 97
+LDTR = 98  # LDTR*/STTR*: rare, so kept out of the run loop's data TLB path
+STTR = 99
 
 # marks the decode cache uses, never produced by the decoder
 CACHE_MARKERS = (NOT_DECODED, PAGE_END)
 
-COUNT = 98
+COUNT = 100
 
 _NAMES = {value: key for key, value in dict(globals()).items() if key.isupper() and isinstance(value, int) and key != "COUNT"}
 

@@ -121,7 +121,14 @@ TLB_WORDS = 4
 MAINT_PENDING = TLB_BASE + TLB_ENTRIES * TLB_WORDS
 XL_UNPRIV = MAINT_PENDING + 1  # 1 while an LDTR/STTR translates as an EL0 access (mmu.py)
 EXCL_PA = MAINT_PENDING + 2  # the physical address the exclusive monitor watches (for WFE)
-CPU_WORDS = MAINT_PENDING + 8
+# the data TLB of the run loop's loads and stores (mmu.py): what its entries were filled
+# under, then DTLB_ENTRIES entries for reads and as many for writes, DTLB_WORDS each
+DTLB_KEY = MAINT_PENDING + 3
+DTLB_ENTRIES = 64
+DTLB_WORDS = 2
+DTLB_READ = MAINT_PENDING + 8
+DTLB_WRITE = DTLB_READ + DTLB_ENTRIES * DTLB_WORDS
+CPU_WORDS = DTLB_WRITE + DTLB_ENTRIES * DTLB_WORDS
 
 
 def new_regs() -> np.ndarray:

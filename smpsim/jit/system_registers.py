@@ -271,6 +271,7 @@ def write_special(regs, cpu, entry, sp, value, nzcv):
         return 0, nzcv
     if sp == SP_PAN:
         cpu[PAN_BIT] = (value >> np.uint64(22)) & U1
+        mmu.refresh_context(cpu)  # (the data TLB's entries depend on it)
         return 0, nzcv
     if sp == SP_SP_EL0:
         cpu[SP_EL0_BANK] = value
@@ -526,6 +527,7 @@ def msr_immediate(regs, cpu, dec, row, nzcv, pc):
         return 0, nzcv, next_pc
     if field == 4 and exc.has(cpu, exc.F_PAN):  # PAN
         cpu[PAN_BIT] = crm & U1
+        mmu.refresh_context(cpu)
         return 0, nzcv, next_pc
     return TAKEN, nzcv, exc.undefined(regs, cpu, pc, nzcv)
 
