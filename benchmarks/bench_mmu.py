@@ -1,11 +1,12 @@
 """What translation costs the core: the same programs with the MMU off and on, side by
 side in one process (interleaved repetitions, medians), at EL1.
 
-    python -m benchmarks.bench_mmu [--reps N]
+    python -m benchmarks.bench_mmu [--reps N] [--no-unicorn]
 
 With the MMU on the code, data and tables are identity mapped through 4 KiB pages
-(TCR_EL1 T0SZ = 25: walks start at level 1), or through 2 MiB blocks. Figures are
-printed, never asserted.
+(TCR_EL1 T0SZ = 25: walks start at level 1), or through 2 MiB blocks. Unicorn (QEMU 5
+TCG) runs the same program on the same RAM image with the same translation registers,
+side by side. Figures are printed, never asserted.
 """
 
 from __future__ import annotations
@@ -110,6 +111,38 @@ def make(program: bytes, mode: str) -> Core:
     return core
 
 
+class UnicornRun:
+    """The same program, RAM image (tables included) and translation registers on
+    Unicorn (QEMU 5 TCG, MAX CPU, EL1), to set beside ours."""
+
+    _SYSREGS = {"MAIR_EL1": (3, 0, 10, 2, 0), "TCR_EL1": (3, 0, 2, 0, 2),
+                "TTBR0_EL1": (3, 0, 2, 0, 0), "SCTLR_EL1": (3, 0, 1, 0, 0)}
+
+    def __init__(self, core: Core, program: bytes, mode: str):
+        import unicorn
+        from unicorn import arm64_const as a
+        self.a = a
+        self.uc = unicorn.Uc(unicorn.UC_ARCH_ARM64, unicorn.UC_MODE_ARM)
+        self.uc.ctl_set_cpu_model(a.UC_CPU_ARM64_MAX)
+        self.uc.mem_map(BASE, RAM)
+        self.uc.mem_write(BASE, core.read(BASE, RAM))
+        if mode != "off":
+            for name, enc in self._SYSREGS.items():
+                self.uc.cpr_write(*enc, core.sysreg(name))
+        self.end = CODE + len(program) - 4  # the HLT: Unicorn stops in front of it
+
+    def run_once(self, trips: int, instructions: int) -> float:
+        uc, a = self.uc, self.a
+        uc.reg_write(a.UC_ARM64_REG_X9, trips)
+        uc.reg_write(a.UC_ARM64_REG_X21, DATA)
+        uc.reg_write(a.UC_ARM64_REG_X22, DATA + 0x10_0000)
+        t0 = time.perf_counter()
+        uc.emu_start(CODE, self.end)
+        dt = time.perf_counter() - t0
+        assert uc.reg_read(a.UC_ARM64_REG_PC) == self.end
+        return instructions / dt / 1e6
+
+
 def run_once(core: Core, trips: int) -> float:
     """MIPS of one run of `trips` outer iterations."""
     core.pc = CODE
@@ -126,6 +159,7 @@ def run_once(core: Core, trips: int) -> float:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--no-unicorn", action="store_true", help="leave Unicorn out")
     args = ap.parse_args(argv)
     modes = ("off", "4 KiB pages", "2 MiB blocks")
     print(f"the core at EL1, MMU off / on with identity maps; median MIPS over {args.reps} "
@@ -135,13 +169,30 @@ def main(argv: list[str] | None = None) -> int:
         cores = {m: make(program, m) for m in modes}
         for core in cores.values():
             run_once(core, 2)  # compiled code loaded, TLB warm
+        start = cores["off"].icount
+        run_once(cores["off"], 100)
+        instructions = cores["off"].icount - start  # (the same in every mode)
+        unicorns = {}
+        if not args.no_unicorn:
+            unicorns = {m: UnicornRun(cores[m], program, m) for m in modes}
+            for u in unicorns.values():
+                u.run_once(2, 0)  # translated blocks made, its TLB warm
         mips = {m: [] for m in modes}
+        uc_mips = {m: [] for m in unicorns}
         for _ in range(args.reps):
             for m in modes:
                 mips[m].append(run_once(cores[m], 100))
+                if m in unicorns:
+                    uc_mips[m].append(unicorns[m].run_once(100, instructions))
         med = {m: statistics.median(v) for m, v in mips.items()}
         cells = ", ".join(f"{m} {med[m]:.0f} ({med[m] / med['off']:.2f})" for m in modes)
-        print(f"  {name}: MIPS (ratio to off): {cells}")
+        print(f"  {name}\n    smpsim  MIPS (ratio to off): {cells}")
+        if unicorns:
+            uc_med = {m: statistics.median(v) for m, v in uc_mips.items()}
+            cells = ", ".join(f"{m} {uc_med[m]:.0f} ({uc_med[m] / uc_med['off']:.2f})"
+                              for m in modes)
+            ours = ", ".join(f"{m} {med[m] / uc_med[m]:.2f}x" for m in modes)
+            print(f"    Unicorn MIPS (ratio to off): {cells}\n    smpsim / Unicorn: {ours}")
     return 0
 
 

@@ -237,6 +237,7 @@ fail_prefix: .asciz "FAIL "
 got_text:    .asciz ": got 0x"
 want_text:   .asciz " want 0x"
 newline:     .asciz "\n"
+    .balign 8  // (read 8 bytes at once: with the MMU off, memory is Device and must be aligned)
 digits:      .ascii "123456789"
     .balign 4
 signed_words: .word -5, 17, 1234, -99999, 0, 1233

@@ -512,6 +512,8 @@ def par_fault(fsc, ptw=0, stage2=0):
     ("s1e1r", 0xC000_0000, par_fault(FSC_TRANSLATION | 1)),
     ("s1e1r", 0x9000_1000, par_ok(DATA + 0x3000, attr=0x00, sh=0b10)),  # Device
     ("s1e0w", 0x9000_2000, par_ok(DATA + 0x4000)),  # EL0 read/write
+    ("s1e1r", 0x9000_3000, par_ok(DATA + 0x5000, sh=0b00)),  # the descriptor's SH
+    ("s1e1r", 0x9000_4000, par_ok(DATA + 0x6000, sh=0b10)),
 ])
 def test_at_stage_1_writes_par_el1(op, va, expected):
     core = make_core(f"at {op}, x0\n hlt #0")
@@ -520,6 +522,8 @@ def test_at_stage_1_writes_par_el1(op, va, expected):
     t.map(0x9000_0000, DATA + 0x2000, NORMAL | AP_RO_EL1)
     t.map(0x9000_1000, DATA + 0x3000, AF | ATTR_DEVICE | AP_RW_EL1)
     t.map(0x9000_2000, DATA + 0x4000, NORMAL | AP_RW_ALL | UXN)
+    t.map(0x9000_3000, DATA + 0x5000, (NORMAL & ~SH_INNER) | AP_RW_EL1)  # Non-shareable
+    t.map(0x9000_4000, DATA + 0x6000, (NORMAL & ~SH_INNER) | 2 << 8 | AP_RW_EL1)  # Outer
     el1_mmu(core, t)
     core.set_x(0, va)
     assert core.run(10).kind == exits.HLT
@@ -535,7 +539,8 @@ def test_at_s12e1r_goes_through_stage_2_and_reports_a_stage_2_fault():
     s1.map(0x9000_1000, 0x5000_1000)
     s2 = Tables(core, start=TABLES + 0x10_0000)
     s2.map(CODE, CODE, S2_NORMAL | S2AP_RW, size=0x30_0000)
-    s2.map(0x5000_0000, DATA, S2_NORMAL | S2AP_RW)  # IPA -> PA; 0x5000_1000 unmapped
+    s2.map(0x5000_0000, DATA, (S2_NORMAL & ~SH_INNER) | 2 << 8 | S2AP_RW)  # IPA -> PA (Outer
+    # Shareable: it wins over stage 1's Inner); 0x5000_1000 unmapped
     core.set_sysreg("HCR_EL2", 1 << 31)
     core.set_sysreg("VTCR_EL2", VTCR)
     core.set_sysreg("VTTBR_EL2", s2.root | 1 << 48)
@@ -544,7 +549,7 @@ def test_at_s12e1r_goes_through_stage_2_and_reports_a_stage_2_fault():
     core.set_x(0, 0x9000_0040)
     core.set_x(3, 0x9000_1040)
     assert core.run(20).kind == exits.HLT
-    assert core.x(1) == par_ok(DATA)  # through both stages
+    assert core.x(1) == par_ok(DATA, sh=0b10)  # through both stages
     assert core.x(2) == par_ok(0x5000_0000)  # stage 1 only: the IPA
     assert core.x(4) == par_fault(FSC_TRANSLATION | 3, stage2=1)
 
@@ -702,3 +707,70 @@ def test_a_load_at_the_end_of_a_page_that_is_last_in_ram():
     core.set_x(0, 0x9000_0FFC)
     assert core.run(10).kind == exits.HLT
     assert (core.x(1), core.x(2)) == (0x04030201, 4)
+
+
+# --- alignment: Device memory with the MMU off, SCTLR_ELx.A -----------------------------
+
+MISALIGNED = [  # (program, x0 = the misaligned address it accesses, a store?)
+    ("ldr x1, [x0]", DATA + 4, False),
+    ("ldr w1, [x0, x2]", DATA + 2, False),   # x2 = 0
+    ("ldrh w1, [x0]", DATA + 1, False),
+    ("ldp w1, w3, [x0]", DATA + 2, False),
+    ("ldtr x1, [x0]", DATA + 1, False),
+    ("str x1, [x0]", DATA + 1, True),
+    ("str w1, [x0, x2]", DATA + 6, True),
+    ("stp x1, x3, [x0]", DATA + 8 + 4, True),
+    ("sttrh w1, [x0]", DATA + 3, True),
+]
+
+
+@pytest.mark.parametrize("insn, addr, store", MISALIGNED)
+def test_with_the_mmu_off_a_misaligned_data_access_is_an_alignment_fault(insn, addr, store):
+    """Stage 1 off: data accesses are to Device-nGnRnE memory (Arm ARM D8 "The effects of
+    disabling an address translation stage"), so they must be aligned."""
+    core = make_core(f"{insn}\n hlt #0")
+    core.set_sysreg("VBAR_EL1", CODE + 0x800)
+    core.set_x(0, addr)
+    core.set_x(2, 0)
+    before = core.read(DATA, 32)
+    ex = run_to_exception(core)
+    assert ex.b == esr(EC_DABORT_SAME, (WNR if store else 0) | FSC_ALIGNMENT)
+    assert (ex.c, ex.d) == (CODE, addr)
+    assert core.read(DATA, 32) == before
+
+
+@pytest.mark.parametrize("insn, addr, store", MISALIGNED)
+def test_with_the_mmu_on_misaligned_accesses_to_normal_memory_work_unless_sctlr_a(insn, addr,
+                                                                                   store):
+    core = make_core(f"{insn}\n {insn}\n hlt #0")  # (twice: the second through the data TLB)
+    t = Tables(core)
+    identity(t)
+    t.map(DATA, DATA, NORMAL | AP_RW_ALL | UXN)  # (EL0 data: LDTR/STTR may use it)
+    el1_mmu(core, t)
+    core.set_x(0, addr)
+    core.set_x(2, 0)
+    assert core.run(10).kind == exits.HLT
+    core.set_sysreg("SCTLR_EL1", core.sysreg("SCTLR_EL1") | 1 << 1)  # A: alignment checks
+    core.pc = CODE
+    ex = run_to_exception(core)
+    assert ex.b == esr(EC_DABORT_SAME, (WNR if store else 0) | FSC_ALIGNMENT)
+    assert (ex.c, ex.d) == (CODE, addr)
+
+
+def test_an_aligned_access_with_the_mmu_off_reaches_ram_and_devices_as_before():
+    core = make_core("ldr x1, [x0]\n str w1, [x0, #12]\n ldrh w3, [x0, #14]\n hlt #0")
+    core.load(DATA, struct.pack("<Q", 0x1122_3344_5566_7788))
+    core.set_x(0, DATA)
+    assert core.run(10).kind == exits.HLT
+    assert (core.x(1), core.x(3)) == (0x1122_3344_5566_7788, 0x5566)
+
+
+def test_with_the_mmu_off_an_address_beyond_the_pa_size_is_an_address_size_fault():
+    """Stage 1 off: the PA is the VA, and one beyond ID_AA64MMFR0_EL1.PARange is an
+    Address size fault at level 0 (DFSC 0b000000), before any alignment fault."""
+    core = make_core("str w1, [x0]\n hlt #0")
+    core.set_sysreg("VBAR_EL1", CODE + 0x800)
+    pa_bits = {0: 32, 1: 36, 2: 40, 3: 42, 4: 44, 5: 48, 6: 52}[core.sysreg("ID_AA64MMFR0_EL1") & 0xF]
+    core.set_x(0, (1 << pa_bits) + 2)
+    ex = run_to_exception(core)
+    assert ex.b == esr(EC_DABORT_SAME, WNR | 0b000000) and ex.d == (1 << pa_bits) + 2

@@ -51,10 +51,10 @@ AF = 1 << 10
 
 
 def leaf(oa, level, *, attrindx=0, ap=0, af=1, ng=0, uxn=0, pxn=0, xn=0, s2ap=0,
-         memattr=0):
+         memattr=0, sh=0):
     """A block (levels 1, 2) or page (level 3) descriptor; stage 2 fields by name."""
     d = oa | (PAGE if level == 3 else BLOCK) | (attrindx << 2) | (ap << 6) | (af << 10) \
-        | (ng << 11) | (pxn << 53) | (uxn << 54)
+        | (ng << 11) | (pxn << 53) | (uxn << 54) | (sh << 8)
     return d | (xn << 53) | (s2ap << 6) | (memattr << 2)
 
 
@@ -122,7 +122,7 @@ def s1(mem, va, ttbr0=0, ttbr1=0, *, t0sz=16, t1sz=16, epd0=0, epd1=0, tbi0=0, t
     r = tr.walk_stage1(mem, U(RAM_BASE), U(RAM_SIZE), U(va), U(ttbr0), U(ttbr1), U(t0sz),
                        U(t1sz), U(epd0), U(epd1), U(tbi0), U(tbi1), U(two_ranges),
                        U(oa_bits))
-    keys = ("fsc", "level", "oa", "attrindx", "ap", "uxn", "pxn", "af", "ng", "s1ptw",
+    keys = ("fsc", "level", "oa", "attrindx", "ap", "uxn", "pxn", "sh", "ng", "s1ptw",
             "fault_ipa")
     return dict(zip(keys, (int(x) for x in r)))
 
@@ -141,12 +141,12 @@ def test_s1_leaf_at_each_level(t0sz, level, size):
     va = ((1 << inputsize) - 1) & 0x0000_7F5A_5A5A_5A5A  # every level's index non-zero
     oa = 0x0000_8765_4000_0000 & ~(size - 1) & ((1 << 48) - 1)
     t.map(root, va, inputsize, start, level,
-          leaf(oa, level, attrindx=5, ap=0b11, ng=1, uxn=1, pxn=0))
+          leaf(oa, level, attrindx=5, ap=0b11, ng=1, uxn=1, pxn=0, sh=0b11))
     r = s1(mem, va, ttbr, t0sz=t0sz)
     assert r["fsc"] == NO_FAULT
     assert r["level"] == level
     assert r["oa"] == oa | (va & (size - 1))
-    assert (r["attrindx"], r["ap"], r["uxn"], r["pxn"], r["af"], r["ng"]) == (5, 3, 1, 0, 1, 1)
+    assert (r["attrindx"], r["ap"], r["uxn"], r["pxn"], r["sh"], r["ng"]) == (5, 3, 1, 0, 3, 1)
     assert r["s1ptw"] == 0
 
 
@@ -429,7 +429,7 @@ def test_s1_one_range_permissions(ap):
 def s2(mem, ipa, vttbr, *, t0sz, sl0, oa_bits=48, pamax=48):
     r = tr.walk_stage2(mem, U(RAM_BASE), U(RAM_SIZE), U(ipa), U(vttbr), U(t0sz), U(sl0),
                        U(oa_bits), U(pamax))
-    keys = ("fsc", "level", "oa", "memattr", "s2ap", "xn", "af")
+    keys = ("fsc", "level", "oa", "memattr", "s2ap", "xn", "sh")
     return dict(zip(keys, (int(x) for x in r)))
 
 
@@ -452,10 +452,10 @@ def test_s2_start_levels_and_concatenation(t0sz, sl0, start, concat):
             continue
         oa = 0x0000_0012_3400_0000 & ~(size - 1)
         t.map(root, ipa, inputsize, start, level,
-              leaf(oa, level, s2ap=0b11, memattr=0xF, xn=0b10))
+              leaf(oa, level, s2ap=0b11, memattr=0xF, xn=0b10, sh=0b10))
         r = s2(mem, ipa, vttbr | (0x55 << 48), t0sz=t0sz, sl0=sl0)
         assert (r["fsc"], r["level"], r["oa"]) == (NO_FAULT, level, oa | (ipa & (size - 1)))
-        assert (r["memattr"], r["s2ap"], r["xn"], r["af"]) == (0xF, 3, 0b10, 1)
+        assert (r["memattr"], r["s2ap"], r["xn"], r["sh"]) == (0xF, 3, 0b10, 0b10)
     # above the IPA size: level 0 translation fault
     r = s2(mem, ipa | (1 << inputsize), vttbr, t0sz=t0sz, sl0=sl0)
     assert (r["fsc"], r["level"]) == (DFSC["translation", 0], 0)
@@ -565,7 +565,7 @@ def s12(mem, va, ttbr0, vttbr, **kw):
     r = tr.walk_stage1_s2(mem, U(RAM_BASE), U(RAM_SIZE), U(va), U(ttbr0), U(0), U(16),
                           U(16), U(0), U(0), U(0), U(0), U(1), U(48), True, U(vttbr),
                           U(24), U(1), U(kw.get("v_oa_bits", 48)), U(48))
-    keys = ("fsc", "level", "oa", "attrindx", "ap", "uxn", "pxn", "af", "ng", "s1ptw",
+    keys = ("fsc", "level", "oa", "attrindx", "ap", "uxn", "pxn", "sh", "ng", "s1ptw",
             "fault_ipa")
     return dict(zip(keys, (int(x) for x in r)))
 

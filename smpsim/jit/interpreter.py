@@ -312,11 +312,12 @@ def _loop(regs, cpu, mem, page_slot, slot_page, dec, budget):
         pc = pc + np.uint64(4)
         count += 1
 
-    if kind == exits.MMU_FAULT:  # a load/store's translation faulted: it does not retire
+    if kind == exits.MMU_FAULT:  # a load/store's translation (or alignment) faulted
         insn = U0  # (its syndrome may describe the access: ISV)
         if base_row != force_row and pc - page_va < np.uint64(1 << PAGE_SHIFT):
             insn = np.uint64(hostmem.load32(mem, page_off + (pc - page_va)))
         pc = _take_mmu_fault(regs, cpu, pc, nzcv, insn)
+        count += 1  # (counted, as every other exception-taking instruction is)
         kind = exits.EXCEPTION if cpu[STOP_ON_EXCEPTION] != U0 else sysregs.RECHECK
     if kind == exits.SP_ALIGNMENT:  # a load/store found SP misaligned: it faults
         pc = exc.take_sync(regs, cpu, exc.sync_target(cpu), exc.EC_SP_ALIGNMENT, 0, -1, pc,

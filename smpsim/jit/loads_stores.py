@@ -1,8 +1,10 @@
 """Arm ARM C4.1.88 Loads and Stores (general-purpose registers): decode and execute.
 
-Guest addresses are translated by the MMU when it is on (mmu.py; one test when it is
-off); a physical address in RAM is `mem`, every other one a device, reached through an
-MMIO exit (exits.py describes the replay protocol).
+Guest addresses are translated by the MMU when it is on (mmu.py: the run loop looks at
+its data TLB first). When it is off, data accesses are to Device-nGnRnE memory, so a
+misaligned one is an Alignment fault (as is any with SCTLR_ELx.A set). A physical
+address in RAM is `mem`, every other one a device, reached through an MMIO exit
+(exits.py describes the replay protocol).
 
 The exclusive monitor is value based, as in QEMU: LDXR records the address, size and
 the value it read; STXR succeeds when the monitor is still armed for that address and
@@ -276,11 +278,8 @@ def _split_read(cpu, mem, addr, nbytes):
 
 
 @jit
-def read(cpu, mem, addr, size_log2):
-    """(exit kind or 0, value zero-extended)."""
-    if cpu[XL_ON] != U0:  # (out of line: the MMU-off path stays small enough to inline)
-        return _read_translated(cpu, mem, addr, size_log2)
-    return _read_physical(cpu, mem, addr, size_log2)
+def _misaligned(addr, size_log2):
+    return addr & ((U1 << np.uint64(size_log2)) - U1) != U0
 
 
 @jit
@@ -292,8 +291,17 @@ def _read_physical(cpu, mem, addr, size_log2):
 
 
 @jit
-def _read_translated(cpu, mem, addr, size_log2):
+def read(cpu, mem, addr, size_log2):
+    """(exit kind or 0, value zero-extended) of any read: through the MMU, or with
+    translation off checked as to Device memory (mmu.untranslated)."""
     nbytes = 1 << size_log2
+    if _misaligned(addr, size_log2) and mmu.alignment_checked(cpu):
+        return mmu.alignment_fault(cpu, addr, mmu.ACCESS_READ)
+    if cpu[XL_ON] == U0:
+        k, _ = mmu.untranslated(cpu, addr, nbytes, mmu.ACCESS_READ)
+        if k:
+            return k, U0
+        return _read_physical(cpu, mem, addr, size_log2)
     if _crosses_page(addr, nbytes):
         return _split_read(cpu, mem, addr, nbytes)
     k, pa = mmu.translate(cpu, mem, addr, nbytes, mmu.ACCESS_READ)
@@ -311,14 +319,16 @@ def read_for_load(cpu, mem, addr, size_log2):
     exec_translated. (A call to the MMU from here, never made when it is off, cost the
     hot loop a third of its speed.)"""
     if cpu[XL_ON] != U0:
-        hit = mmu.dtlb_read_offset(cpu, addr)
-        if hit >= 0:
-            return 0, hostmem.load64(mem, hit)
-        return exits.NEEDS_MMU, U0
-    off = ram_offset(cpu, addr, 8)
+        off = mmu.dtlb_read_offset(cpu, addr)
+    else:
+        off = ram_offset(cpu, addr, 8)
+        if _misaligned(addr, size_log2):
+            off = np.int64(-1)
     if off >= 0:
         return 0, hostmem.load64(mem, off)
-    return _read_physical(cpu, mem, addr, size_log2)
+    # a data TLB miss; with the MMU off a device, a misaligned access (a fault: Device
+    # memory) or the last bytes of RAM: all through exec_translated
+    return exits.NEEDS_MMU, U0
 
 
 @jit
@@ -328,23 +338,15 @@ def write(cpu, mem, page_slot, dec, addr, size_log2, value):
     nbytes = 1 << size_log2
     if cpu[XL_ON] != U0:
         off = mmu.dtlb_write_offset(cpu, addr, nbytes)
-        if off < 0:
-            return exits.NEEDS_MMU
     else:
         off = ram_offset(cpu, addr, nbytes)
-        if off < 0:
-            return _device_write(cpu, addr, size_log2, value)
+        if _misaligned(addr, size_log2):
+            off = np.int64(-1)
+    if off < 0:  # as in read_for_load
+        return exits.NEEDS_MMU
     hostmem.store(mem, off, size_log2, value)  # (one copy of the store for both)
     decode_cache.note_store(page_slot, dec, off, nbytes)
     return 0
-
-
-@jit
-def write_any(cpu, mem, page_slot, dec, addr, size_log2, value):
-    """A write, translated when translation is on (for the paths off the run loop)."""
-    if cpu[XL_ON] != U0:
-        return _write_translated(cpu, mem, page_slot, dec, addr, size_log2, value)
-    return write_physical(cpu, mem, page_slot, dec, addr, size_log2, value)
 
 
 @jit
@@ -367,8 +369,17 @@ def _device_write(cpu, addr, size_log2, value):
 
 
 @jit
-def _write_translated(cpu, mem, page_slot, dec, addr, size_log2, value):
+def write_any(cpu, mem, page_slot, dec, addr, size_log2, value):
+    """Exit kind or 0 for any write (as `read`)."""
     nbytes = 1 << size_log2
+    if _misaligned(addr, size_log2) and mmu.alignment_checked(cpu):
+        k, _ = mmu.alignment_fault(cpu, addr, mmu.ACCESS_WRITE)
+        return k
+    if cpu[XL_ON] == U0:
+        k, _ = mmu.untranslated(cpu, addr, nbytes, mmu.ACCESS_WRITE)
+        if k:
+            return k
+        return write_physical(cpu, mem, page_slot, dec, addr, size_log2, value)
     if _crosses_page(addr, nbytes):
         return _split_write(cpu, mem, page_slot, dec, addr, nbytes, value)
     k, pa = mmu.translate(cpu, mem, addr, nbytes, mmu.ACCESS_WRITE)
@@ -449,14 +460,14 @@ def _load(cpu, mem, addr, size_log2, mmu_on):
     """The executors' load: the run loop's (MMU off, else NEEDS_MMU) or, in
     exec_translated, through the MMU. `mmu_on` is a constant wherever this is inlined."""
     if mmu_on:
-        return _read_translated(cpu, mem, addr, size_log2)
+        return read(cpu, mem, addr, size_log2)
     return read_for_load(cpu, mem, addr, size_log2)
 
 
 @jit_inline
 def _store(cpu, mem, page_slot, dec, addr, size_log2, value, mmu_on):
     if mmu_on:
-        return _write_translated(cpu, mem, page_slot, dec, addr, size_log2, value)
+        return write_any(cpu, mem, page_slot, dec, addr, size_log2, value)
     return write(cpu, mem, page_slot, dec, addr, size_log2, value)
 
 

@@ -184,6 +184,29 @@ def _dtlb_index(vpn):
 
 
 @jit
+def alignment_checked(cpu):
+    """SCTLR_ELx.A of the current regime: every data access must be aligned (checked
+    before translation, as an alignment fault that does not depend on the memory type)."""
+    return cpu[DTLB_KEY] & _KEY_ALIGN != U0
+
+
+@jit
+def untranslated(cpu, va, nbytes, access):
+    """(0, PA) or (exits.MMU_FAULT, 0) for a data access with translation off (XL_ON =
+    0): the PA is the VA, an Address size fault beyond the PA size, and the memory is
+    Device-nGnRnE (Arm ARM D8, "The effects of disabling an address translation
+    stage"), so a misaligned access is an Alignment fault. (QEMU 7.2, the one Debian
+    ships, and Unicorn perform misaligned accesses with the MMU off.)"""
+    mmfr0 = cpu[_MMFR0] & np.uint64(0xF)
+    if va >> np.uint64(translation.pa_size_bits(mmfr0, mmfr0)):
+        return _set_fault(cpu, _s1_target(cpu), translation.FSC_ADDRESS_SIZE, access, False, va,
+                          False, U0)
+    if va & np.uint64(nbytes - 1):
+        return alignment_fault(cpu, va, access)
+    return 0, va
+
+
+@jit
 def dtlb_flush(cpu):
     for i in range(2 * DTLB_ENTRIES):
         cpu[DTLB_READ + i * DTLB_WORDS] = U0
@@ -347,7 +370,7 @@ def translate(cpu, mem, va, nbytes, access):
     bits = np.int64(entry & _PAGE)
     if entry == U0 or not _bits_allowed(bits, access, privileged, pan):
         # a miss, or an access the entry refuses: the walk finds the precise fault
-        k, pa, _ = walk_in(cpu, mem, va, nbytes, access, privileged, pan, cpu[XL_CTX], True)
+        k, pa, _, _ = walk_in(cpu, mem, va, nbytes, access, privileged, pan, cpu[XL_CTX], True)
         if k or access == ACCESS_EXEC or unpriv:
             return k, pa
         entry = _lookup(cpu, va)  # (the walk filled it)
@@ -426,8 +449,9 @@ def alignment_fault(cpu, va, access):
 @jit
 def walk_in(cpu, mem, va, nbytes, access, privileged, pan, ctx, fill):
     """Translate through the tables for the context `ctx` (XL_CTX layout): (0, PA, the
-    memory attribute as MAIR encodes it) or (exits.MMU_FAULT, 0, 0) with the FAULT_*
-    words set; on success the TLB gets the entry when `fill`."""
+    memory attribute as MAIR encodes it, the shareability as SH encodes it) or
+    (exits.MMU_FAULT, 0, 0, 0) with the FAULT_* words set; on success the TLB gets the
+    entry when `fill`."""
     r = np.int64((ctx >> np.uint64(32)) & np.uint64(3))
     s1 = ctx & _S1_ON != U0
     s2 = ctx & _S2_ON != U0
@@ -443,7 +467,8 @@ def walk_in(cpu, mem, va, nbytes, access, privileged, pan, ctx, fill):
     size_log2 = 12
     bits = P_PRIV_R | P_PRIV_W | P_PRIV_X | P_USER_R | P_USER_W | P_USER_X
     device = True  # (data accesses with stage 1 off are Device-nGnRnE, but with
-    attr = U0  # HCR_EL2.DC: Normal write-back)
+    attr = U0  # HCR_EL2.DC: Normal write-back, Non-shareable)
+    sh = U0
     if ctx & _DC_ON != U0:
         device = False
         attr = np.uint64(0xFF)
@@ -458,14 +483,14 @@ def walk_in(cpu, mem, va, nbytes, access, privileged, pan, ctx, fill):
             t0sz, tbi0, ips = translation.tcr_el2_fields(tcr)
             t1sz, epd0, epd1, tbi1 = U0, U0, U0, U0
         oa = translation.pa_size_bits(ips, cpu[_MMFR0] & np.uint64(0xF))
-        (fsc, level, out, attrindx, ap, uxn, pxn, _, ngb, s1ptw,
+        (fsc, level, out, attrindx, ap, uxn, pxn, sh, ngb, s1ptw,
          fault_ipa) = translation.walk_stage1_s2(mem, ram_base, ram_size, va, t_lo, t_hi, t0sz,
                                                   t1sz, epd0, epd1, tbi0, tbi1, two_ranges, oa,
                                                   s2, vttbr, vt0sz, vsl0, v_oa, pamax)
         if fsc != translation.NO_FAULT:
             if s1ptw:  # a stage 2 fault on a table access of the stage 1 walk
-                return _fault3(_set_fault(cpu, 2, fsc, access, True, va, True, fault_ipa))
-            return _fault3(_set_fault(cpu, target1, fsc, access, False, va, False, U0))
+                return _walk_fault(_set_fault(cpu, 2, fsc, access, True, va, True, fault_ipa))
+            return _walk_fault(_set_fault(cpu, target1, fsc, access, False, va, False, U0))
         wxn = (sctlr & _SCTLR_WXN) != U0
         # the stage 1 permissions for every kind of access, as bits
         bits = 0
@@ -485,21 +510,21 @@ def walk_in(cpu, mem, va, nbytes, access, privileged, pan, ctx, fill):
         fperm = translation.s1_permission_fault(ap, uxn, pxn, two_ranges, access, privileged,
                                                 wxn, pan, level)
         if fperm != translation.NO_FAULT:
-            return _fault3(_set_fault(cpu, target1, fperm, access, False, va, False, U0))
+            return _walk_fault(_set_fault(cpu, target1, fperm, access, False, va, False, U0))
     else:
         ipa = va
         if va >> np.uint64(pamax):  # stage 1 off: an address beyond the PA size
-            return _fault3(_set_fault(cpu, target1, translation.FSC_ADDRESS_SIZE, access,
+            return _walk_fault(_set_fault(cpu, target1, translation.FSC_ADDRESS_SIZE, access,
                                       False, va, False, U0))
     if s2:
-        f2, l2, pa, memattr, s2ap, xn, _ = translation.walk_stage2(mem, ram_base, ram_size, ipa,
+        f2, l2, pa, memattr, s2ap, xn, sh2 = translation.walk_stage2(mem, ram_base, ram_size, ipa,
                                                                    vttbr, vt0sz, vsl0, v_oa,
                                                                    pamax)
         if f2 != translation.NO_FAULT:
-            return _fault3(_set_fault(cpu, 2, f2, access, False, va, True, ipa))
+            return _walk_fault(_set_fault(cpu, 2, f2, access, False, va, True, ipa))
         f2 = translation.s2_permission_fault(s2ap, xn, access, not privileged, False, l2)
         if f2 != translation.NO_FAULT:
-            return _fault3(_set_fault(cpu, 2, f2, access, False, va, True, ipa))
+            return _walk_fault(_set_fault(cpu, 2, f2, access, False, va, True, ipa))
         s2bits = 0
         for acc in range(3):
             for priv in range(2):
@@ -511,20 +536,37 @@ def walk_in(cpu, mem, va, nbytes, access, privileged, pan, ctx, fill):
             device = True
             attr = U0
         size_log2 = min(size_log2, 12 + 9 * (3 - np.int64(l2)))
+        sh = _combined_shareability(sh, sh2)
     else:
         pa = ipa
     if device:
         bits |= P_DEVICE
         if va & np.uint64(nbytes - 1) and access != ACCESS_EXEC:
-            return _fault3(alignment_fault(cpu, va, access))
+            return _walk_fault(alignment_fault(cpu, va, access))
     if fill:
         _fill(cpu, va, ng, pa, bits, size_log2)
-    return 0, pa, attr
+    if device or attr == np.uint64(0x44):  # Device and Normal Non-cacheable: Outer Shareable
+        sh = _OUTER_SHAREABLE
+    return 0, pa, attr, sh
+
+
+_OUTER_SHAREABLE = np.uint64(0b10)
+_INNER_SHAREABLE = np.uint64(0b11)
 
 
 @jit
-def _fault3(status):
-    return status[0], U0, U0
+def _combined_shareability(sh1, sh2):
+    """Of the two stages' SH: the more shareable one (Outer, then Inner, then Non)."""
+    if sh1 == _OUTER_SHAREABLE or sh2 == _OUTER_SHAREABLE:
+        return _OUTER_SHAREABLE
+    if sh1 == _INNER_SHAREABLE or sh2 == _INNER_SHAREABLE:
+        return _INNER_SHAREABLE
+    return U0
+
+
+@jit
+def _walk_fault(status):
+    return status[0], U0, U0, U0
 
 
 # --- AT: address translation instructions ------------------------------------------------
@@ -540,8 +582,9 @@ def at(cpu, mem, va, what):
     HCR_EL2.VM is set; S1E2* in the EL2 or EL2&0 regime. AT_EL0: as an EL0 access; the
     S1E1 forms ignore PSTATE.PAN (they are not the *P forms). Nothing is cached.
     PAR on success: PA, ATTR (the MAIR encoding; 0x00 when the result is Device), SH
-    (0b10 for Device, else 0b11: the descriptor's SH is not kept), NS = 1 (no Secure
-    state: what QEMU reports); on a fault F = 1 with FST, PTW and S."""
+    (the descriptors', the more shareable of two stages; Outer Shareable for Device
+    and Normal Non-cacheable memory), NS = 1 (no Secure state: what QEMU reports); on a
+    fault F = 1 with FST, PTW and S."""
     h = cpu[_HCR_W] if cpu[FEATURE_BITS] & _F_EL2 != U0 else U0
     e2h = h & _HCR_E2H != U0
     if what & AT_EL2 or (e2h and h & _HCR_TGE != U0 and cpu[CUR_EL] == np.uint64(2)):
@@ -550,14 +593,12 @@ def at(cpu, mem, va, what):
         r = REGIME_EL10
     ctx = context(cpu, r, what & AT_STAGE2 != 0)
     access = ACCESS_WRITE if what & AT_WRITE else ACCESS_READ
-    k, pa, attr = walk_in(cpu, mem, va, 1, access, what & AT_EL0 == 0, False, ctx, False)
+    k, pa, attr, sh = walk_in(cpu, mem, va, 1, access, what & AT_EL0 == 0, False, ctx, False)
     if k:
         iss = cpu[FAULT_ISS]
         stage2 = cpu[FAULT_IPA] & FAULT_STAGE2 != U0
         return (U1 | ((iss & np.uint64(0x3F)) << U1)
                 | ((iss >> np.uint64(7)) & U1) << np.uint64(8)  # PTW: S1PTW
                 | (U1 << np.uint64(9) if stage2 else U0) | (U1 << np.uint64(11)))
-    device = attr & np.uint64(0xF0) == U0
-    sh = np.uint64(2) if device or attr == np.uint64(0x44) else np.uint64(3)
     return (pa & np.uint64(0x0000_FFFF_FFFF_F000)) | (attr << np.uint64(56)) \
         | (sh << np.uint64(7)) | (U1 << np.uint64(9))

@@ -120,9 +120,10 @@ def walk_stage2(mem, ram_base, ram_size, ipa, vttbr, t0sz, sl0, oa_bits, pamax_b
     """Walk the stage 2 tables for `ipa` (VTTBR_EL2, VTCR_EL2 T0SZ/SL0 and the output
     size from its PS, see pa_size_bits; `pamax_bits` is the implemented PA size).
 
-    Returns (fsc, level, oa, memattr, s2ap, xn, af): fsc is NO_FAULT or a DFSC; level the
+    Returns (fsc, level, oa, memattr, s2ap, xn, sh): fsc is NO_FAULT or a DFSC; level the
     level of the leaf or of the fault; memattr descriptor bits [5:2]; s2ap bits [7:6]
-    (bit 0 read, bit 1 write); xn bits [54:53]; af bit 10.
+    (bit 0 read, bit 1 write); xn bits [54:53]; sh bits [9:8] (a leaf's AF is 1: 0
+    is a fault).
     """
     t0sz = np.int64(t0sz)
     sl0 = np.int64(sl0)
@@ -175,7 +176,7 @@ def walk_stage2(mem, ram_base, ram_size, ipa, vttbr, t0sz, sl0, oa_bits, pamax_b
             return FSC_ACCESS_FLAG + lv, lv, _U0, _U0, _U0, _U0, _U0
         return (NO_FAULT, lv, (out & ~size_mask) | (ipa & size_mask),
                 (desc >> np.uint64(2)) & np.uint64(0xF), (desc >> np.uint64(6)) & _U3,
-                (desc >> np.uint64(53)) & _U3, _U1)
+                (desc >> np.uint64(53)) & _U3, (desc >> np.uint64(8)) & _U3)
 
 
 @jit
@@ -218,12 +219,13 @@ def walk_stage1_s2(mem, ram_base, ram_size, va, ttbr0, ttbr1, t0sz, t1sz, epd0, 
     with ttbr1/t1sz/epd1/tbi1 unused), `two_ranges` (EL1&0, EL2&0), `oa_bits` from
     pa_size_bits.
 
-    Returns (fsc, level, oa, attrindx, ap, uxn, pxn, af, ng, s1ptw, fault_ipa): fsc is
+    Returns (fsc, level, oa, attrindx, ap, uxn, pxn, sh, ng, s1ptw, fault_ipa): fsc is
     NO_FAULT or a DFSC (a stage 2 one when s1ptw is 1, for the IPA fault_ipa, the
     HPFAR_EL2 address); level that of the leaf or of the fault; oa the output address; ap
     AP[2:1] (bit 1 AP[2], bit 0 AP[1]), uxn (XN in a one-range regime) and pxn with the
     table descriptors' APTable/UXNTable/PXNTable applied (Arm ARM "Hierarchical
-    control of data access permissions"); af; ng (0 in a one-range regime, where nG is RES0).
+    control of data access permissions"); sh, the leaf's SH[1:0] (its AF is 1: 0 is a
+    fault); ng (0 in a one-range regime, where nG is RES0).
     """
     # VA range selection by bit 55 in two-range regimes (AArch64.GetVARange)
     upper = two_ranges != 0 and (va >> _BIT55) & _U1 != _U0
@@ -300,7 +302,8 @@ def walk_stage1_s2(mem, ram_base, ram_size, va, ttbr0, ttbr1, t0sz, t1sz, epd0, 
             pxn = _U0
             ng = _U0
         return (np.int64(NO_FAULT), lv, (out & ~size_mask) | (va & size_mask),
-                (desc >> np.uint64(2)) & _U7, ap, uxn, pxn, _U1, ng, _U0, _U0)
+                (desc >> np.uint64(2)) & _U7, ap, uxn, pxn, (desc >> np.uint64(8)) & _U3, ng,
+                _U0, _U0)
 
 
 @jit
