@@ -79,15 +79,34 @@ def _cmd_run(args: argparse.Namespace) -> int:
         from smpsim.bootctl import machine
 
         res = machine.run(topo, image_path=args.kernel, timeout=args.timeout,
-                          run_dir=args.run_dir, argv=sys.argv[1:])
+                          run_dir=args.run_dir, argv=sys.argv[1:], cmdline=args.append,
+                          dtb_path=args.dtb)
         where = f" (run directory {res.run_dir})" if res.run_dir else ""
         print(f"smpsim: {res.reason}; {res.seconds:.2f} s{where}", file=sys.stderr)
         return res.status
-    out = runner.run(topo, image_path=args.kernel, timeout=args.timeout)
+    out = runner.run(topo, image_path=args.kernel, timeout=args.timeout, cmdline=args.append,
+                     dtb_path=args.dtb)
     mips = out.instructions / out.seconds / 1e6 if out.seconds > 0 else 0.0
     print(f"smpsim: {out.reason}; {out.instructions} instructions in {out.seconds:.2f} s "
           f"({mips:.0f} MIPS)", file=sys.stderr)
     return out.status
+
+
+def _cmd_dtb(args: argparse.Namespace) -> int:
+    from smpsim.bootctl import devicetree
+
+    topo = _load_topology(args.topology)
+    if topo is None:
+        return 2
+    blob = devicetree.for_topology(topo, args.append)
+    try:
+        pathlib.Path(args.output).write_bytes(blob)
+    except OSError as exc:
+        print(f"smpsim: {args.output}: cannot write: {exc.strerror}", file=sys.stderr)
+        return 2
+    print(f"smpsim: {args.output}: the device tree of {topo.path} ({len(blob)} bytes; "
+          f"dtc -I dtb -O dts {args.output} shows it)", file=sys.stderr)
+    return 0
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
@@ -157,6 +176,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("topology", metavar="TOPOLOGY", help="a topology file (.toml), or the name of "
                    "one that comes with smpsim (virt-mixed, virt-vhe, ...)")
     p.add_argument("--kernel", metavar="IMAGE", help="the image to boot instead of boot.image")
+    p.add_argument("--append", metavar="CMDLINE",
+                   help="the kernel command line (the device tree's bootargs) instead of "
+                        "boot.cmdline")
+    p.add_argument("--dtb", metavar="FILE",
+                   help="a device tree blob to boot with instead of the one smpsim makes")
     p.add_argument("--timeout", type=float, metavar="SECONDS", help="instead of run.timeout")
     p.add_argument("--run-dir", metavar="DIR",
                    help="where the run's logs go (default: runs/NAME-TIME; multi-process "
@@ -165,6 +189,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check", help="validate a topology and print its machine")
     p.add_argument("topology", metavar="TOPOLOGY")
     p.set_defaults(func=_cmd_check)
+    p = sub.add_parser("dtb", help="write the device tree a topology's guest gets")
+    p.add_argument("topology", metavar="TOPOLOGY")
+    p.add_argument("-o", "--output", metavar="FILE", required=True, help="where to write it")
+    p.add_argument("--append", metavar="CMDLINE", help="bootargs instead of boot.cmdline")
+    p.set_defaults(func=_cmd_dtb)
     p = sub.add_parser("compile", help="compile the jit core into Numba's cache")
     p.set_defaults(func=_cmd_compile)
     p = sub.add_parser("decode", help="decode A64 instruction words (hexadecimal)")

@@ -1,15 +1,25 @@
 """Guest images: ELF files (loaded at their physical addresses, entered at their entry
-point) and raw binaries (loaded at the RAM base, entered there)."""
+point), arm64 Linux `Image` files (recognised by their header, loaded and entered as
+Documentation/arm64/booting.rst says) and raw binaries (loaded at the RAM base, entered
+there)."""
 
 from __future__ import annotations
 
 import dataclasses
 import pathlib
+import struct
 
 from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
 
 EM_AARCH64 = 183
+
+# the arm64 Image header (booting.rst): code0, code1, text_offset, image_size, flags,
+# res2, res3, res4, magic, res5
+_IMAGE_HEADER = struct.Struct("<IIQQQQQQII")
+IMAGE_MAGIC = 0x644D_5241  # "ARM\x64"
+IMAGE_ALIGN = 0x20_0000  # an Image is loaded 2 MiB aligned + text_offset
+IMAGE_DEFAULT_OFFSET = 0x8_0000  # text_offset of an Image whose image_size is 0
 
 
 class ImageError(ValueError):
@@ -26,7 +36,7 @@ class Segment:
 @dataclasses.dataclass(frozen=True)
 class Image:
     path: pathlib.Path
-    kind: str  # "elf" or "raw"
+    kind: str  # "elf", "linux" (an arm64 Image) or "raw"
     entry: int
     segments: tuple[Segment, ...]
 
@@ -39,6 +49,8 @@ def load(path: str | pathlib.Path, ram_base: int, ram_size: int) -> Image:
         raise ImageError(f"{path}: cannot read: {exc.strerror}") from None
     if data[:4] == b"\x7fELF":
         image = _load_elf(path)
+    elif len(data) >= _IMAGE_HEADER.size and _IMAGE_HEADER.unpack_from(data)[8] == IMAGE_MAGIC:
+        image = _load_linux(path, data, ram_base)
     else:
         if not data:
             raise ImageError(f"{path}: empty image")
@@ -48,6 +60,19 @@ def load(path: str | pathlib.Path, ram_base: int, ram_size: int) -> Image:
             raise ImageError(f"{path}: a segment at [{seg.address:#x}, {seg.address + seg.mem_size:#x}) "
                              f"is outside RAM [{ram_base:#x}, {ram_base + ram_size:#x})")
     return image
+
+
+def _load_linux(path: pathlib.Path, data: bytes, ram_base: int) -> Image:
+    """An arm64 Image: at the first 2 MiB boundary of RAM plus text_offset (0x80000 when
+    image_size is 0, for kernels older than 3.17), entered at its first byte; image_size
+    bytes of memory (its BSS included) are its own."""
+    _, _, text_offset, image_size, flags, *_ = _IMAGE_HEADER.unpack_from(data)
+    if flags & 1:
+        raise ImageError(f"{path}: a big-endian kernel Image (flags bit 0) is not supported")
+    if image_size == 0:
+        text_offset = IMAGE_DEFAULT_OFFSET
+    base = -(-ram_base // IMAGE_ALIGN) * IMAGE_ALIGN + text_offset
+    return Image(path, "linux", base, (Segment(base, data, max(image_size, len(data))),))
 
 
 def _load_elf(path: pathlib.Path) -> Image:
@@ -94,3 +119,34 @@ def for_topology(topology, image_path=None) -> Image:
                                  f"{image.path}'s segment [{seg.address:#x}, "
                                  f"{seg.address + seg.mem_size:#x})")
     return image
+
+
+DTB_MAX = 2 << 20  # booting.rst: the device tree must not exceed 2 MiB
+
+
+def device_tree(topology, image: Image, cmdline: str | None = None,
+                dtb_path: str | pathlib.Path | None = None) -> Segment:
+    """The device tree the boot CPU gets in x0, where it goes in RAM: generated from the
+    topology (devicetree.py; `cmdline` instead of boot.cmdline) or read from `dtb_path`.
+    As QEMU does, it goes half-way into RAM (at most 128 MiB in), 8-byte aligned,
+    or above the image when the image is there."""
+    from smpsim.bootctl import devicetree
+    if dtb_path is not None:
+        try:
+            blob = pathlib.Path(dtb_path).read_bytes()
+        except OSError as exc:
+            raise ImageError(f"{dtb_path}: cannot read: {exc.strerror}") from None
+        if blob[:4] != struct.pack(">I", devicetree.FDT_MAGIC):
+            raise ImageError(f"{dtb_path}: not a flattened device tree (no FDT magic)")
+    else:
+        blob = devicetree.for_topology(topology, cmdline)
+    if len(blob) > DTB_MAX:
+        raise ImageError(f"{dtb_path}: the device tree is {len(blob)} bytes, over 2 MiB")
+    m = topology.machine
+    address = m.ram_base + min(m.ram_size // 2, 128 << 20)
+    for seg in sorted(image.segments, key=lambda s: s.address):
+        if seg.address < address + len(blob) and address < seg.address + seg.mem_size:
+            address = -(-(seg.address + seg.mem_size) // IMAGE_ALIGN) * IMAGE_ALIGN
+    if address + len(blob) > m.ram_base + m.ram_size:
+        raise ImageError(f"{image.path}: no room in RAM for the device tree above the image")
+    return Segment(address, blob, len(blob))

@@ -59,7 +59,10 @@ class Outcome:
 
 def run(topology: Topology, image_path=None, timeout: float | None = None,
         run_dir: str | None = None, console: Callable[[bytes], None] | None = None,
-        argv: list[str] | None = None) -> Outcome:
+        argv: list[str] | None = None, cmdline: str | None = None,
+        dtb_path=None) -> Outcome:
+    """Run the machine; `cmdline` replaces boot.cmdline in the device tree, `dtb_path`
+    is a device tree to give the boot CPU instead of the generated one."""
     if console is None:
         def console(data: bytes) -> None:
             sys.stdout.buffer.write(data)
@@ -67,6 +70,7 @@ def run(topology: Topology, image_path=None, timeout: float | None = None,
     start = time.monotonic()
     try:
         image = images.for_topology(topology, image_path)
+        dtb = images.device_tree(topology, image, cmdline, dtb_path)
     except images.ImageError as exc:
         return Outcome(EXIT_USAGE, str(exc), None, 0.0)
     m = topology.machine
@@ -93,12 +97,12 @@ def run(topology: Topology, image_path=None, timeout: float | None = None,
     sup = None
     status, reason = EXIT_SIMULATOR, "the run did not finish"
     try:
-        for seg in image.segments:
+        for seg in (*image.segments, dtb):
             off = seg.address - m.ram_base
             ram.array[off:off + len(seg.data)] = memoryview(seg.data)
         sup = Supervisor(rd, ends, ctx, keys)
-        status, reason = _run(topology, image, rd, ends, ram, bells, gic_state, boxes, keys,
-                              sup, logger, console,
+        status, reason = _run(topology, image, dtb.address, rd, ends, ram, bells, gic_state,
+                              boxes, keys, sup, logger, console,
                               timeout if timeout is not None else topology.run.timeout)
     except LaunchError as exc:
         status, reason = EXIT_SIMULATOR, f"the machine did not start: {exc}"
@@ -144,11 +148,11 @@ def _affinities(topology: Topology) -> list[int]:
     return [c.mpidr & 0xFF_00FF_FFFF for c in topology.cpus]
 
 
-def _cpu_config(topology: Topology, cpu, image, ends: Endpoints, ram: SharedRam,
+def _cpu_config(topology: Topology, cpu, image, dtb: int, ends: Endpoints, ram: SharedRam,
                 bells: doorbell.Doorbells, gic_state: GicState, boxes, keys) -> str:
     return json.dumps({
         "index": cpu.index, "n_cpus": len(topology.cpus), "boot": cpu.index == 0,
-        "entry": image.entry, "start_el": cpu.start_el(topology.boot),
+        "entry": image.entry, "dtb": dtb, "start_el": cpu.start_el(topology.boot),
         "conduit": topology.boot.conduit, "quantum": topology.run.quantum,
         "host_time": topology.run.mode == "free",
         "frequency": topology.machine.counter_frequency,
@@ -175,8 +179,8 @@ def _where(bells: doorbell.Doorbells, cpu: int, topology: Topology) -> str:
     return f"cpu{cpu} at pc={bells.get(cpu, doorbell.PC):#x} EL{bells.get(cpu, doorbell.EL)}{waiting}"
 
 
-def _run(topology, image, rd, ends, ram, bells, gic_state, boxes, keys, sup, logger, console,
-         timeout):
+def _run(topology, image, dtb, rd, ends, ram, bells, gic_state, boxes, keys, sup, logger,
+         console, timeout):
     affinities = ",".join(hex(a) for a in _affinities(topology))
     fds = tuple(fd for _, fd in boxes.values())
     secure = ["--keys", str(keys.folder)] if keys else []
@@ -194,7 +198,7 @@ def _run(topology, image, rd, ends, ram, bells, gic_state, boxes, keys, sup, log
     for cpu in topology.cpus:
         sup.launch(f"cpu{cpu.index}", "smpsim.cpu_worker.process",
                    ["--run-dir", str(rd), "--config",
-                    _cpu_config(topology, cpu, image, ends, ram, bells, gic_state, boxes,
+                    _cpu_config(topology, cpu, image, dtb, ends, ram, bells, gic_state, boxes,
                                 keys)],
                    pass_fds=fds)
     sup.wait_ready(READY_TIMEOUT)

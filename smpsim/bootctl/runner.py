@@ -78,7 +78,9 @@ def _core_for(topology: Topology) -> Core:
 
 
 def run(topology: Topology, image_path=None, timeout: float | None = None,
-        console: Callable[[bytes], None] | None = None) -> Outcome:
+        console: Callable[[bytes], None] | None = None, cmdline: str | None = None,
+        dtb_path=None) -> Outcome:
+    """Run a one-CPU topology in this process (`cmdline`, `dtb_path`: as machine.run)."""
     if console is None:
         def console(data: bytes) -> None:
             sys.stdout.buffer.write(data)
@@ -88,13 +90,15 @@ def run(topology: Topology, image_path=None, timeout: float | None = None,
                        "in-process runner runs one CPU", 0, 0.0)
     try:
         image = images.for_topology(topology, image_path)
+        dtb = images.device_tree(topology, image, cmdline, dtb_path)
     except images.ImageError as exc:
         return Outcome(EXIT_USAGE, str(exc), 0, 0.0)
 
     core = _core_for(topology)
-    for seg in image.segments:
+    for seg in (*image.segments, dtb):
         core.load(seg.address, seg.data)  # the rest of mem_size is already zero
     core.pc = image.entry
+    core.set_x(0, dtb.address)  # the device tree (booting.rst)
     uart = pl011.Pl011(console)
     # guest time: the host's in free runs, a virtual clock in reproducible ones
     frequency = topology.machine.counter_frequency

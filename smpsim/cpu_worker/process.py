@@ -355,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
     release = cfg.get("release_address")  # spin-table: the word this CPU's pen polls
     state = "off"
     if cfg["boot"]:
-        power_on(cfg["entry"], 0)
+        power_on(cfg["entry"], cfg.get("dtb", 0))  # x0: the device tree (booting.rst)
         state = "on"
     elif release is not None:
         state = "pen"

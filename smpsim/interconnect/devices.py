@@ -20,6 +20,7 @@ import zmq
 
 from smpsim import log
 from smpsim.interconnect import bus, pl011, protocol, security
+from smpsim.interconnect.console_lines import ConsoleLines
 from smpsim.interconnect.control import ServiceProcess, die_with_parent, service_arguments
 
 CONSOLE_FILE = "console.log"
@@ -90,8 +91,11 @@ def main(argv: list[str] | None = None) -> int:
     console_fd = os.open(os.path.join(args.run_dir, CONSOLE_FILE),
                          os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
 
+    lines = ConsoleLines(logger)
+
     def console(data: bytes, cpu: int) -> None:
         os.write(console_fd, data)
+        lines.feed(data, cpu)
         process.control.send(protocol.encode("CONSOLE", cpu=cpu, data=data))
 
     def spi(intid: int, level: bool) -> None:
@@ -101,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
                          lambda reason: logger.warning("bad_message", reason=reason), args.cpus)
     process.serve(core.handle, logger, "devices_started", "devices_stopped",
                   uart=hex(bus.UART_BASE))
+    lines.flush()
     os.close(console_fd)
     gic.close()
     process.close()
