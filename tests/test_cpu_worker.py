@@ -265,6 +265,26 @@ def test_ich_hcr_el2_traps_el1_accesses_to_the_cpu_interface_to_el2(insn, key, r
     assert not any(c[0].startswith("icc") for c in ports.calls)  # nothing reached the GIC
 
 
+@pytest.mark.parametrize("insn, key, routing", [
+    ("msr icc_sgi1r_el1, x6", (3, 0, 12, 11, 5), 1 << 4),   # IMO
+    ("msr icc_sgi0r_el1, x6", (3, 0, 12, 11, 7), 1 << 3),   # FMO
+    ("msr icc_asgi1r_el1, x6", (3, 0, 12, 11, 6), 1 << 4),
+])
+def test_hcr_el2_imo_or_fmo_traps_el1_s_sgi_generation_to_el2(insn, key, routing):
+    """GIC spec (ICC_SGI1R_EL1): with IRQs or FIQs routed to EL2, EL1 cannot send SGIs
+    itself; the hypervisor sees the write (EC 0x18) and sends them, as QEMU does."""
+    worker, ports = make(insn + "\n b .")
+    core = worker.core
+    core.set_sysreg("VBAR_EL2", BASE + 0x800)
+    core.set_sysreg("HCR_EL2", 1 << 31 | routing)
+    core.set_el(1)
+    assert worker.step().state == w.RUNNING
+    op0, op1, crn, crm, op2 = key
+    iss = op0 << 20 | op2 << 17 | op1 << 14 | crn << 10 | 6 << 5 | crm << 1
+    assert core.el == 2 and core.sysreg("ESR_EL2") == 0x18 << 26 | 1 << 25 | iss
+    assert not any(c[0].startswith("icc") for c in ports.calls)
+
+
 def test_without_its_trap_bit_the_access_reaches_the_gic():
     worker, ports = make("mrs x3, icc_iar1_el1\n b .")
     worker.core.set_sysreg("HCR_EL2", 1 << 31)

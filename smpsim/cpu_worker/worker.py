@@ -184,8 +184,8 @@ class CpuWorker:
                 return Outcome(EXITED, 70, f"cpu{self.index}: SYSREG exit for key {ex.a:#x}")
             hcr = int(core.cpu[_HCR_WORD])  # (no name lookup on this path: every SGI)
             if core.el == 1 and not hcr & _HCR_TGE and trapped(name, not ex.c,
-                                                                 ports.ich_hcr()):
-                core.take_sysreg_trap()  # the hypervisor's ICH_HCR_EL2 traps it to EL2
+                                                                 ports.ich_hcr(), hcr):
+                core.take_sysreg_trap()  # the hypervisor's ICH_HCR_EL2 or HCR_EL2 traps it
                 return Outcome(RUNNING)
             # EL1's accesses may reach the virtual interface (HCR_EL2.IMO/FMO)
             name = routed_name(name, core.el, hcr)

@@ -435,7 +435,7 @@ _HCR_FMO, _HCR_IMO, _HCR_TGE = 1 << 3, 1 << 4, 1 << 27
 # the ICC_* registers with a virtual twin, by the HCR_EL2 routing bits that send EL1's
 # accesses to it (GIC spec "Virtual CPU interface registers"; QEMU's icv_access): the
 # Group 0 ones by FMO, Group 1 by IMO, the common ones by either. SGI generation is
-# never virtual (ICH_HCR_EL2.TC would trap it; not modelled).
+# never virtual: with IMO or FMO set, EL1's writes to it trap to EL2 (`trapped`).
 _VIRTUALIZED = {
     **{f"ICC_{r}0_EL1": _HCR_FMO for r in ("IAR", "EOIR", "HPPIR", "BPR", "IGRPEN")},
     **{f"ICC_{r}1_EL1": _HCR_IMO for r in ("IAR", "EOIR", "HPPIR", "BPR", "IGRPEN")},
@@ -466,9 +466,16 @@ _GROUP = {g: frozenset({f"ICC_{r}{g}_EL1" for r in ("IAR", "EOIR", "HPPIR", "BPR
                        | {f"ICC_AP{g}R{n}_EL1" for n in range(4)}) for g in (0, 1)}
 
 
-def trapped(name: str, write: bool, ich_hcr: int) -> bool:
-    """Whether ICH_HCR_EL2 = `ich_hcr` traps an EL1 access to `name` (an ICC_* name, the
-    one the instruction encodes) to EL2."""
+_SGI_GENERATION = frozenset({"ICC_SGI0R_EL1", "ICC_SGI1R_EL1", "ICC_ASGI1R_EL1"})
+
+
+def trapped(name: str, write: bool, ich_hcr: int, hcr: int = 0) -> bool:
+    """Whether an EL1 access to `name` (an ICC_* name, the one the instruction encodes)
+    traps to EL2: by ICH_HCR_EL2 = `ich_hcr`, or, for the SGI generation registers, by
+    HCR_EL2 = `hcr` routing IRQs or FIQs to EL2 (IMO/FMO: the hypervisor sends the
+    guest's SGIs itself; GIC spec ICC_SGI1R_EL1, as QEMU's gicv3_sgi_access)."""
+    if hcr & (_HCR_IMO | _HCR_FMO) and name in _SGI_GENERATION:
+        return True
     if ich_hcr & HCR_TC and name in _COMMON:
         return True
     if ich_hcr & HCR_TALL0 and name in _GROUP[0]:
