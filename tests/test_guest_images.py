@@ -1,8 +1,12 @@
-"""The committed guest images (guests/build/*.elf) are what their sources build to:
-rebuilt with the GNU AArch64 binutils into a temporary directory, every image has the
-same bytes as the committed one, and every guest source has a committed image. So a
-run needs no cross toolchain, and a change to a guest that was not rebuilt and
-committed fails here."""
+"""The committed guest images (guests/build/*.elf, and the Image of a guest in a folder
+of its own) are what their sources build to: rebuilt with the GNU AArch64 toolchain into
+a temporary directory, every image has the same bytes as the committed one, and every
+guest source has a committed image. So a run needs no cross toolchain, and a change to
+a guest that was not rebuilt and committed fails here.
+
+A guest is an assembly file guests/NAME.s (linked with the boot stub), or a folder
+guests/NAME/ with a Makefile rule of its own (C and assembly: the minikernel), which
+builds NAME.elf and NAME.Image (an arm64 Linux Image)."""
 
 import pathlib
 import shutil
@@ -14,19 +18,29 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 GUESTS = ROOT / "guests"
 COMMITTED = GUESTS / "build"
 STUB = "boot.s"  # linked into every guest, not a guest itself
-REBUILD = "run `make -C guests` and commit guests/build/*.elf"
+REBUILD = "run `make -C guests` and commit guests/build/"
+
+
+FOLDER_GUESTS = ("minikernel",)  # guests/NAME/: NAME.elf and NAME.Image
 
 
 def sources():
-    return sorted(p.stem for p in GUESTS.glob("*.s") if p.name != STUB)
+    return sorted([p.stem for p in GUESTS.glob("*.s") if p.name != STUB]
+                  + [n for n in FOLDER_GUESTS if (GUESTS / n).is_dir()])
+
+
+def images():
+    """Every file the build makes, by name."""
+    return [f"{n}.elf" for n in sources()] + [f"{n}.Image" for n in FOLDER_GUESTS]
 
 
 @pytest.fixture(scope="module")
 def rebuilt(tmp_path_factory):
-    for tool in ("aarch64-linux-gnu-as", "aarch64-linux-gnu-ld", "make"):
+    for tool in ("aarch64-linux-gnu-as", "aarch64-linux-gnu-ld", "aarch64-linux-gnu-gcc",
+                 "make"):
         if shutil.which(tool) is None:
             pytest.fail(f"{tool} is missing: run scripts/setup (Debian packages "
-                        "binutils-aarch64-linux-gnu and make)")
+                        "binutils-aarch64-linux-gnu, gcc-aarch64-linux-gnu and make)")
     out = tmp_path_factory.mktemp("guests")
     r = subprocess.run(["make", "-s", "-C", str(GUESTS), f"BUILD={out}"],
                        capture_output=True, text=True, timeout=300)
@@ -41,17 +55,17 @@ def test_every_guest_has_a_committed_image():
 
 
 def test_no_committed_image_without_its_source():
-    stale = [p.name for p in COMMITTED.glob("*.elf") if p.stem not in sources()]
+    stale = [p.name for p in COMMITTED.iterdir() if p.is_file() and p.name not in images()]
     assert not stale, f"guests/build/ has images of no guest: {', '.join(stale)}"
 
 
-@pytest.mark.parametrize("name", sources())
+@pytest.mark.parametrize("name", images())
 def test_the_committed_image_is_what_the_source_builds_to(rebuilt, name):
-    built = (rebuilt / f"{name}.elf").read_bytes()
-    committed = COMMITTED / f"{name}.elf"
-    assert committed.is_file(), f"no committed image guests/build/{name}.elf: {REBUILD}"
+    built = (rebuilt / name).read_bytes()
+    committed = COMMITTED / name
+    assert committed.is_file(), f"no committed image guests/build/{name}: {REBUILD}"
     assert committed.read_bytes() == built, (
-        f"guests/build/{name}.elf differs from what guests/{name}.s builds to: {REBUILD}")
+        f"guests/build/{name} differs from what its sources build to: {REBUILD}")
 
 
 def test_the_build_is_deterministic(rebuilt, tmp_path):
@@ -59,5 +73,5 @@ def test_the_build_is_deterministic(rebuilt, tmp_path):
     r = subprocess.run(["make", "-s", "-C", str(GUESTS), f"BUILD={tmp_path}"],
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
-    for name in sources():
-        assert (tmp_path / f"{name}.elf").read_bytes() == (rebuilt / f"{name}.elf").read_bytes()
+    for name in images():
+        assert (tmp_path / name).read_bytes() == (rebuilt / name).read_bytes(), name

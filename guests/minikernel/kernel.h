@@ -158,6 +158,7 @@ struct platform {
 	struct cpu_desc desc[NR_CPUS];
 	u64 ram_base, ram_size;
 	bool ram_in_fdt;
+	u64 gicd, gicr;		/* GICv3 distributor, first redistributor */
 };
 extern struct platform plat;
 
@@ -191,7 +192,6 @@ int snprintf(char *buf, size_t size, const char *fmt, ...) __printf(3, 4);
 void printk(const char *fmt, ...) __printf(1, 2);		/* one whole line, locked */
 void event(const char *name, const char *fmt, ...) __printf(2, 3);	/* @event <name> cpu=<n> ... */
 void __noreturn panic(const char *fmt, ...) __printf(1, 2);
-extern bool mmu_is_on_for_console;
 
 /* fdt.c */
 bool fdt_parse(u64 addr);
@@ -231,13 +231,12 @@ u32 num_online_cpus(void);
 extern u32 nr_cpu_ids;
 
 /* main.c / head.S / hyp-stub.S / entry.S */
-extern char _text[], _end[], __hyp_stub_vectors[], vectors[];
+extern char _text[], _end[], __hyp_stub_vectors[], vectors[], hyp_stub_restart_probe[];
 void cpu_enable_mmu(u64 ttbr0, u64 tcr, u64 mair, u64 sctlr);
 u64 hyp_stub_call(u64 fn, u64 a1, u64 a2, u64 a3, u64 a4);
 void __noreturn cpu_park(void);
 void __noreturn start_kernel(u64 fdt, u64 boot_el);
 void __noreturn secondary_start_kernel(u64 cpu, u64 boot_el);
-void vhe_finalise(struct cpu_data *cd, u32 boot_el);
 void idle_loop(void) __noreturn;
 
 struct pt_regs {
