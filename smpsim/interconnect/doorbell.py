@@ -41,7 +41,8 @@ STOP = 8  # 1 = bootctl ends the run: a waiting CPU wakes and stops
 MAINT_REQ = 9
 MAINT_GEN = 10
 MAINT_ACK = 11
-WORDS_PER_CPU = 12
+SIGNALS = 12  # the topology's injection signals raised so far, one bit each (atomic OR)
+WORDS_PER_CPU = 13
 
 POWER_OFF, POWER_ON, POWER_PEN = 0, 1, 2
 
@@ -135,6 +136,13 @@ class Doorbells:
         gen = int(rmw(mem, self._offset(cpu, MAINT_GEN), _rmw_op("RMW_ADD"), 1)) + 1
         self.ring(cpu)  # whoever sees the generation also sees them)
         return gen
+
+    def raise_signal(self, bit: int) -> None:
+        """Raise injection signal `bit` for every CPU, and ring them."""
+        rmw, mem = _atomic(), self._ram.array
+        for cpu in range(self.n_cpus):
+            rmw(mem, self._offset(cpu, SIGNALS), _rmw_op("RMW_SET"), 1 << bit)
+            self.ring(cpu)
 
     def take_maintenance(self, cpu: int) -> tuple[int, int]:
         """(The CPU's own process.) (generation, bits) asked of `cpu` so far, the bits
