@@ -122,3 +122,16 @@ def test_bad_injections_are_refused_with_the_key(tmp_path, inject, message):
     with pytest.raises(topology.TopologyError, match=message.replace("[", r"\[")
                        .replace("]", r"\]")):
         topology.load(path)
+
+
+def test_a_wait_that_nothing_ends_is_reported_at_the_timeout(tmp_path):
+    never = FORCED.replace('at = "flag_set"', 'at = "block"')  # (data: never run)
+    never += "\n"
+    (tmp_path / "guest.elf").write_bytes(link(GUEST, elf=True))
+    path = tmp_path / "t.toml"
+    path.write_text(TOPOLOGY.format(image=tmp_path / "guest.elf", inject=never))
+    r = subprocess.run([sys.executable, "-m", "smpsim", "run", path, "--run-dir",
+                        tmp_path / "run", "--timeout", "5"], capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 124, r.stderr
+    assert "cpu0 at pc=" in r.stderr and "waiting for an [[inject]] signal" in r.stderr

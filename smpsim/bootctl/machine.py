@@ -196,7 +196,9 @@ def _where(bells: doorbell.Doorbells, cpu: int, topology: Topology) -> str:
         return f"cpu{cpu} in the spin-table pen ({topology.boot.release_address:#x} still 0)"
     if power == doorbell.POWER_OFF:
         return f"cpu{cpu} off"
-    waiting = " waiting (WFI/WFE)" if bells.get(cpu, doorbell.WAITING) else ""
+    waiting = {doorbell.WAITING_WFX: " waiting (WFI/WFE)",
+               doorbell.WAITING_SIGNAL: " waiting for an [[inject]] signal"}.get(
+        bells.get(cpu, doorbell.WAITING), "")
     return f"cpu{cpu} at pc={bells.get(cpu, doorbell.PC):#x} EL{bells.get(cpu, doorbell.EL)}{waiting}"
 
 

@@ -433,7 +433,8 @@ def main(argv: list[str] | None = None) -> int:
                         raise Stopped()
             # WAITING: asleep on the doorbell until a wake condition, the deadline or STOP
             bells.words[index, doorbell.PC] = core.pc
-            bells.words[index, doorbell.WAITING] = 1
+            bells.words[index, doorbell.WAITING] = (doorbell.WAITING_SIGNAL if worker.waiting_in
+                                                    == w.WAIT_SIGNAL else doorbell.WAITING_WFX)
             watch = 50e-6  # WFE with the monitor armed: look at memory, backing off
             sleeps = 0  # a short wait logs nothing (the log catches up after it); a long
             while not worker.wake_condition():  # one logs after its first, short sleep

@@ -30,7 +30,8 @@ IRQ = 0  # 1 = this CPU's interface asserts its IRQ line (its process writes it:
 FIQ = 1
 EVENT = 2  # 1 = an event (SEV from another CPU) is waiting for this CPU's next WFE
 POWER = 3  # POWER_OFF, POWER_ON, POWER_PEN (spin-table: polling its release address)
-WAITING = 4  # 1 = the CPU process is blocked in WFI/WFE (for reports)
+WAITING = 4  # WAITING_WFX: the CPU process is blocked in WFI/WFE; WAITING_SIGNAL: for
+# a topology's injection signal (for reports)
 RING = 5  # 1 = something above changed since the CPU last looked; the futex word
 PC = 6  # where the CPU is, written by its process every few ms (for reports)
 EL = 7
@@ -45,6 +46,7 @@ SIGNALS = 12  # the topology's injection signals raised so far, one bit each (at
 WORDS_PER_CPU = 13
 
 POWER_OFF, POWER_ON, POWER_PEN = 0, 1, 2
+WAITING_WFX, WAITING_SIGNAL = 1, 2
 
 
 _rmw = None  # the compiled atomic read-modify-write, loaded on first use (CPU processes only)
