@@ -5,6 +5,7 @@ import struct
 
 import numpy as np
 import pytest
+from gnu_as import assemble
 
 from smpsim.jit import exits
 from smpsim.jit.core import Core
@@ -199,3 +200,33 @@ def test_straight_line_code_runs_across_page_boundaries(slots):
     ex = core.run(10_000)
     assert ex.kind == exits.HLT and ex.pc == BASE + 3 * 4096 + 4
     assert core.x(0) == 3 and core.icount == 3 + 2 * 1023 + 1
+
+
+# --- breakpoints --------------------------------------------------------------------------
+
+def test_a_breakpoint_stops_before_its_instruction_once_and_costs_nothing_else():
+    code = assemble("""
+        mov x0, #0
+    1:  add x0, x0, #1
+        cmp x0, #5
+        b.ne 1b
+        hlt #0
+    """)
+    core = Core(np.zeros(1 << 16, dtype=np.uint8), ram_base=0x4000_0000)
+    core.load(0x4000_0000, code)
+    core.pc = 0x4000_0000
+    assert core.run(3).kind == exits.BUDGET  # the loop's body is decoded already
+    slot = core.add_breakpoint(0x4000_0008)  # cmp: the breakpoint must still be seen
+    e = core.run(100)
+    assert (e.kind, e.a, e.pc, core.x(0)) == (exits.BREAKPOINT, slot, 0x4000_0008, 2)
+    assert core.run(100).kind == exits.HLT and core.x(0) == 5  # once: then it is gone
+    core.pc = 0x4000_0000
+    slot = core.add_breakpoint(0x4000_0004)
+    core.remove_breakpoint(slot)
+    assert core.run(100).kind == exits.HLT
+    with pytest.raises(ValueError, match="aligned"):
+        core.add_breakpoint(0x4000_0002)
+    for _ in range(8):
+        core.add_breakpoint(0x4000_0000)
+    with pytest.raises(ValueError, match="no free breakpoint"):
+        core.add_breakpoint(0x4000_0000)

@@ -150,3 +150,20 @@ def device_tree(topology, image: Image, cmdline: str | None = None,
     if address + len(blob) > m.ram_base + m.ram_size:
         raise ImageError(f"{image.path}: no room in RAM for the device tree above the image")
     return Segment(address, blob, len(blob))
+
+
+def resolve(image: Image, at: int | str) -> int:
+    """The physical address an injection's `at` names: an address as it is, a symbol
+    through the ELF image's symbol table (its value: the image is linked where it runs)."""
+    if isinstance(at, int):
+        return at
+    if image.kind != "elf":
+        raise ImageError(f"{image.path}: a symbol ({at!r}) needs an ELF image with a "
+                         "symbol table")
+    with image.path.open("rb") as f:
+        table = ELFFile(f).get_section_by_name(".symtab")
+        found = table.get_symbol_by_name(at) if table is not None else None
+        if not found:
+            raise ImageError(f"{image.path}: no symbol {at!r}")
+        return found[0]["st_value"]
+

@@ -71,6 +71,7 @@ def run(topology: Topology, image_path=None, timeout: float | None = None,
     try:
         image = images.for_topology(topology, image_path)
         dtb = images.device_tree(topology, image, cmdline, dtb_path)
+        injections = _injections(topology, image)
     except images.ImageError as exc:
         return Outcome(EXIT_USAGE, str(exc), None, 0.0)
     m = topology.machine
@@ -101,8 +102,8 @@ def run(topology: Topology, image_path=None, timeout: float | None = None,
             off = seg.address - m.ram_base
             ram.array[off:off + len(seg.data)] = memoryview(seg.data)
         sup = Supervisor(rd, ends, ctx, keys)
-        status, reason = _run(topology, image, dtb.address, rd, ends, ram, bells, gic_state,
-                              boxes, keys, sup, logger, console,
+        status, reason = _run(topology, image, dtb.address, injections, rd, ends, ram, bells,
+                              gic_state, boxes, keys, sup, logger, console,
                               timeout if timeout is not None else topology.run.timeout)
     except LaunchError as exc:
         status, reason = EXIT_SIMULATOR, f"the machine did not start: {exc}"
@@ -148,11 +149,31 @@ def _affinities(topology: Topology) -> list[int]:
     return [c.mpidr & 0xFF_00FF_FFFF for c in topology.cpus]
 
 
-def _cpu_config(topology: Topology, cpu, image, dtb: int, ends: Endpoints, ram: SharedRam,
-                bells: doorbell.Doorbells, gic_state: GicState, boxes, keys) -> str:
+def _injections(topology: Topology, image) -> dict[int, list[dict]]:
+    """Each CPU's [[inject]] entries with their addresses resolved (ImageError for a
+    symbol the image does not have) and their signals numbered."""
+    bits = {name: i for i, name in enumerate(topology.signals())}
+    out: dict[int, list[dict]] = {}
+    for inj in topology.injections:
+        at = images.resolve(image, inj.at)
+        m = topology.machine
+        if not m.ram_base <= at < m.ram_base + m.ram_size or at & 3:
+            raise images.ImageError(f"{topology.path}: inject at {inj.at!r} = {at:#x}: not a "
+                                    "4-byte aligned address in RAM")
+        out.setdefault(inj.cpu, []).append({
+            "at": at, "label": inj.at if isinstance(inj.at, str) else hex(at),
+            "interrupt": inj.interrupt, "signal": bits.get(inj.signal),
+            "wait": bits.get(inj.wait)})
+    return out
+
+
+def _cpu_config(topology: Topology, cpu, image, dtb: int, injections, ends: Endpoints,
+                ram: SharedRam, bells: doorbell.Doorbells, gic_state: GicState, boxes,
+                keys) -> str:
     return json.dumps({
         "index": cpu.index, "n_cpus": len(topology.cpus), "boot": cpu.index == 0,
-        "entry": image.entry, "dtb": dtb, "start_el": cpu.start_el(topology.boot),
+        "entry": image.entry, "dtb": dtb, "injections": injections.get(cpu.index, []),
+        "start_el": cpu.start_el(topology.boot),
         "conduit": topology.boot.conduit, "quantum": topology.run.quantum,
         "host_time": topology.run.mode == "free",
         "frequency": topology.machine.counter_frequency,
@@ -175,12 +196,14 @@ def _where(bells: doorbell.Doorbells, cpu: int, topology: Topology) -> str:
         return f"cpu{cpu} in the spin-table pen ({topology.boot.release_address:#x} still 0)"
     if power == doorbell.POWER_OFF:
         return f"cpu{cpu} off"
-    waiting = " waiting (WFI/WFE)" if bells.get(cpu, doorbell.WAITING) else ""
+    waiting = {doorbell.WAITING_WFX: " waiting (WFI/WFE)",
+               doorbell.WAITING_SIGNAL: " waiting for an [[inject]] signal"}.get(
+        bells.get(cpu, doorbell.WAITING), "")
     return f"cpu{cpu} at pc={bells.get(cpu, doorbell.PC):#x} EL{bells.get(cpu, doorbell.EL)}{waiting}"
 
 
-def _run(topology, image, dtb, rd, ends, ram, bells, gic_state, boxes, keys, sup, logger,
-         console, timeout):
+def _run(topology, image, dtb, injections, rd, ends, ram, bells, gic_state, boxes, keys, sup,
+         logger, console, timeout):
     affinities = ",".join(hex(a) for a in _affinities(topology))
     fds = tuple(fd for _, fd in boxes.values())
     secure = ["--keys", str(keys.folder)] if keys else []
@@ -198,8 +221,8 @@ def _run(topology, image, dtb, rd, ends, ram, bells, gic_state, boxes, keys, sup
     for cpu in topology.cpus:
         sup.launch(f"cpu{cpu.index}", "smpsim.cpu_worker.process",
                    ["--run-dir", str(rd), "--config",
-                    _cpu_config(topology, cpu, image, dtb, ends, ram, bells, gic_state, boxes,
-                                keys)],
+                    _cpu_config(topology, cpu, image, dtb, injections, ends, ram, bells,
+                                gic_state, boxes, keys)],
                    pass_fds=fds)
     sup.wait_ready(READY_TIMEOUT)
     sup.broadcast(protocol.encode("START"))

@@ -10,6 +10,8 @@ The format (README "Topology files" documents every key):
                 features = {el2, vhe, lse, pan, gicv3, vmid_bits, pa_bits},
                 id_registers = {NAME = value}
     [cluster.cpu.N]  affinity, midr, features, id_registers: CPU N of the cluster above
+    [[inject]] cpu, at, interrupt, signal, wait: what to do when a CPU reaches an
+                instruction (a breakpoint of that CPU process, once)
 
 Relative paths are relative to the topology file.
 """
@@ -113,12 +115,33 @@ class RunSettings:
 
 
 @dataclasses.dataclass(frozen=True)
+class Injection:
+    """When CPU `cpu` is about to run the instruction at `at` (an address, or a symbol of
+    the booted ELF image) for the first time: make SGI/PPI `interrupt` pending for it,
+    raise the named `signal`, then wait until another injection has raised `wait`."""
+    cpu: int
+    at: int | str
+    interrupt: int | None = None
+    signal: str | None = None
+    wait: str | None = None
+
+
+INJECTIONS_PER_CPU = 8  # (the core's breakpoint slots)
+_SIGNAL_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+@dataclasses.dataclass(frozen=True)
 class Topology:
     path: pathlib.Path
     machine: Machine
     boot: Boot
     run: RunSettings
     cpus: tuple[Cpu, ...]
+    injections: tuple[Injection, ...] = ()
+
+    def signals(self) -> list[str]:
+        """The injections' signal names, in the order of their numbers (bits)."""
+        return sorted({n for i in self.injections for n in (i.signal, i.wait) if n})
 
 
 _SIZE = re.compile(r"^\s*(\d+)\s*(B|KiB|MiB|GiB)?\s*$")
@@ -237,6 +260,7 @@ def parse(text: str, path: pathlib.Path) -> Topology:
     for key in ("machine", "boot", "run"):
         top.get(key, dict, {}, "a table")
     top.get("cluster", list, _REQUIRED, "one or more [[cluster]] tables")
+    top.get("inject", list, [], "[[inject]] tables")
     top.finish()
 
     m = _Reader(path, doc.get("machine", {}), "machine")
@@ -346,7 +370,47 @@ def parse(text: str, path: pathlib.Path) -> Topology:
             cpus.append(cpu)
     if not cpus:
         raise TopologyError(f"{path}: cluster: expected at least one [[cluster]]")
-    return Topology(path, machine, boot, run, tuple(cpus))
+    return Topology(path, machine, boot, run, tuple(cpus),
+                    _injections(path, doc.get("inject", []), len(cpus), machine))
+
+
+def _injections(path: pathlib.Path, tables: list, n_cpus: int,
+                machine: Machine) -> tuple[Injection, ...]:
+    out: list[Injection] = []
+    for i, table in enumerate(tables):
+        where = f"inject[{i}]"
+        if not isinstance(table, dict):
+            raise TopologyError(f"{path}: {where}: expected a table")
+        r = _Reader(path, table, where)
+        cpu = r.integer("cpu", _REQUIRED, 0, n_cpus - 1, f"a CPU index from 0 to {n_cpus - 1}")
+        at = r.get("at", (int, str), _REQUIRED, "an instruction address or a symbol of the image")
+        if isinstance(at, int) and (at & 3 or not machine.ram_base <= at < machine.ram_base
+                                    + machine.ram_size):
+            raise r.fail("at", f"expected a 4-byte aligned address in RAM, got {at:#x}")
+        interrupt = None
+        if "interrupt" in table:
+            interrupt = r.integer("interrupt", _REQUIRED, 0, 31, "an SGI or PPI INTID (0 to 31)")
+        r.used.add("interrupt")
+        names = {}
+        for key in ("signal", "wait"):
+            name = r.get(key, str, None, "a name (letters, digits, _ . -)")
+            if name is not None and not _SIGNAL_NAME.match(name):
+                raise r.fail(key, f"expected a name of letters, digits, _ . -, got {name!r}")
+            names[key] = name
+        r.finish()
+        if interrupt is None and names["signal"] is None and names["wait"] is None:
+            raise TopologyError(f"{path}: {where}: nothing to do: give interrupt, signal or wait")
+        if sum(1 for o in out if o.cpu == cpu) == INJECTIONS_PER_CPU:
+            raise TopologyError(f"{path}: {where}: more than {INJECTIONS_PER_CPU} injections "
+                                f"for cpu {cpu}")
+        out.append(Injection(cpu, at, interrupt, names["signal"], names["wait"]))
+    raised = {o.signal for o in out if o.signal}
+    for i, o in enumerate(out):
+        if o.wait and o.wait not in raised:
+            raise TopologyError(f"{path}: inject[{i}].wait: no injection raises {o.wait!r}")
+    if len({n for o in out for n in (o.signal, o.wait) if n}) > 64:
+        raise TopologyError(f"{path}: inject: more than 64 signal names")
+    return tuple(out)
 
 
 def bundled_folders() -> list[pathlib.Path]:

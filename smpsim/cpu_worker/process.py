@@ -270,6 +270,15 @@ class ZmqPorts:
             self.bells.words[self.index, doorbell.FIQ] = int(lines[1])
         return lines
 
+    def pend(self, intid: int) -> None:
+        self.cpuif.make_pending(intid)
+
+    def raise_signal(self, bit: int) -> None:
+        self.bells.raise_signal(bit)
+
+    def signal_raised(self, bit: int) -> bool:
+        return bool(self.bells.get(self.index, doorbell.SIGNALS) >> bit & 1)
+
     def take_event(self) -> bool:
         if self.bells.get(self.index, doorbell.EVENT):
             self.bells.words[self.index, doorbell.EVENT] = 0  # (our own word: no ring)
@@ -325,6 +334,7 @@ def main(argv: list[str] | None = None) -> int:
     # no latency and saves the shell's per-quantum overhead; other modes keep theirs
     quantum = max(cfg["quantum"], FREE_QUANTUM) if cfg["host_time"] else cfg["quantum"]
     worker = w.CpuWorker(index, core, ports, quantum, cfg["host_time"], cfg["frequency"])
+    worker.arm([w.Injection(**i) for i in cfg.get("injections", [])])
     control.ready_and_wait_start(120_000)
     ports.cpuif = CpuInterface(index, gic_state, cfg["affinities"], DistributorLink(links["gic"]))
     # a list register with HW = 1 ends its physical interrupt through the CPU interface
@@ -332,6 +342,10 @@ def main(argv: list[str] | None = None) -> int:
 
     def guest_time() -> dict:  # what every record of this CPU says of its time
         return {"icount": core.icount, "counter": core.counter}
+
+    worker.on_injection = lambda inj, action: logger.info(
+        "injection", action=action, at=hex(inj.at), label=inj.label, intid=inj.interrupt,
+        pc=hex(core.pc), el=core.el, **guest_time())
 
     def power_on(entry: int, context: int) -> None:
         if cfg["start_el"] == 1 or not features.el2:
@@ -419,7 +433,8 @@ def main(argv: list[str] | None = None) -> int:
                         raise Stopped()
             # WAITING: asleep on the doorbell until a wake condition, the deadline or STOP
             bells.words[index, doorbell.PC] = core.pc
-            bells.words[index, doorbell.WAITING] = 1
+            bells.words[index, doorbell.WAITING] = (doorbell.WAITING_SIGNAL if worker.waiting_in
+                                                    == w.WAIT_SIGNAL else doorbell.WAITING_WFX)
             watch = 50e-6  # WFE with the monitor armed: look at memory, backing off
             sleeps = 0  # a short wait logs nothing (the log catches up after it); a long
             while not worker.wake_condition():  # one logs after its first, short sleep

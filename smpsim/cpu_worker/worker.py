@@ -25,6 +25,7 @@ MAINT_TLB, MAINT_CODE = 1, 2  # maintenance bits (exits.MAINTENANCE, doorbell.MA
 MAINT_TIMEOUT = 60.0  # seconds: the others answer within microseconds unless one is gone
 # what step() reports
 RUNNING, WAITING, OFF, EXITED = "running", "waiting", "off", "exited"
+WAIT_SIGNAL = "signal"  # (waiting_in: for an injection's signal, not in WFI/WFE)
 
 # register name of each GIC CPU-interface encoding (SYSREG exits carry the key)
 _ICC_NAMES = {r.key: r.name for r in sysreg_table.TABLE if r.special == "icc"}
@@ -52,6 +53,20 @@ class Ports(Protocol):
     def pause(self) -> None: ...  # wait a moment (a ring of this CPU ends it)
     def take_maintenance(self) -> tuple[int, int]: ...  # (gen, bits) asked of this CPU
     def maintenance_done(self, gen: int) -> None: ...
+    def pend(self, intid: int) -> None: ...  # make SGI/PPI `intid` pending (an injection)
+    def raise_signal(self, bit: int) -> None: ...  # an injection signal, for every CPU
+    def signal_raised(self, bit: int) -> bool: ...
+
+
+@dataclasses.dataclass(frozen=True)
+class Injection:
+    """A topology's [[inject]] for this CPU, resolved: `at` the physical address, the
+    signals by their bit numbers; `label` how the topology named the place."""
+    at: int
+    label: str
+    interrupt: int | None = None
+    signal: int | None = None
+    wait: int | None = None
 
 
 @dataclasses.dataclass
@@ -71,7 +86,15 @@ class CpuWorker:
         self.quantum = quantum
         self.clock = (HostClock if host_time else VirtualClock)(core, frequency)
         self.levels = 0  # the timer outputs the GIC has been told
-        self.waiting_in = None  # exits.WFI or exits.WFE while waiting
+        self.waiting_in = None  # exits.WFI or exits.WFE while waiting, or WAIT_SIGNAL
+        self.injections: dict[int, Injection] = {}  # breakpoint slot -> its injection
+        self.wait_signal: int | None = None  # the signal bit an injection waits for
+        self.on_injection = lambda inj, what: None  # (the process logs them)
+
+    def arm(self, injections: list[Injection]) -> None:
+        """Set a breakpoint at each injection's address (exits.BREAKPOINT: `step`)."""
+        for inj in injections:
+            self.injections[self.core.add_breakpoint(inj.at)] = inj
 
     def _sync_inputs(self) -> None:
         if not self.ports.changed():  # one load on the usual path
@@ -110,8 +133,10 @@ class CpuWorker:
         self.core.set_lines(irq=irq, fiq=fiq, virq=virq, vfiq=vfiq)
 
     def wake_condition(self) -> bool:
-        """Whether a CPU waiting in WFI/WFE may go on."""
+        """Whether a CPU waiting in WFI/WFE (or for an injection's signal) may go on."""
         self._sync_inputs()
+        if self.waiting_in == WAIT_SIGNAL:
+            return self.ports.signal_raised(self.wait_signal)
         if self.core.interrupt_pending():
             return True
         if self.waiting_in == exits.WFE:
@@ -153,7 +178,27 @@ class CpuWorker:
     def resume(self) -> None:
         """End a wait."""
         self.waiting_in = None
+        self.wait_signal = None
         self.clock.after_wait()
+
+    def _inject(self, inj: Injection) -> Outcome:
+        """An injection's place is reached (its instruction has not run): its interrupt,
+        its signal, then its wait, in that order."""
+        if inj.interrupt is not None:
+            self.ports.pend(inj.interrupt)
+            self._refresh_lines()
+            self.on_injection(inj, "interrupt")
+        if inj.signal is not None:
+            self.ports.raise_signal(inj.signal)
+            self.on_injection(inj, "signal")
+        if inj.wait is None:
+            return Outcome(RUNNING)
+        self.on_injection(inj, "wait")
+        self.waiting_in, self.wait_signal = WAIT_SIGNAL, inj.wait
+        if self.wake_condition():
+            self.resume()
+            return Outcome(RUNNING)
+        return Outcome(WAITING)
 
     def step(self) -> Outcome:
         core, ports = self.core, self.ports
@@ -239,6 +284,8 @@ class CpuWorker:
             return Outcome(RUNNING)
         if kind == exits.SEVL:
             return Outcome(RUNNING)
+        if kind == exits.BREAKPOINT:
+            return self._inject(self.injections.pop(ex.a))
         if kind in (exits.WFI, exits.WFE):
             self.waiting_in = kind
             if self.wake_condition():

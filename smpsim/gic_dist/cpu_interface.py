@@ -209,6 +209,15 @@ class CpuInterface:
         self._changed()
         self.evaluate()
 
+    def make_pending(self, intid: int) -> None:
+        """SGI or PPI `intid` pending, as a write of GICR_ISPENDR0 would make it (a
+        topology's injection)."""
+        if not 0 <= intid < 32:
+            raise ValueError(f"an SGI or PPI INTID is 0..31, not {intid}")
+        self.block[st.LATCH, intid] = 1
+        self._changed()
+        self.evaluate()
+
     # --- the registers -----------------------------------------------------------------
     def read(self, name: str) -> int:
         """MRS of a CPU-interface register. With one Security state and no EL3 every

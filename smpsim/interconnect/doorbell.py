@@ -30,7 +30,8 @@ IRQ = 0  # 1 = this CPU's interface asserts its IRQ line (its process writes it:
 FIQ = 1
 EVENT = 2  # 1 = an event (SEV from another CPU) is waiting for this CPU's next WFE
 POWER = 3  # POWER_OFF, POWER_ON, POWER_PEN (spin-table: polling its release address)
-WAITING = 4  # 1 = the CPU process is blocked in WFI/WFE (for reports)
+WAITING = 4  # WAITING_WFX: the CPU process is blocked in WFI/WFE; WAITING_SIGNAL: for
+# a topology's injection signal (for reports)
 RING = 5  # 1 = something above changed since the CPU last looked; the futex word
 PC = 6  # where the CPU is, written by its process every few ms (for reports)
 EL = 7
@@ -41,9 +42,11 @@ STOP = 8  # 1 = bootctl ends the run: a waiting CPU wakes and stops
 MAINT_REQ = 9
 MAINT_GEN = 10
 MAINT_ACK = 11
-WORDS_PER_CPU = 12
+SIGNALS = 12  # the topology's injection signals raised so far, one bit each (atomic OR)
+WORDS_PER_CPU = 13
 
 POWER_OFF, POWER_ON, POWER_PEN = 0, 1, 2
+WAITING_WFX, WAITING_SIGNAL = 1, 2
 
 
 _rmw = None  # the compiled atomic read-modify-write, loaded on first use (CPU processes only)
@@ -135,6 +138,13 @@ class Doorbells:
         gen = int(rmw(mem, self._offset(cpu, MAINT_GEN), _rmw_op("RMW_ADD"), 1)) + 1
         self.ring(cpu)  # whoever sees the generation also sees them)
         return gen
+
+    def raise_signal(self, bit: int) -> None:
+        """Raise injection signal `bit` for every CPU, and ring them."""
+        rmw, mem = _atomic(), self._ram.array
+        for cpu in range(self.n_cpus):
+            rmw(mem, self._offset(cpu, SIGNALS), _rmw_op("RMW_SET"), 1 << bit)
+            self.ring(cpu)
 
     def take_maintenance(self, cpu: int) -> tuple[int, int]:
         """(The CPU's own process.) (generation, bits) asked of `cpu` so far, the bits

@@ -20,9 +20,9 @@ from smpsim.jit import (decode_cache, exceptions, exits, interpreter, mmu, state
                         system_registers, timers)
 from smpsim.jit.compile import jit
 from smpsim.jit.features import Features, reset_state
-from smpsim.jit.state import (CNT_BASE, CNT_ICOUNT_BASE, CNT_SCALE, CUR_EL, DAIF_BITS,
-                              EV_BASE, EV_COUNT, EV_SLOTS, EV_WORDS, EVENT_REGISTER, EXIT_B,
-                              EXIT_C, EXIT_D, EXIT_KIND, EXIT_PC, FIQ_LINE, FIRMWARE_HVC, ICOUNT,
+from smpsim.jit.state import (BREAKPOINT_BASE, BREAKPOINT_SLOTS, BREAKPOINTS_ARMED, CNT_BASE,
+                              CNT_ICOUNT_BASE, CNT_SCALE, CUR_EL, DAIF_BITS, EV_BASE, EV_COUNT,
+                              EV_SLOTS, EV_WORDS, EVENT_REGISTER, EXIT_B, EXIT_C, EXIT_D, EXIT_KIND, EXIT_PC, FIQ_LINE, FIRMWARE_HVC, ICOUNT,
                               IRQ_LINE, MAINT_PENDING, MMIO_DONE, MMIO_VAL0, NZCV, PAN_BIT, PC,
                               SERROR_LINE, SP,
                               SPSEL, STOP_ON_EXCEPTION, SYSREG_BASE, TIMER_LEVELS, VFIQ_LINE,
@@ -288,6 +288,29 @@ class Core:
     def flush_decoded(self) -> None:
         """Forget every decoded instruction (after writing RAM behind the core's back)."""
         decode_cache.flush(self.page_slot, self.slot_page, self.dec)
+
+    def add_breakpoint(self, addr: int) -> int:
+        """Stop (exits.BREAKPOINT, EXIT_A = the slot returned) when the instruction at
+        physical address `addr` is about to run, once: the breakpoint then goes, and
+        running again executes the instruction. At most BREAKPOINT_SLOTS at a time."""
+        off = self._offset(addr, 4)
+        if addr & 3:
+            raise ValueError(f"{addr:#x}: an instruction address is 4-byte aligned")
+        words = self.cpu[BREAKPOINT_BASE:BREAKPOINT_BASE + BREAKPOINT_SLOTS]
+        free = [i for i, w in enumerate(words) if w == 0]
+        if not free:
+            raise ValueError(f"no free breakpoint slot ({BREAKPOINT_SLOTS} in use)")
+        self.cpu[BREAKPOINT_BASE + free[0]] = off + 1
+        self.cpu[BREAKPOINTS_ARMED] += 1
+        decode_cache.note_store(self.page_slot, self.dec, np.uint64(off), 4)  # decode it again
+        return free[0]
+
+    def remove_breakpoint(self, slot: int) -> None:
+        word = int(self.cpu[BREAKPOINT_BASE + slot])
+        if word:
+            self.cpu[BREAKPOINT_BASE + slot] = 0
+            self.cpu[BREAKPOINTS_ARMED] -= 1
+            decode_cache.note_store(self.page_slot, self.dec, np.uint64(word - 1), 4)
 
     def flush_tlb(self) -> None:
         """Forget every translation (another CPU's TLBI ...IS, or a power-on)."""

@@ -28,6 +28,9 @@ or answers a device access and runs again.
     EXCEPTION     yes      target EL       its ESR         its ELR         its FAR
     TIMER         -        the timers' outputs (bit n = PPI n), which changed: forward
                            them to the interrupt controller, then run again
+    BREAKPOINT    no       the breakpoint's slot (Core.add_breakpoint): the instruction
+                           at its address was about to run; the breakpoint is gone
+                           (one-shot), so running again executes it
                            (only with cpu[STOP_ON_EXCEPTION] = 1: an exception was
                            taken; PC is its vector)
 
@@ -62,6 +65,7 @@ SP_ALIGNMENT = 21  # (internal, see above)
 MMU_FAULT = 22  # (internal: a translation, permission or alignment fault; mmu.py's
 # FAULT_* words hold its syndrome, and the interpreter takes it)
 MAINTENANCE = 24
+BREAKPOINT = 25
 NEEDS_MMU = 23  # (internal: a load/store of the run loop found translation on; the loop
 # runs it again through loads_stores.exec_translated)
 

@@ -22,7 +22,8 @@ from smpsim.jit.alu import U0, U1
 from smpsim.jit.compile import jit, jit_inline
 from smpsim.jit.decode_cache import PAGE_SHIFT, SLOT_ROWS
 from smpsim.jit.records import F_D, F_IMM, F_M, F_N, F_OP, F_X, RECORD_WORDS
-from smpsim.jit.state import (CUR_EL, EVENT_REGISTER, EXCL_VALID, EXIT_A, EXIT_B, EXIT_C,
+from smpsim.jit.state import (BREAKPOINT_BASE, BREAKPOINT_SLOTS, BREAKPOINTS_ARMED, CUR_EL,
+                              EVENT_REGISTER, EXCL_VALID, EXIT_A, EXIT_B, EXIT_C,
                               EXIT_D, EXIT_INSN, EXIT_KIND, EXIT_PC, FAULT_FAR, FAULT_IPA,
                               FAULT_ISS, FAULT_TARGET, FIRMWARE_HVC, FLUSH_DECODED,
                               ICOUNT, LIVE_COUNT, MAINT_PENDING, TIMER_LEVELS, XL_ON,
@@ -35,10 +36,17 @@ PAGE_MASK = (1 << PAGE_SHIFT) - 1
 
 
 @jit
-def _decode_into(dec, row, word):
-    r = a64_decoder.decode(np.int64(word))
+def _decode_into(cpu, dec, row, mem, off):
+    """Decode the instruction at RAM offset `off` into `row`; a breakpoint's instead
+    becomes a BREAKPOINT row (F_IMM: its slot)."""
+    r = a64_decoder.decode(np.int64(hostmem.load32(mem, off)))
     for i in range(RECORD_WORDS):
         dec[row, i] = r[i]
+    if cpu[BREAKPOINTS_ARMED] != U0:
+        for slot in range(BREAKPOINT_SLOTS):
+            if cpu[BREAKPOINT_BASE + slot] == off + U1:
+                dec[row, F_OP] = np.uint64(ops.BREAKPOINT)
+                dec[row, F_IMM] = np.uint64(slot)
 
 
 @jit_inline
@@ -74,7 +82,7 @@ def _loop(regs, cpu, mem, page_slot, slot_page, dec, budget):
 
             # --- the common ops, inline or in small executors -------------------------
             if op == ops.NOT_DECODED:  # part of the dispatch, not a test of its own
-                _decode_into(dec, row, hostmem.load32(mem, page_off + (pc - page_va)))
+                _decode_into(cpu, dec, row, mem, page_off + (pc - page_va))
                 continue
             elif op == ops.PAGE_END:  # pc has left the page of `base_row`: find its own
                 fetch = pc
@@ -447,6 +455,13 @@ def _rare(regs, cpu, mem, page_slot, dec, row, op, nzcv, pc):
             return k, nzcv, pc  # (a fault or an SP misalignment is taken by the loop)
     elif op == ops.CLREX:
         cpu[EXCL_VALID] = U0
+    elif op == ops.BREAKPOINT:  # one-shot: gone, and the row decodes the instruction again
+        slot = np.int64(dec[row, F_IMM])
+        cpu[BREAKPOINT_BASE + slot] = U0
+        cpu[BREAKPOINTS_ARMED] -= U1
+        dec[row, F_OP] = np.uint64(ops.NOT_DECODED)
+        cpu[EXIT_A] = np.uint64(slot)
+        return exits.BREAKPOINT, nzcv, pc
     elif op == ops.BARRIER:
         if dec[row, F_X] == np.uint64(4) and cpu[MAINT_PENDING] != U0:
             cpu[EXIT_A] = cpu[MAINT_PENDING]  # a DSB completes broadcast maintenance

@@ -107,11 +107,12 @@ CASP = 96
 LD_ATOMIC = 97
 LDTR = 98  # LDTR*/STTR*: rare, so kept out of the run loop's data TLB path
 STTR = 99
+BREAKPOINT = 100  # a decoded row whose instruction has a breakpoint (Core.add_breakpoint)
 
 # marks the decode cache uses, never produced by the decoder
-CACHE_MARKERS = (NOT_DECODED, PAGE_END)
+CACHE_MARKERS = (NOT_DECODED, PAGE_END, BREAKPOINT)
 
-COUNT = 100
+COUNT = 101
 
 _NAMES = {value: key for key, value in dict(globals()).items() if key.isupper() and isinstance(value, int) and key != "COUNT"}
 
