@@ -204,7 +204,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-f", "--follow", action="store_true",
                    help="keep showing new records until the run ends")
     p.add_argument("--cpu", type=int, metavar="N", help="only records of CPU N")
-    p.add_argument("--event", metavar="PATTERN", help="only events matching (shell pattern)")
+    p.add_argument("--event", metavar="PATTERN",
+                   help="only events matching: a shell pattern ('exception*'), or a word "
+                        "(demote: demote_start, demote_end)")
     p.add_argument("--json", action="store_true", help="the records as JSON lines")
     p.set_defaults(func=_cmd_logs)
     p = sub.add_parser("version", help="print the version")

@@ -130,11 +130,18 @@ def follow(path: str | os.PathLike, keep_following: bool, poll: float = 0.2,
 
 
 def matches(record: dict, cpu: int | None, pattern: str | None) -> bool:
+    """Whether a record is CPU `cpu`'s and its event matches `pattern`: a shell pattern
+    (`exception*`), or a plain word, which names its events and the ones it begins
+    (`demote` is demote_start and demote_end; `exception` is exception and
+    exception_return)."""
     if cpu is not None and record.get("component") != f"cpu{cpu}":
         return False
-    if pattern is not None and not fnmatch.fnmatchcase(str(record.get("event", "")), pattern):
-        return False
-    return True
+    if pattern is None:
+        return True
+    name = str(record.get("event", ""))
+    if any(c in pattern for c in "*?["):
+        return fnmatch.fnmatchcase(name, pattern)
+    return name == pattern or name.startswith(pattern + "_")
 
 
 def format_record(record: dict) -> str:

@@ -7,6 +7,8 @@ import subprocess
 import sys
 import threading
 
+import pytest
+
 from smpsim import log
 
 
@@ -48,6 +50,20 @@ def test_smpsim_logs_filters_by_cpu_and_event(tmp_path):
     r = _smpsim("logs", tmp_path, "--event", "exception_*")
     assert r.returncode == 0 and len(r.stdout.splitlines()) == 2
     assert "cpu0" in r.stdout and "exception_taken" in r.stdout and "x=1" in r.stdout
+
+
+@pytest.mark.parametrize("pattern, expected", [
+    ("demote", ["demote_start", "demote_end"]),      # a word: it and the events it begins
+    ("demote_end", ["demote_end"]),
+    ("demo", []),                                   # not a word of theirs
+    ("*mote*", ["demote_start", "demote_end", "promote_end", "demoted"]),
+])
+def test_an_event_word_finds_the_events_it_begins(tmp_path, pattern, expected):
+    for event in ("demote_start", "demote_end", "promote_end", "demoted"):
+        log.get_logger("cpu1", tmp_path).info(event)
+    records = [r for r in log.read_events(tmp_path / log.EVENTS_FILE)
+               if log.matches(r, None, pattern)]
+    assert [r["event"] for r in records] == expected
 
 
 def test_smpsim_logs_follows_until_the_run_ends(tmp_path):
