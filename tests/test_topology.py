@@ -244,8 +244,13 @@ def test_a_missing_file_is_one_clear_error(tmp_path):
 
 @pytest.mark.parametrize("path", sorted((ROOT / "topologies").glob("*.toml")), ids=lambda p: p.name)
 def test_every_shipped_topology_is_valid(path):
+    """Each shipped topology loads, and its image is a committed guest image that loads
+    into its RAM (an ELF, or an arm64 Image)."""
+    from smpsim.bootctl import images
     t = topology.load(path)
-    assert t.boot.image is not None and t.boot.image.suffix == ".elf"
+    assert t.boot.image is not None and t.boot.image.suffix in (".elf", ".Image")
+    assert t.boot.image.parent.name == "build" and t.boot.image.is_file()
+    images.for_topology(t)
 
 
 def _spin_table(tmp_path, image_line=""):
