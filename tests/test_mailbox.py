@@ -118,3 +118,36 @@ def test_a_request_nobody_serves_times_out():
     finally:
         boxes.close()
         os.close(fd)
+
+
+def _poster(boxes, fd, cpu, count, before, after):
+    client = mailbox.Client(boxes, cpu, fd)
+    if before is not None:
+        before.wait()  # (as a lock another CPU releases)
+    for i in range(count):
+        client.post(protocol.encode("MMIO_WRITE", cpu=cpu, addr=i, size=4, value=i, posted=True))
+    if after is not None:
+        after.set()
+
+
+def test_messages_of_different_cpus_are_served_in_the_order_they_were_sent(tmp_path):
+    """CPU 1 posts, then 'releases a lock' that CPU 0 waits for before it posts: CPU 1's
+    messages come first (a UART line must not be overtaken by the next CPU's), although
+    the service looks at CPU 0's mailbox first and finds both full."""
+    boxes = mailbox.Mailboxes.create(N_CPUS, tag="test")
+    fd = os.eventfd(0, os.EFD_NONBLOCK)
+    fork = mp.get_context("fork")
+    released, done = fork.Event(), fork.Event()
+    first = fork.Process(target=_poster, args=(boxes, fd, 1, 20, None, released), daemon=True)
+    second = fork.Process(target=_poster, args=(boxes, fd, 0, 20, released, done), daemon=True)
+    second.start()
+    first.start()
+    assert done.wait(60)  # both have posted everything before the service looks
+    order = []
+    server = mailbox.Server(boxes, fd)
+    server.drain(lambda body, wants_reply: order.append(protocol.decode(body)["cpu"]))
+    assert order == [1] * 20 + [0] * 20
+    first.join(10)
+    second.join(10)
+    boxes.close()
+    os.close(fd)

@@ -70,6 +70,11 @@ def _atomic():
     return _rmw
 
 
+def atomic_add(mem: np.ndarray, off: int, value: int) -> int:
+    """Add `value` to the uint64 at byte `off` of `mem` atomically; the old value."""
+    return int(_atomic()(mem, off, _rmw_op("RMW_ADD"), value))
+
+
 def _rmw_op(name: str) -> int:
     from smpsim.jit import hostmem
     return getattr(hostmem, name)

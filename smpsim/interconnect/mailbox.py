@@ -18,6 +18,14 @@ REPLY_SEQ with a futex. Posted messages (writes nobody waits on) get no reply an
 in order with the CPU's requests. Ordering between the words relies on the host's
 ordered stores (x86-64 TSO), as doorbell.py does; the wake-ups never get lost: the
 eventfd counts, and futex_wait compares REPLY_SEQ in the kernel.
+
+Messages of different CPUs are served in the order they were sent, not CPU by CPU:
+each takes a number from one counter of the segment (an atomic add) just before it is
+published, and the service serves the lowest number first, waiting the few
+microseconds a message numbered but not yet published takes. It matters: a CPU that
+writes a line to the UART (posted), then releases a lock that another CPU takes to
+write its own line, must have its characters reach the UART first, as the Arm ARM's
+release ordering guarantees for Device memory.
 """
 
 from __future__ import annotations
@@ -27,7 +35,7 @@ import time
 
 import numpy as np
 
-from smpsim.interconnect import futex
+from smpsim.interconnect import doorbell, futex
 from smpsim.interconnect.shared_ram import SharedRam
 
 SLOTS = 64  # requests a CPU may have in flight (posted writes pile up here)
@@ -38,10 +46,12 @@ REPLY_SPIN = 40e-6  # seconds a request looks for its reply before sleeping on t
 # words at the start of each CPU's block
 TAIL, HEAD, REPLY_SEQ, REPLY_LEN = 0, 1, 2, 3
 _HEADER_WORDS = 8
-_SLOT_HEADER = 8  # uint32 length, uint32 flags
+_SLOT_HEADER = 16  # uint32 length, uint32 flags, uint64 the message's number (send order)
 WANTS_REPLY = 1
 _BLOCK = _HEADER_WORDS * 8 + SLOTS * (_SLOT_HEADER + SLOT_BYTES) + REPLY_BYTES
 MAX_MESSAGE = SLOT_BYTES
+GAP_WAIT = 0.05  # seconds the service waits for a message numbered but not published
+# (its sender publishes it microseconds later, unless the sender died in between)
 
 
 class MailboxError(RuntimeError):
@@ -63,10 +73,15 @@ class Mailboxes:
                  for b in blocks]
         self.slots = [s.reshape(SLOTS, _SLOT_HEADER + SLOT_BYTES) for s in slots]
         self.replies = [b[-REPLY_BYTES:] for b in blocks]
+        self._counter_offset = n_cpus * _BLOCK  # the send-order counter, after the blocks
+
+    def take_number(self) -> int:
+        """The next message number (an atomic add: CPU processes, which have Numba)."""
+        return doorbell.atomic_add(self.bytes, self._counter_offset, 1)
 
     @staticmethod
     def size_for(n_cpus: int) -> int:
-        return max(4096, (n_cpus * _BLOCK + 4095) // 4096 * 4096)
+        return max(4096, (n_cpus * _BLOCK + 8 + 4095) // 4096 * 4096)
 
     @classmethod
     def create(cls, n_cpus: int, tag: str) -> "Mailboxes":
@@ -114,6 +129,9 @@ class Client:
         slot[:4].view(np.uint32)[0] = len(data)
         slot[4:8].view(np.uint32)[0] = flags
         slot[_SLOT_HEADER:_SLOT_HEADER + len(data)] = np.frombuffer(data, dtype=np.uint8)
+        # numbered last, just before it is published: the service waits for a number it
+        # has not seen yet, so nothing may keep this CPU from publishing it now
+        slot[8:16].view(np.uint64)[0] = self.boxes.take_number()
         self.words[TAIL] = tail + 1  # publish (after the slot: stores stay in order)
         os.eventfd_write(self.eventfd, 1)
         return tail + 1
@@ -145,33 +163,58 @@ class Server:
 
     def __init__(self, boxes: Mailboxes, eventfd: int):
         self.boxes, self.eventfd = boxes, eventfd
+        self.next_number = 0  # the number of the message to serve next
+        self.gaps_skipped = 0  # numbers never published (their sender died)
 
     def fileno(self) -> int:
         return self.eventfd
 
+    def _first(self) -> tuple[int, int] | None:
+        """(number, cpu) of the lowest-numbered message published, or None."""
+        best = None
+        for cpu in range(self.boxes.n_cpus):
+            words = self.boxes.words[cpu]
+            head = int(words[HEAD])
+            if head < int(words[TAIL]):
+                number = int(self.boxes.slots[cpu][head % SLOTS][8:16].view(np.uint64)[0])
+                if best is None or number < best[0]:
+                    best = (number, cpu)
+        return best
+
     def drain(self, serve) -> int:
         """Serve every waiting message with `serve(body, wants_reply) -> reply or None`,
-        in each CPU's order; how many were served."""
+        in the order they were sent; how many were served."""
         try:
             os.eventfd_read(self.eventfd)  # (reset first: a later post sets it again)
         except BlockingIOError:
             pass
         served = 0
-        for cpu in range(self.boxes.n_cpus):
+        gap_since = None
+        while True:
+            first = self._first()
+            if first is None:
+                return served
+            number, cpu = first
+            if number > self.next_number:  # an earlier one is numbered, not yet published
+                now = time.monotonic()
+                if gap_since is None:
+                    gap_since = now
+                if now - gap_since < GAP_WAIT:
+                    continue
+                self.gaps_skipped += number - self.next_number
+            gap_since = None
+            self.next_number = number + 1
             words = self.boxes.words[cpu]
-            slots = self.boxes.slots[cpu]
-            while int(words[HEAD]) < int(words[TAIL]):
-                head = int(words[HEAD])
-                slot = slots[head % SLOTS]
-                n = min(int(slot[:4].view(np.uint32)[0]), SLOT_BYTES)
-                wants_reply = bool(slot[4:8].view(np.uint32)[0] & WANTS_REPLY)
-                body = slot[_SLOT_HEADER:_SLOT_HEADER + n].tobytes()
-                words[HEAD] = head + 1  # the slot is free again
-                reply = serve(body, wants_reply)
-                served += 1
-                if wants_reply:
-                    self._answer(cpu, head + 1, reply if reply is not None else b"")
-        return served
+            head = int(words[HEAD])
+            slot = self.boxes.slots[cpu][head % SLOTS]
+            n = min(int(slot[:4].view(np.uint32)[0]), SLOT_BYTES)
+            wants_reply = bool(slot[4:8].view(np.uint32)[0] & WANTS_REPLY)
+            body = slot[_SLOT_HEADER:_SLOT_HEADER + n].tobytes()
+            words[HEAD] = head + 1  # the slot is free again
+            reply = serve(body, wants_reply)
+            served += 1
+            if wants_reply:
+                self._answer(cpu, head + 1, reply if reply is not None else b"")
 
     def _answer(self, cpu: int, seq: int, reply: bytes) -> None:
         if len(reply) > REPLY_BYTES:
