@@ -61,3 +61,19 @@ def test_a_line_without_end_is_cut_not_kept_forever():
     assert [len(f["text"]) for _, _, f in log.records] == [MAX_LINE, MAX_LINE]
     lines.flush()
     assert len(log.records[-1][2]["text"]) == 10
+
+
+def test_a_line_carries_the_guest_time_of_the_cpu_that_wrote_its_newline():
+    log = Recorder()
+    lines = ConsoleLines(log)
+    lines.feed(b"@event demote_start cpu=2", -1, (2, 100, 50))
+    lines.feed(b"\nhello\n", -1, (2, 120, 60))  # (the newline's writer dates the line)
+    lines.feed(b"semihosted\n", 1, (1, None, None))  # (CONSOLE messages carry no time)
+    assert log.records == [
+        ("cpu2", "demote_start", {"source": "uart", "writer": "cpu2", "icount": 120,
+                                  "counter": 60, "cpu": 2}),
+        ("devices", "console_line", {"text": "hello", "source": "uart", "writer": "cpu2",
+                                     "icount": 120, "counter": 60}),
+        ("devices", "console_line", {"text": "semihosted", "source": "cpu1",
+                                     "writer": "cpu1"}),
+    ]

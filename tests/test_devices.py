@@ -87,9 +87,9 @@ def devices_process(tmp_path_factory):
 def test_the_process_prints_to_console_log_and_bootctl_and_raises_spi33(devices_process):
     client, sup, fake_gic, run = devices_process
     request(client, p.encode("MMIO_WRITE", cpu=0, addr=UART + 0x38, size=4, value=1 << 5,
-                             posted=False), 60_000)
+                             posted=False, icount=0, counter=0), 60_000)
     request(client, p.encode("MMIO_WRITE", cpu=1, addr=UART, size=1, value=ord("Z"),
-                             posted=False), 60_000)
+                             posted=False, icount=0, counter=0), 60_000)
     got = sup.receive(60_000)
     assert got is not None and p.decode(got[1]) == {"t": "CONSOLE", "cpu": -1, "data": b"Z"}
     assert fake_gic.poll(60_000)

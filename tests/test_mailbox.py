@@ -18,7 +18,8 @@ def _cpu(boxes, fd, cpu, count, out):
     client = mailbox.Client(boxes, cpu, fd)  # (forked: the segment is mapped already)
     replies = []
     for i in range(count):
-        client.post(protocol.encode("MMIO_WRITE", cpu=cpu, addr=i, size=4, value=i, posted=True))
+        client.post(protocol.encode("MMIO_WRITE", cpu=cpu, addr=i, size=4, value=i, posted=True,
+                                    icount=i, counter=i))
         if i % 10 == 9:
             r = protocol.decode(client.request(protocol.encode("MMIO_READ", cpu=cpu, addr=i,
                                                                size=4), 60.0))
@@ -125,7 +126,8 @@ def _poster(boxes, fd, cpu, count, before, after):
     if before is not None:
         before.wait()  # (as a lock another CPU releases)
     for i in range(count):
-        client.post(protocol.encode("MMIO_WRITE", cpu=cpu, addr=i, size=4, value=i, posted=True))
+        client.post(protocol.encode("MMIO_WRITE", cpu=cpu, addr=i, size=4, value=i, posted=True,
+                                    icount=i, counter=i))
     if after is not None:
         after.set()
 

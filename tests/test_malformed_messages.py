@@ -313,7 +313,7 @@ def machine(tmp_path_factory):
     finally:
         if proc.poll() is None and m is not None:  # end it as the guest would
             m.gic.send(p.encode("MMIO_WRITE", cpu=0, addr=SPI40_PRIORITY, size=1,
-                                value=EXIT_CODE, posted=True))
+                                value=EXIT_CODE, posted=True, icount=0, counter=0))
         try:
             proc.communicate(timeout=TIMEOUT)
         except subprocess.TimeoutExpired:
@@ -358,7 +358,8 @@ gic_garbage = st.one_of(
     _frames(valid_message(tuple(n for n in sorted(p.MESSAGES) if n not in GIC_SERVES))),
     _frames(st.builds(lambda kind, cpu, addr, size, value, posted: {
         "t": kind, "cpu": cpu, "addr": addr, "size": size,
-        **({"value": value, "posted": posted} if kind == "MMIO_WRITE" else {})},
+        **({"value": value, "posted": posted, "icount": 0, "counter": 0}
+           if kind == "MMIO_WRITE" else {})},
         st.sampled_from(["MMIO_READ", "MMIO_WRITE"]), _cpus_out | st.just(0), _gic_addr,
         _sizes_out | st.sampled_from([1, 2, 4, 8]), VALID[p.U64], st.booleans()).filter(
             lambda m: m["cpu"] != 0 or m["size"] not in (1, 2, 4, 8))),
@@ -379,7 +380,8 @@ devices_garbage = st.one_of(
     _frames(valid_message(tuple(n for n in sorted(p.MESSAGES) if n not in DEVICES_SERVE))),
     _frames(st.builds(lambda kind, addr, size, value, posted: {
         "t": kind, "cpu": 0, "addr": addr, "size": size,
-        **({"value": value, "posted": posted} if kind == "MMIO_WRITE" else {})},
+        **({"value": value, "posted": posted, "icount": 0, "counter": 0}
+           if kind == "MMIO_WRITE" else {})},
         st.sampled_from(["MMIO_READ", "MMIO_WRITE"]), VALID[p.U64], _sizes_out,
         VALID[p.U64], st.booleans())),
 )
@@ -511,7 +513,7 @@ def test_the_run_went_on_and_ends_as_the_guest_says(machine):
     assert not any(r["event"] in ("cpu_failed", "unexpected_message", "timeout")
                    for r in m.events.update())
     m.gic.send(p.encode("MMIO_WRITE", cpu=0, addr=SPI40_PRIORITY, size=1, value=EXIT_CODE,
-                        posted=True))
+                        posted=True, icount=0, counter=0))
     _, err = m.proc.communicate(timeout=TIMEOUT)
     assert m.proc.returncode == EXIT_CODE, err
     stopped = {r["component"]: r for r in m.events.update()

@@ -38,7 +38,7 @@ def test_malformed_messages_are_one_clear_error(data, reason):
 
 def test_encode_refuses_what_decode_would():
     with pytest.raises(p.ProtocolError, match="MMIO_WRITE: missing field 'posted'"):
-        p.encode("MMIO_WRITE", cpu=0, addr=0, size=4, value=0)
+        p.encode("MMIO_WRITE", cpu=0, addr=0, size=4, value=0, icount=0, counter=0)
 
 
 def test_ready_carries_the_version_and_a_mismatch_is_refused():
@@ -80,7 +80,7 @@ def test_well_formed_msgpack_with_wrong_fields_is_refused_cleanly(name, fields):
 def test_an_unchecked_encoding_is_the_same_bytes_as_a_checked_one():
     for name, fields in [("MMIO_READ", dict(cpu=1, addr=0x0900_0018, size=4)),
                          ("MMIO_WRITE", dict(cpu=0, addr=0x0900_0000, size=4, value=1 << 40,
-                                             posted=True)),
+                                             posted=True, icount=7, counter=3)),
                          ("SPI_ACK", dict(cpu=3, intid=33, group=1)),
                          ("SPI_DEACTIVATE", dict(cpu=3, intid=33))]:
         assert p.encode_unchecked(name, **fields) == p.encode(name, **fields)

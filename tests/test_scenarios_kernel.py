@@ -53,8 +53,10 @@ def test_scenario_1_four_vhe_cpus_run_the_kernel_at_el2_ticking_on_ppi_26(tmp_pa
     assert sorted(guest_events(records, "hyp_stub_installed")) == [0, 1, 2, 3]
     vhe = guest_events(records, "vhe_enabled")
     assert sorted(vhe) == [0, 1, 2, 3] and all(e["el"] == 2 for e in vhe.values())
-    # the records are the CPUs' own: `smpsim logs --cpu N` finds them
-    assert all(e["component"] == f"cpu{n}" for n, e in vhe.items())
+    # the records are the CPUs' own (`smpsim logs --cpu N` finds them), dated with the
+    # guest time of the CPU that printed them
+    assert all(e["component"] == f"cpu{n}" and e["writer"] == f"cpu{n}"
+               and e["icount"] > 0 and e["counter"] > 0 for n, e in vhe.items())
     done = guest_events(records, "ticks_done")
     assert {n: (e["ppi"], e["el"]) for n, e in done.items()} == {n: (26, 2) for n in range(4)}
     # and the machine saw the upgrade: an HVC to EL2 from EL1 on every CPU

@@ -128,6 +128,7 @@ class ZmqPorts:
         # last computed its lines (a ring); its own operations leave them current
         self._stale = True
         self._maintenance_level = False  # PPI 25 as last driven
+        self.guest_time = lambda: (0, 0)  # (instructions, CNTPCT) now: set once the core is
 
     def _owner(self, addr: int) -> ServiceLink | None:
         routed = self.bus.route(addr)
@@ -146,13 +147,14 @@ class ZmqPorts:
         link = self._owner(addr)
         if link is None:
             return False
+        icount, counter = self.guest_time()
         if link is self.devices:  # posted: ordered per CPU by its one link
             self._posted = True
             link.post(_pack("MMIO_WRITE", cpu=self.index, addr=addr, size=size, value=value,
-                            posted=True))
+                            posted=True, icount=icount, counter=counter))
             return True
         reply = link.ask(_pack("MMIO_WRITE", cpu=self.index, addr=addr, size=size, value=value,
-                               posted=False))
+                               posted=False, icount=icount, counter=counter))
         return reply["t"] == "ACK"
 
     def icc_read(self, reg: str, el: int) -> int:
@@ -335,6 +337,7 @@ def main(argv: list[str] | None = None) -> int:
     quantum = max(cfg["quantum"], FREE_QUANTUM) if cfg["host_time"] else cfg["quantum"]
     worker = w.CpuWorker(index, core, ports, quantum, cfg["host_time"], cfg["frequency"])
     worker.arm([w.Injection(**i) for i in cfg.get("injections", [])])
+    ports.guest_time = lambda: (core.icount, core.counter)
     control.ready_and_wait_start(120_000)
     ports.cpuif = CpuInterface(index, gic_state, cfg["affinities"], DistributorLink(links["gic"]))
     # a list register with HW = 1 ends its physical interrupt through the CPU interface

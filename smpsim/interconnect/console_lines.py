@@ -1,7 +1,8 @@
 """The guest console as log records (DESIGN.md §6: "UART lines"), line by line.
 
 Every whole line of the UART (or of a CPU's semihosting output) becomes a
-`console_line` record. A line of the form
+`console_line` record, dated with the guest time of the CPU that wrote its newline
+(`writer`, its `icount` and `counter`). A line of the form
 
     @event NAME key=value key=value ...
 
@@ -19,7 +20,7 @@ EVENT_PREFIX = "@event "
 MAX_LINE = 4096  # a longer line is cut into records of this many bytes
 _NAME = re.compile(r"[a-z_][a-z0-9_]*\Z")
 _KEY = re.compile(r"[a-z_][a-z0-9_]*\Z")
-_RESERVED = {"event", "component", "ts", "level", "source"}
+_RESERVED = {"event", "component", "ts", "level", "source", "writer", "icount", "counter"}
 
 
 def parse_event(text: str) -> tuple[str, dict] | None:
@@ -53,7 +54,10 @@ class ConsoleLines:
         self.logger = logger
         self._partial: dict[int, bytes] = {}
 
-    def feed(self, data: bytes, source: int) -> None:
+    def feed(self, data: bytes, source: int,
+             writer: tuple[int, int | None, int | None] | None = None) -> None:
+        """`data` from `source`; `writer` = (cpu, icount, counter) of the CPU that wrote
+        it, when known (the UART's writes carry it)."""
         buffer = self._partial.get(source, b"") + data
         *lines, rest = buffer.split(b"\n")
         while len(rest) > MAX_LINE:
@@ -61,22 +65,27 @@ class ConsoleLines:
             rest = rest[MAX_LINE:]
         self._partial[source] = rest
         for raw in lines:
-            self._line(raw.rstrip(b"\r").decode("utf-8", errors="replace"), source)
+            self._line(raw.rstrip(b"\r").decode("utf-8", errors="replace"), source, writer)
 
     def flush(self) -> None:
         """Log the lines still without their newline (at the end of a run)."""
         for source, rest in list(self._partial.items()):
             if rest:
-                self._line(rest.decode("utf-8", errors="replace"), source)
+                self._line(rest.decode("utf-8", errors="replace"), source, None)
         self._partial.clear()
 
-    def _line(self, text: str, source: int) -> None:
+    def _line(self, text: str, source: int, writer) -> None:
         origin = "uart" if source < 0 else f"cpu{source}"
+        when = {}
+        if writer is not None and writer[0] >= 0:
+            when["writer"] = f"cpu{writer[0]}"
+            if writer[1] is not None:
+                when.update(icount=writer[1], counter=writer[2])
         event = parse_event(text)
         if event is None:
-            self.logger.info("console_line", text=text, source=origin)
+            self.logger.info("console_line", text=text, source=origin, **when)
             return
         name, fields = event
         cpu = fields.get("cpu")
         logger = self.logger.bind(component=f"cpu{cpu}") if isinstance(cpu, int) else self.logger
-        logger.info(name, source=origin, **fields)
+        logger.info(name, source=origin, **when, **fields)

@@ -35,6 +35,8 @@ class DeviceService:
                  n_cpus: int | None = None):
         self.console = console  # (data, cpu): cpu -1 is the UART
         self.n_cpus = n_cpus  # CPUs of the machine (None: not checked)
+        # who wrote what the UART prints now: (cpu, its icount, its counter)
+        self.writer: tuple[int, int | None, int | None] = (-1, None, None)
         self.uart = pl011.Pl011(lambda data: console(data, -1),
                                 lambda level: spi(bus.UART_SPI, level))
         self.on_refused = on_refused or (lambda reason: None)  # a posted write refused
@@ -58,6 +60,7 @@ class DeviceService:
             return protocol.encode("ACK")
         if kind == "CONSOLE":
             self._check_cpu(m)
+            self.writer = (m["cpu"], None, None)
             self.console(m["data"], m["cpu"])
             return protocol.encode("ACK")
         if kind not in ("MMIO_READ", "MMIO_WRITE"):
@@ -73,6 +76,7 @@ class DeviceService:
         if kind == "MMIO_READ":
             return protocol.encode("MMIO_DATA",
                                    value=self.uart.read(addr - bus.UART_BASE, size))
+        self.writer = (m["cpu"], m.get("icount"), m.get("counter"))
         self.uart.write(addr - bus.UART_BASE, size, m["value"])
         return None if protocol.is_posted(m) else protocol.encode("ACK")
 
@@ -95,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def console(data: bytes, cpu: int) -> None:
         os.write(console_fd, data)
-        lines.feed(data, cpu)
+        lines.feed(data, cpu, core.writer)
         process.control.send(protocol.encode("CONSOLE", cpu=cpu, data=data))
 
     def spi(intid: int, level: bool) -> None:

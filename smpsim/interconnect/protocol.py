@@ -17,11 +17,12 @@ from typing import Any
 
 import msgpack
 
-PROTOCOL_VERSION = 4  # 2: ICC_WRITE may be posted; SEV goes through the doorbell
+PROTOCOL_VERSION = 5  # 2: ICC_WRITE may be posted; SEV goes through the doorbell
                       # 3: ICC_ACK (a CPU took the GIC's offer, doorbell.OFFER)
                       # 4: the CPU interfaces run in the CPU processes over shared
                       #    state (gic_dist/shared_state.py): ICC_*, PPI_LEVEL and
                       #    ICC_ACK give way to SPI_ACK, SPI_DEACTIVATE, CPUIF_CHANGED
+                      # 5: MMIO_WRITE carries the writer's guest time (icount, counter)
 
 U64, INT, BOOL, STR, BYTES = "u64", "int", "bool", "str", "bytes"
 _INT_RANGE = (-(1 << 31), (1 << 31) - 1)
@@ -55,8 +56,9 @@ MESSAGES: dict[str, MessageType] = {m.name: m for m in [
     _m("PING", "is the peer alive? (answered with ACK)"),
     # --- device accesses: CPU -> the service that owns the address ------------------
     _m("MMIO_READ", "a device read by a CPU", cpu=INT, addr=U64, size=INT),
-    _m("MMIO_WRITE", "a device write; posted writes get no reply",
-       cpu=INT, addr=U64, size=INT, value=U64, posted=BOOL),
+    _m("MMIO_WRITE", "a device write; posted writes get no reply; the writer's guest "
+       "time (its instruction count and CNTPCT) dates what the device does with it",
+       cpu=INT, addr=U64, size=INT, value=U64, posted=BOOL, icount=U64, counter=U64),
     _m("MMIO_DATA", "the value a device read returned", value=U64),
     _m("MMIO_FAULT", "nothing answers at that address (an external abort)", reason=STR),
     # --- the GIC: what a CPU interface asks the distributor, and interrupt inputs ----
