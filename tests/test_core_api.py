@@ -230,3 +230,42 @@ def test_a_breakpoint_stops_before_its_instruction_once_and_costs_nothing_else()
         core.add_breakpoint(0x4000_0000)
     with pytest.raises(ValueError, match="no free breakpoint"):
         core.add_breakpoint(0x4000_0000)
+
+
+# --- schedule points (issue 7's serial mode switches CPUs there) -----------------------------
+
+@pytest.mark.parametrize("text, point, insns", [
+    ("mov x1, #1\n stxr w2, x1, [x0]\n nop", 4, 2),       # an exclusive store (monitor fails)
+    ("mov x1, #1\n swp x1, x3, [x0]\n nop", 4, 2),        # an atomic
+    ("nop\n msr hcr_el2, x4\n nop", 4, 2),                # a watched register
+    ("nop\n msr cntp_ctl_el0, x5\n nop", 4, 2),           # a timer control
+])
+def test_schedule_points_end_a_run_after_their_instruction(text, point, insns):
+    core = Core(np.zeros(1 << 16, dtype=np.uint8), ram_base=0x4000_0000)
+    core.load(0x4000_0000, assemble(".arch armv8.1-a\n" + text + "\n hlt #0"))
+    core.set_el(2)
+    core.pc = 0x4000_0000
+    core.set_x(0, 0x4000_8000)
+    core.set_x(4, 1 << 31)
+    core.schedule_points = True
+    e = core.run(100)
+    assert (e.kind, e.a, e.pc) == (exits.SCHEDULE, 0x4000_0000 + point, 0x4000_0000 + point + 4)
+    assert core.icount == insns
+    assert core.run(100).kind == exits.HLT  # and the run goes on from there
+    core.schedule_points = False
+    core.pc = 0x4000_0000
+    assert core.run(100).kind == exits.HLT  # off: no stop
+
+
+def test_with_schedule_points_exceptions_and_returns_end_a_run():
+    core = Core(np.zeros(1 << 16, dtype=np.uint8), ram_base=0x4000_0000)
+    core.load(0x4000_0000, assemble("svc #1\n hlt #0"))
+    core.load(0x4000_1000 + 0x400, assemble("eret"))  # EL1's vector: lower EL, sync
+    core.set_sysreg("VBAR_EL1", 0x4000_1000)
+    core.set_el(0)
+    core.pc = 0x4000_0000
+    core.schedule_points = True
+    assert core.run(100).kind == exits.EXCEPTION  # the SVC, taken
+    e = core.run(100)
+    assert (e.kind, e.a, e.pc) == (exits.SCHEDULE, 0x4000_1400, 0x4000_0004)  # the ERET
+    assert core.run(100).kind == exits.HLT

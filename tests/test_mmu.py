@@ -774,3 +774,18 @@ def test_with_the_mmu_off_an_address_beyond_the_pa_size_is_an_address_size_fault
     core.set_x(0, (1 << pa_bits) + 2)
     ex = run_to_exception(core)
     assert ex.b == esr(EC_DABORT_SAME, WNR | 0b000000) and ex.d == (1 << pa_bits) + 2
+
+
+def test_dc_zva_zeroes_through_the_mmu_and_faults_like_a_store():
+    core = make_core("dc zva, x0\n dc zva, x1\n hlt #0")
+    t = Tables(core)
+    identity(t)
+    t.map(0x9000_0000, DATA + 0x3000)  # a high alias of a data page
+    t.map(0x9000_1000, DATA + 0x4000, NORMAL | AP_RO_EL1)
+    el1_mmu(core, t)
+    core.load(DATA + 0x3040, b"\xff" * 64)
+    core.set_x(0, 0x9000_0044)  # (any address in the block)
+    core.set_x(1, 0x9000_1000)
+    ex = run_to_exception(core)  # the second: read-only
+    assert core.read(DATA + 0x3040, 64) == bytes(64)
+    assert ex.b == esr(EC_DABORT_SAME, WNR | FSC_PERMISSION | 3) and ex.c == CODE + 4

@@ -461,3 +461,32 @@ def test_cnthctl_traps_of_the_physical_counter_and_timer(bits, el, hctl, insn, t
         _trap_check(core, insn, 2, el)
     else:
         assert core.run(1).kind == exits.BUDGET and core.el == el
+
+
+# --- event streams (TestEventCNTP, TestEventCNTV): when the next WFE wake-up is ---------------
+
+# EVNTEN bit 2, EVNTDIR bit 3 (0: on a 0 -> 1 transition), EVNTI bits 7:4 (the counter bit)
+def stream(bit, falling=False):
+    return 1 << 2 | int(falling) << 3 | bit << 4
+
+
+@pytest.mark.parametrize("hcr_bits, kctl, hctl, cntvoff, expected", [
+    # the virtual counter's stream (CNTKCTL_EL1): bit 4 of CNTVCT rises at 16, 48, ...;
+    # the physical count 1000 is CNTVCT 1000 - 5 = 995: the next rise is at 1008 + 5
+    (hcr(), stream(4), 0, 5, 1013),
+    (hcr(), stream(4, falling=True), 0, 5, 1029),  # falls at 1024 (+ 5)
+    # the physical counter's (CNTHCTL_EL2) runs whatever EL the CPU is at: bit 6 rises at 1088
+    (hcr(), 0, stream(6), 5, 1088),
+    (hcr(), stream(8), stream(6), 0, 1088),  # both: the sooner (virtual bit 8 rises at 1280)
+    (hcr(), stream(3), stream(6), 0, 1016),  # (bit 3 rises at 16k + 8: 1000 is one, 1016 next)
+    # with E2H and TGE set CNTKCTL_EL1 makes no stream: only CNTHCTL_EL2's
+    (hcr("E2H", "TGE"), stream(3), stream(6), 0, 1088),
+    (hcr("E2H", "TGE"), stream(3), 0, 0, None),
+    (hcr(), 0, 0, 0, None),
+])
+def test_both_event_streams_wake_a_wfe(hcr_bits, kctl, hctl, cntvoff, expected):
+    core = timer_core(LOOP, el=1, hcr_bits=hcr_bits, features=Features(el2=True, vhe=True),
+                      sysregs={"CNTKCTL_EL1": kctl, "CNTHCTL_EL2": hctl,
+                               "CNTVOFF_EL2": cntvoff})
+    assert core.counter == 1000
+    assert core.next_event_stream() == expected

@@ -24,7 +24,7 @@ from smpsim.jit.state import (BREAKPOINT_BASE, BREAKPOINT_SLOTS, BREAKPOINTS_ARM
                               CNT_ICOUNT_BASE, CNT_SCALE, CUR_EL, DAIF_BITS, EV_BASE, EV_COUNT,
                               EV_SLOTS, EV_WORDS, EVENT_REGISTER, EXIT_B, EXIT_C, EXIT_D, EXIT_KIND, EXIT_PC, FIQ_LINE, FIRMWARE_HVC, ICOUNT,
                               IRQ_LINE, MAINT_PENDING, MMIO_DONE, MMIO_VAL0, NZCV, PAN_BIT, PC,
-                              SERROR_LINE, SP,
+                              SCHED_EXITS, SERROR_LINE, SP,
                               SPSEL, STOP_ON_EXCEPTION, SYSREG_BASE, TIMER_LEVELS, VFIQ_LINE,
                               VIRQ_LINE, ZR)
 
@@ -133,6 +133,20 @@ class Core:
 
     @stop_on_exception.setter
     def stop_on_exception(self, on: bool) -> None:
+        self.cpu[STOP_ON_EXCEPTION] = int(bool(on))
+
+    @property
+    def schedule_points(self) -> bool:
+        """When set, a run also ends at every schedule point (DESIGN.md §5): every
+        exception taken (exits.EXCEPTION, as stop_on_exception), and after an
+        instruction that recorded a guest-visible event, an exception return, an
+        exclusive store or an atomic (exits.SCHEDULE). Device and GIC register accesses,
+        firmware calls, WFI/WFE/SEV and the budget end a run anyway."""
+        return bool(self.cpu[SCHED_EXITS])
+
+    @schedule_points.setter
+    def schedule_points(self, on: bool) -> None:
+        self.cpu[SCHED_EXITS] = int(bool(on))
         self.cpu[STOP_ON_EXCEPTION] = int(bool(on))
 
     # --- the system counter and the timers' outputs -----------------------------------

@@ -28,6 +28,11 @@ or answers a device access and runs again.
     EXCEPTION     yes      target EL       its ESR         its ELR         its FAR
     TIMER         -        the timers' outputs (bit n = PPI n), which changed: forward
                            them to the interrupt controller, then run again
+    SCHEDULE      yes      the instruction's PC (Core.schedule_points): a schedule point,
+                           an instruction that recorded a guest-visible event (an
+                           exception return, a watched register or timer control
+                           written), an exclusive store or an atomic; EXIT_PC is where
+                           the CPU goes on (the run ends so a scheduler may switch CPUs)
     BREAKPOINT    no       the breakpoint's slot (Core.add_breakpoint): the instruction
                            at its address was about to run; the breakpoint is gone
                            (one-shot), so running again executes it
@@ -66,6 +71,7 @@ MMU_FAULT = 22  # (internal: a translation, permission or alignment fault; mmu.p
 # FAULT_* words hold its syndrome, and the interpreter takes it)
 MAINTENANCE = 24
 BREAKPOINT = 25
+SCHEDULE = 26
 NEEDS_MMU = 23  # (internal: a load/store of the run loop found translation on; the loop
 # runs it again through loads_stores.exec_translated)
 

@@ -23,7 +23,8 @@ from smpsim.jit.compile import jit, jit_inline
 from smpsim.jit.decode_cache import PAGE_SHIFT, SLOT_ROWS
 from smpsim.jit.records import F_D, F_IMM, F_M, F_N, F_OP, F_X, RECORD_WORDS
 from smpsim.jit.state import (BREAKPOINT_BASE, BREAKPOINT_SLOTS, BREAKPOINTS_ARMED, CUR_EL,
-                              EVENT_REGISTER, EXCL_VALID, EXIT_A, EXIT_B, EXIT_C,
+                              EV_COUNT, EVENT_REGISTER, EXCL_VALID, EXIT_A, EXIT_B, EXIT_C,
+                              SCHED_EXITS,
                               EXIT_D, EXIT_INSN, EXIT_KIND, EXIT_PC, FAULT_FAR, FAULT_IPA,
                               FAULT_ISS, FAULT_TARGET, FIRMWARE_HVC, FLUSH_DECODED,
                               ICOUNT, LIVE_COUNT, MAINT_PENDING, TIMER_LEVELS, XL_ON,
@@ -285,13 +286,25 @@ def _loop(regs, cpu, mem, page_slot, slot_page, dec, budget):
             else:
                 # --- rare ops ----------------------------------------------------------
                 cpu[LIVE_COUNT] = np.uint64(count)  # for the counter-timer registers
+                events_before = cpu[EV_COUNT]
                 k, nzcv, target = _rare(regs, cpu, mem, page_slot, dec, row, op, nzcv, pc)
+                if k == 0 and cpu[SCHED_EXITS] != U0 and (
+                        cpu[EV_COUNT] != events_before or _is_atomic_store(op)):
+                    k, target = exits.SCHEDULE, next_pc  # a schedule point: it retires
+                if k == exits.SCHEDULE:
+                    cpu[EXIT_A] = pc  # (the instruction that was the schedule point)
+                    pc = target
+                    count += 1
+                    kind = k
+                    break
                 if k == sysregs.TAKEN or k == sysregs.RECHECK:  # the PC moves to `target`
+                    cpu[EXIT_A] = pc  # (for SCHEDULE below)
                     pc = target
                     count += 1
                     base_row, page_va = force_row, pc
                     if k == sysregs.RECHECK:  # an interrupt may have become deliverable
-                        kind = sysregs.RECHECK
+                        # (with schedule points: an ERET or a DAIF/HCR_EL2 write is one)
+                        kind = exits.SCHEDULE if cpu[SCHED_EXITS] != U0 else sysregs.RECHECK
                         break
                     if cpu[STOP_ON_EXCEPTION] != U0:
                         kind = exits.EXCEPTION
@@ -369,6 +382,13 @@ _F_LSE = np.uint64(1 << FEATURES.index("lse"))
 
 
 _HPFAR_EL2 = SYSREG_BASE + storage_index("HPFAR_EL2")
+
+
+@jit
+def _is_atomic_store(op):
+    """An exclusive store or an atomic (a schedule point: where lock races are decided)."""
+    return op == ops.STXR or op == ops.STXP or op == ops.CAS or op == ops.CASP \
+        or op == ops.LD_ATOMIC
 
 
 @jit

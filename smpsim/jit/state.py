@@ -133,7 +133,11 @@ DTLB_WRITE = DTLB_READ + DTLB_ENTRIES * DTLB_WORDS
 BREAKPOINTS_ARMED = DTLB_WRITE + DTLB_ENTRIES * DTLB_WORDS
 BREAKPOINT_SLOTS = 8
 BREAKPOINT_BASE = BREAKPOINTS_ARMED + 1
-CPU_WORDS = BREAKPOINT_BASE + BREAKPOINT_SLOTS
+# 1: schedule points end the run (exits.SCHEDULE, Core.schedule_points): an instruction
+# that recorded a guest-visible event (events.py: an exception return, a write to a
+# watched register or a timer control), an exclusive store or an atomic
+SCHED_EXITS = BREAKPOINT_BASE + BREAKPOINT_SLOTS
+CPU_WORDS = SCHED_EXITS + 1
 
 
 def new_regs() -> np.ndarray:

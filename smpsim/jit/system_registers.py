@@ -24,7 +24,7 @@ from smpsim.jit.records import F_A, F_IMM, F_X, F_Y
 from smpsim.jit.state import (CUR_EL, DAIF_BITS, EXIT_A, EXIT_B, EXIT_C, FLUSH_DECODED,
                               MAINT_PENDING, MIDR,
                               MPIDR, OS_LOCK, PAN_BIT, RAM_BASE, RAM_SIZE, SP_EL0_BANK,
-                              SP_EL1_BANK, SPSEL, SYSREG_BASE)
+                              SP_EL1_BANK, SPSEL, SYSREG_BASE, XL_ON)
 from smpsim.jit.sysreg_table import (HCR, I_ALIAS, I_ARG, I_E2H, I_EL, I_EL0, I_FEATURE, I_KIND,
                                      I_SPECIAL, I_STORAGE, I_TRAP_R, I_TRAP_W, INFO, KEYS,
                                      PLAIN, RAZWI, RES1, RO, SPECIAL, WMASK, WO, EL0_GATES,
@@ -228,10 +228,16 @@ def read_special(regs, cpu, entry, sp, nzcv):
 
 @jit
 def _dc_zva(regs, cpu, mem, page_slot, dec, value, pc, nzcv):
-    """DC ZVA: zero the 64-byte block holding address `value` (no MMU yet: a physical
-    address). Outside RAM it is an external abort, ISV = 0; QEMU likewise zeroes RAM
-    without looking at the memory type."""
+    """DC ZVA: zero the 64-byte block holding virtual address `value`, translated as a
+    write when translation is on (a fault: exits.MMU_FAULT, which the run loop takes).
+    Outside RAM it is an external abort, ISV = 0. (The memory type is not looked at,
+    as in QEMU: DC ZVA to Device memory does not give the Alignment fault the Arm ARM
+    asks for.)"""
     addr = value & ~np.uint64(DC_ZVA_BYTES - 1)
+    if cpu[XL_ON] != U0:
+        k, addr = mmu.translate(cpu, mem, addr, DC_ZVA_BYTES, mmu.ACCESS_WRITE)
+        if k:
+            return exits.MMU_FAULT, pc
     off = addr - cpu[RAM_BASE]
     if off >= cpu[RAM_SIZE]:
         return TAKEN, exc.take_with_far(regs, cpu, exc.sync_target(cpu), exc.EC_DABORT_SAME,

@@ -157,20 +157,30 @@ def next_deadline(cpu):
 
 @jit
 def next_event_stream(cpu):
-    """The physical count of the next event-stream event (CNTKCTL_EL1 or, for the EL2&0
-    regime and EL2, CNTHCTL_EL2: EVNTEN bit 2, EVNTDIR bit 3, EVNTI bits 7:4 — an event
-    each time the chosen bit of the counter changes the chosen way), or 2^64 - 1. The
-    virtual counter drives EL1's stream; the physical one EL2's."""
-    cur = cpu[CUR_EL]
-    el2 = exc.has(cpu, exc.F_EL2)
-    use_el2 = el2 and (cur == np.uint64(2) or exc.e2h_tge(cpu))
-    ctl = cpu[_CNTHCTL] if use_el2 else cpu[_CNTKCTL]
+    """The physical count of the next event-stream event, or 2^64 - 1. Both streams run
+    (Arm ARM TestEventCNTP, TestEventCNTV): the physical counter's, controlled by
+    CNTHCTL_EL2 when EL2 is implemented, and the virtual counter's, by CNTKCTL_EL1
+    unless HCR_EL2.{E2H, TGE} = {1, 1}; EVNTEN bit 2, EVNTDIR bit 3, EVNTI bits 7:4 —
+    an event each time the chosen bit of the counter changes the chosen way."""
+    count = count_at(cpu, cpu[ICOUNT])
+    best = ~U0
+    if exc.has(cpu, exc.F_EL2):
+        best = _next_stream_event(cpu[_CNTHCTL], count, U0)
+    if not exc.e2h_tge(cpu):
+        nxt = _next_stream_event(cpu[_CNTKCTL], count, virtual_offset(cpu))
+        if nxt < best:
+            best = nxt
+    return best
+
+
+@jit
+def _next_stream_event(ctl, count, off):
+    """The physical count of the next event of the stream `ctl` controls over the counter
+    `count` - `off`, or 2^64 - 1 if it is off."""
     if (ctl >> np.uint64(2)) & U1 == U0:
         return ~U0
     bit = (ctl >> np.uint64(4)) & np.uint64(0xF)
     falling = (ctl >> np.uint64(3)) & U1
-    count = count_at(cpu, cpu[ICOUNT])
-    off = U0 if use_el2 else virtual_offset(cpu)
     value = count - off
     period = U1 << (bit + U1)
     # 0 -> 1 transitions happen at multiples of the period plus 2^bit; 1 -> 0 at multiples
