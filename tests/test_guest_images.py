@@ -21,17 +21,21 @@ STUB = "boot.s"  # linked into every guest, not a guest itself
 REBUILD = "run `make -C guests` and commit guests/build/"
 
 
-FOLDER_GUESTS = ("minikernel",)  # guests/NAME/: NAME.elf and NAME.Image
+# guests/NAME/: its builds (NAME.elf and NAME.Image each); the minikernel's naive build
+# is the same sources with the minivisor's naive race handling (guests/minikernel/minivisor)
+FOLDER_GUESTS = {"minikernel": ("minikernel", "minikernel-naive")}
 
 
 def sources():
     return sorted([p.stem for p in GUESTS.glob("*.s") if p.name != STUB]
-                  + [n for n in FOLDER_GUESTS if (GUESTS / n).is_dir()])
+                  + [b for n, builds in FOLDER_GUESTS.items() if (GUESTS / n).is_dir()
+                     for b in builds])
 
 
 def images():
     """Every file the build makes, by name."""
-    return [f"{n}.elf" for n in sources()] + [f"{n}.Image" for n in FOLDER_GUESTS]
+    return [f"{n}.elf" for n in sources()] + [f"{b}.Image" for builds in FOLDER_GUESTS.values()
+                                              for b in builds]
 
 
 @pytest.fixture(scope="module")

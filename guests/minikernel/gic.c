@@ -34,14 +34,19 @@
 
 u32 gic_nr_irqs;
 
+/* as Linux's __raw_readl/__raw_writel: one plain LDR/STR, never a writeback form, so
+ * that a hypervisor trapping the access at stage 2 gets its syndrome (ESR.ISV = 1) */
 static inline u32 rd32(u64 a)
 {
-	return *(volatile u32 *)a;
+	u32 v;
+
+	asm volatile("ldr %w0, [%1]" : "=r"(v) : "r"(a) : "memory");
+	return v;
 }
 
 static inline void wr32(u64 a, u32 v)
 {
-	*(volatile u32 *)a = v;
+	asm volatile("str %w0, [%1]" : : "rZ"(v), "r"(a) : "memory");
 }
 
 static void dist_wait_rwp(void)

@@ -212,6 +212,7 @@ extern u32 gic_nr_irqs;
 /* timer.c */
 void timer_init(u32 cpu);
 void timer_handle_irq(void);
+void timer_stop_this_cpu(void);
 extern u32 tick_target;
 extern u64 timer_freq;
 
@@ -228,6 +229,7 @@ void smp_ipi_round_trips(void);
 void smp_send_stop(void);
 void smp_handle_ipi(u32 sgi);
 u32 num_online_cpus(void);
+u32 smp_boot_deferred_cpu(void);
 extern u32 nr_cpu_ids;
 
 /* main.c / head.S / hyp-stub.S / entry.S */

@@ -4,6 +4,7 @@
  * brings up, the interrupt entry points, and the end of the run.
  */
 #include "kernel.h"
+#include "minivisor/minivisor.h"
 
 struct cpu_data cpu_data[NR_CPUS];
 struct boot_shared boot_shared __aligned(64);
@@ -35,6 +36,8 @@ static void parse_cmdline(const char *s)
 		else if (len > 6 && !strncmp(t, "ticks=", 6) && parse_u64(t + 6, len - 6, &v) &&
 			 v >= 1 && v <= MAX_TICKS)
 			tick_target = (u32)v;
+		else if (len > 3 && !strncmp(t, "hv", 2))
+			hv_parse_option(t, len);
 	}
 }
 
@@ -105,7 +108,8 @@ static void report_entry(u32 cpu, struct cpu_data *cd)
 
 static void report_mmu(u32 cpu)
 {
-	const char *regime = current_el() == 2 ? "EL2&0" : "EL1&0";
+	/* the kernel's cached mode, not CurrentEL (a hypervisor may have demoted it) */
+	const char *regime = cpu_data[cpu].kernel_el == 2 ? "EL2&0" : "EL1&0";
 
 	printk("CPU%u: MMU on: %s regime, identity map, 4 KiB granule, 2 MiB blocks, "
 	       "TTBR0=0x%lx", cpu, regime, boot_shared.ttbr0);
@@ -221,6 +225,8 @@ void __noreturn start_kernel(u64 fdt, u64 boot_el)
 	hyp_mode_check();
 
 	smp_ipi_round_trips();
+	if (hv_mode())
+		hv_run_scenario();
 	store_release_u32(&finish_armed, 1);
 	dsb(ish);
 	sev();
@@ -233,6 +239,17 @@ void __noreturn secondary_start_kernel(u64 cpu_arg, u64 boot_el)
 	struct cpu_data *cd = &cpu_data[cpu];
 	u64 stub_ret;
 	bool has, sys;
+
+	/* a root-cell vCPU that the hypervisor re-added: it entered at EL1, but the kernel
+	 * keeps the mode it had on this CPU (the VHE illusion) and its entry EL */
+	if (hv_secondary_is_vcpu(boot_el)) {
+		mmu_enable();
+		kernel_el = cd->kernel_el;
+		event("boot_entry", "el=%lu mpidr=0x%lx vcpu=1", boot_el, cd->mpidr);
+		report_mmu(cpu);
+		hv_secondary_vcpu_online(cpu);
+		goto online;
+	}
 
 	/* MMU off: only boot_shared is read (the boot CPU cleaned it to PoC) */
 	kernel_el = vhe_decide((u32)boot_el, &reason, &stub_ret);
@@ -260,14 +277,21 @@ void __noreturn secondary_start_kernel(u64 cpu_arg, u64 boot_el)
 		cpu_park();
 	}
 
+online:
 	gic_cpu_init(cpu);
 	timer_init(cpu);
+	if (hv_mode()) {
+		hv_secondary_join(cpu);
+		hv_secondary_check(cpu);
+	}
 	printk("CPU%u: Booted secondary processor 0x%010lx [0x%08x]", cpu, cd->mpidr, cd->midr);
 	event("cpu_online", "el=%u", kernel_el);
 	store_release_u32(&cd->status, CPU_ONLINE);
 	dsb(ish);
 	sev();
 	local_irq_enable();
+	if (hv_mode())
+		hv_idle_loop();
 	idle_loop();
 }
 

@@ -3,6 +3,7 @@
  * and the IPIs: IPI_PING (boot CPU -> secondary), IPI_PONG (back), IPI_STOP (panic).
  */
 #include "kernel.h"
+#include "minivisor/minivisor.h"
 
 #define PSCI_RET_INVALID_PARAMS	(-2)
 #define PSCI_RET_ALREADY_ON	(-4)
@@ -105,6 +106,34 @@ static bool start_one(u32 *next, u64 mpidr, u32 method, u64 release, s64 *err)
 	return false;
 }
 
+/* hv_race=cpu_on: the last CPU of the FDT is not started at boot, but just before the
+ * hypervisor is enabled (smp_boot_deferred_cpu: CPU_ON, without waiting for it) */
+static struct cpu_desc deferred;
+static bool have_deferred;
+
+u32 smp_boot_deferred_cpu(void)
+{
+	u32 id = nr_cpu_ids;
+	struct cpu_data *cd = &cpu_data[id];
+	s64 ret;
+
+	if (!have_deferred || id >= NR_CPUS)
+		return ~0U;
+	memset(cd, 0, sizeof(*cd));
+	cd->mpidr = deferred.mpidr;
+	store_release_u32(&cd->status, CPU_BOOTING);
+	cpu_logical_map[id] = deferred.mpidr;
+	nr_cpu_ids = id + 1;
+	publish_boot_data();
+	ret = psci_cpu_on(deferred.mpidr, (u64)_text, id);
+	if (ret) {
+		printk("CPU%u: failed to boot (psci, MPIDR 0x%lx): %ld", id, deferred.mpidr, ret);
+		cd->status = CPU_OFF;
+		return ~0U;
+	}
+	return id;
+}
+
 void smp_bring_up_secondaries(void)
 {
 	u64 boot_mpidr = cpu_data[0].mpidr;
@@ -119,6 +148,11 @@ void smp_bring_up_secondaries(void)
 
 			if (d->mpidr == boot_mpidr)
 				continue;
+			if (hv_race_cpu_on() && i == plat.nr_desc - 1 && d->method == EM_PSCI) {
+				deferred = *d;
+				have_deferred = true;
+				continue;
+			}
 			if (!start_one(&next, d->mpidr, d->method, d->release_addr, &err) &&
 			    err != BOOT_TIMEOUT)
 				printk("CPU%u: failed to boot (%s, MPIDR 0x%lx): %ld", next,
@@ -218,6 +252,10 @@ void smp_handle_ipi(u32 sgi)
 		dsb(ish);
 		sev();
 		cpu_park();
+	case 3:		/* IPI_HV_ENABLE, IPI_HV_DISABLE: the hypervisor driver's */
+	case 4:
+		hv_handle_ipi(sgi);
+		break;
 	default:
 		printk("CPU%u: unexpected IPI %u", smp_processor_id(), sgi);
 	}

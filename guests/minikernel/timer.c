@@ -10,6 +10,7 @@
  * so that a WFE wait always ends now and then.
  */
 #include "kernel.h"
+#include "minivisor/minivisor.h"
 
 #define PPI_HYP_PHYS	26
 #define PPI_VIRT	27
@@ -104,6 +105,18 @@ void timer_handle_irq(void)
 	if (!(timer_ctl(cd) & CTL_ISTATUS))
 		return;
 	cd->ticks++;
+	if (hv_mode()) {	/* ticks per phase until the scenario ends (minivisor/hv.c) */
+		hv_tick(cd);
+		if (hv_ticks_stopped()) {
+			timer_stop(cd);
+			store_release_u32(&cd->ticks_done, 1);
+			dsb(ish);
+			sev();
+		} else {
+			timer_arm(cd, CTL_ENABLE);
+		}
+		return;
+	}
 	if (cd->ticks >= tick_target) {
 		timer_stop(cd);
 		store_release_u32(&cd->ticks_done, 1);
@@ -112,4 +125,9 @@ void timer_handle_irq(void)
 	} else {
 		timer_arm(cd, CTL_ENABLE);
 	}
+}
+
+void timer_stop_this_cpu(void)
+{
+	timer_stop(this_cpu());
 }
