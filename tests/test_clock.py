@@ -80,3 +80,23 @@ def test_host_clock_keeps_a_busy_core_in_step_with_the_host():
     clock.before_quantum()
     host_ticks = (time.monotonic_ns() - t0) * 62_500_000 // 10**9
     assert 0.97 < (core.counter - before) / host_ticks < 1.05
+
+
+def test_host_clocks_of_one_run_count_from_one_epoch():
+    """The system counter is one for every PE: CPU processes that start at different
+    times must read the same count at the same moment (a CPU whose counter lagged one
+    started earlier sent Linux's timekeeping back in time, and it hung)."""
+    epoch = time.monotonic_ns()
+    first, second = make_core(), make_core()
+    a = HostClock(first, frequency=1_000_000, epoch_ns=epoch)
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 0.03:  # the second CPU process starts 30 ms later
+        pass
+    b = HostClock(second, frequency=1_000_000, epoch_ns=epoch)
+    a.before_quantum()
+    b.before_quantum()
+    assert abs(first.counter - second.counter) < 5_000  # within 5 ms (not 30)
+    assert second.counter >= 30_000
+    lone = make_core()
+    HostClock(lone, frequency=1_000_000).before_quantum()  # without an epoch: from its start
+    assert lone.counter < 5_000

@@ -167,12 +167,14 @@ def _injections(topology: Topology, image) -> dict[int, list[dict]]:
     return out
 
 
-def _cpu_config(topology: Topology, cpu, image, dtb: int, injections, ends: Endpoints,
-                ram: SharedRam, bells: doorbell.Doorbells, gic_state: GicState, boxes,
-                keys) -> str:
+def _cpu_config(topology: Topology, cpu, image, dtb: int, injections, epoch_ns: int,
+                ends: Endpoints, ram: SharedRam, bells: doorbell.Doorbells,
+                gic_state: GicState, boxes, keys) -> str:
     return json.dumps({
         "index": cpu.index, "n_cpus": len(topology.cpus), "boot": cpu.index == 0,
         "entry": image.entry, "dtb": dtb, "injections": injections.get(cpu.index, []),
+        # the system counter's 0 for every CPU (CLOCK_MONOTONIC is one for all processes)
+        "epoch_ns": epoch_ns,
         "start_el": cpu.start_el(topology.boot),
         "conduit": topology.boot.conduit, "quantum": topology.run.quantum,
         "host_time": topology.run.mode == "free",
@@ -218,11 +220,12 @@ def _run(topology, image, dtb, injections, rd, ends, ram, bells, gic_state, boxe
                 "--gic", ends.address("gic"), "--cpus", str(len(topology.cpus))],
                pass_fds=fds)
     _compile_once(logger)  # (while the services start)
+    epoch_ns = time.monotonic_ns()  # every CPU's counter counts from here
     for cpu in topology.cpus:
         sup.launch(f"cpu{cpu.index}", "smpsim.cpu_worker.process",
                    ["--run-dir", str(rd), "--config",
-                    _cpu_config(topology, cpu, image, dtb, injections, ends, ram, bells,
-                                gic_state, boxes, keys)],
+                    _cpu_config(topology, cpu, image, dtb, injections, epoch_ns, ends, ram,
+                                bells, gic_state, boxes, keys)],
                    pass_fds=fds)
     sup.wait_ready(READY_TIMEOUT)
     sup.broadcast(protocol.encode("START"))

@@ -4,9 +4,11 @@ The core's counter advances with retired instructions at a set rate (jit/timers.
 a clock source decides the rate and, before each quantum, may move the count on:
 
 - `HostClock` (free runs): the count follows the host's monotonic clock at the
-  counter frequency; between two re-bases it advances with instructions at the rate
-  the CPU was last measured to run at (so it does not run ahead of the host on a fast
-  core and then stand still), and it never goes back. Not reproducible.
+  counter frequency, from one epoch that every CPU process of a run shares (the
+  system counter is one for all PEs: a CPU process started later must not count from
+  its own start); between two re-bases it advances with instructions at the rate the
+  CPU was last measured to run at (so it does not run ahead of the host on a fast core
+  and then stand still), and it never goes back. Not reproducible.
 - `VirtualClock` (lockstep and serial runs): the count is a function of retired
   instructions only (and of the idle time skipped in WFI), so a run repeats exactly.
 
@@ -56,11 +58,14 @@ class VirtualClock:
 
 class HostClock:
     def __init__(self, core: Core, frequency: int = DEFAULT_FREQUENCY,
-                 mips: float = HOST_FIRST_MIPS):
+                 mips: float = HOST_FIRST_MIPS, epoch_ns: int | None = None):
+        """`epoch_ns`: the time.monotonic_ns() at which the count was 0 (the run's
+        start, the same for every CPU process); default now, counting from the core's
+        count."""
         self.core = core
         self.frequency = frequency
-        self._start = time.monotonic_ns()
-        self._count0 = core.counter
+        self._start = time.monotonic_ns() if epoch_ns is None else epoch_ns
+        self._count0 = core.counter if epoch_ns is None else 0
         self._next_rebase = 0
         self._last: tuple[int, int] | None = None  # (host ns, icount) at the last re-base
         core.set_counter_rate(_rate(frequency, mips))

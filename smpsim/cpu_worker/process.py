@@ -335,7 +335,8 @@ def main(argv: list[str] | None = None) -> int:
     # the core watches the doorbell while it runs, so in a free run a long quantum costs
     # no latency and saves the shell's per-quantum overhead; other modes keep theirs
     quantum = max(cfg["quantum"], FREE_QUANTUM) if cfg["host_time"] else cfg["quantum"]
-    worker = w.CpuWorker(index, core, ports, quantum, cfg["host_time"], cfg["frequency"])
+    worker = w.CpuWorker(index, core, ports, quantum, cfg["host_time"], cfg["frequency"],
+                         cfg.get("epoch_ns"))
     worker.arm([w.Injection(**i) for i in cfg.get("injections", [])])
     ports.guest_time = lambda: (core.icount, core.counter)
     control.ready_and_wait_start(120_000)

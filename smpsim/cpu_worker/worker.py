@@ -79,12 +79,15 @@ class Outcome:
 
 class CpuWorker:
     def __init__(self, index: int, core: Core, ports: Ports, quantum: int,
-                 host_time: bool, frequency: int):
+                 host_time: bool, frequency: int, epoch_ns: int | None = None):
+        """`epoch_ns`: the host time (time.monotonic_ns) at which every CPU's counter of
+        a free run was 0."""
         self.index = index
         self.core = core
         self.ports = ports
         self.quantum = quantum
-        self.clock = (HostClock if host_time else VirtualClock)(core, frequency)
+        self.clock = (HostClock(core, frequency, epoch_ns=epoch_ns) if host_time
+                      else VirtualClock(core, frequency))
         self.levels = 0  # the timer outputs the GIC has been told
         self.waiting_in = None  # exits.WFI or exits.WFE while waiting, or WAIT_SIGNAL
         self.injections: dict[int, Injection] = {}  # breakpoint slot -> its injection
