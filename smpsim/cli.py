@@ -113,14 +113,18 @@ def _cmd_check(args: argparse.Namespace) -> int:
     topo = _load_topology(args.topology)
     if topo is None:
         return 2
-    if topo.boot.image is not None:  # the default image must load too (as `run` would)
-        from smpsim.bootctl import images
+    from smpsim.bootctl import images
 
-        try:
-            images.for_topology(topo)
-        except images.ImageError as exc:
-            print(f"smpsim: {exc}", file=sys.stderr)
-            return 2
+    image, places = None, []
+    try:
+        if topo.boot.image is not None:  # the default image must load too (as `run` would)
+            image = images.for_topology(topo)
+        for inj in topo.injections:  # and the injections' symbols must resolve
+            places.append(images.resolve(image, inj.at) if image or isinstance(inj.at, int)
+                          else None)
+    except images.ImageError as exc:
+        print(f"smpsim: {exc}", file=sys.stderr)
+        return 2
     m, b, r = topo.machine, topo.boot, topo.run
     print(f"{m.name}: {m.description}" if m.description else m.name)
     print(f"  RAM        {m.ram_size >> 20} MiB at {m.ram_base:#x}; counter {m.counter_frequency} Hz")
@@ -141,6 +145,13 @@ def _cmd_check(args: argparse.Namespace) -> int:
         print(f"  cpu{cpu.index:<3}    MPIDR {cpu.mpidr:#0{width}x} aff {aff:<{aff_width}}  "
               f"MIDR {cpu.midr:#010x}  "
               f"EL{cpu.start_el(b)}  {flags}  vmid{f.vmid_bits} pa{f.pa_bits}{ids}")
+    for inj, at in zip(topo.injections, places):
+        where = inj.at if isinstance(inj.at, str) else f"{inj.at:#x}"
+        where += f" ({at:#x})" if isinstance(inj.at, str) and at is not None else ""
+        actions = [f"interrupt {inj.interrupt}"] if inj.interrupt is not None else []
+        actions += [f"signal {inj.signal}"] if inj.signal else []
+        actions += [f"wait for {inj.wait}"] if inj.wait else []
+        print(f"  inject     cpu{inj.cpu} at {where}: {', '.join(actions)}")
     return 0
 
 

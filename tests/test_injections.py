@@ -135,3 +135,21 @@ def test_a_wait_that_nothing_ends_is_reported_at_the_timeout(tmp_path):
                        timeout=300)
     assert r.returncode == 124, r.stderr
     assert "cpu0 at pc=" in r.stderr and "waiting for an [[inject]] signal" in r.stderr
+
+
+def test_check_lists_the_injections_and_refuses_a_symbol_the_image_lacks(tmp_path):
+    (tmp_path / "guest.elf").write_bytes(link(GUEST, elf=True))
+    path = tmp_path / "t.toml"
+    path.write_text(TOPOLOGY.format(image=tmp_path / "guest.elf", inject=FORCED))
+    r = subprocess.run([sys.executable, "-m", "smpsim", "check", path], capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    lines = [line.split(" (0x")[0] + line[line.index(")") + 1:] if " (0x" in line else line
+             for line in r.stdout.splitlines() if line.startswith("  inject")]
+    assert lines == ["  inject     cpu0 at read_flag: interrupt 27, wait for set",
+                     "  inject     cpu1 at flag_set: signal set"]
+    path.write_text(TOPOLOGY.format(image=tmp_path / "guest.elf",
+                                    inject='[[inject]]\ncpu = 1\nat = "nowhere"\nsignal = "x"\n'))
+    r = subprocess.run([sys.executable, "-m", "smpsim", "check", path], capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 2 and "no symbol 'nowhere'" in r.stderr and "Traceback" not in r.stderr
