@@ -94,6 +94,9 @@ def test_psci_system_off_ends_the_run_with_0(tmp_path):
     (lambda d: ("run", SELFTEST, "--kernel", sys.executable), "not a 64-bit AArch64 ELF file"),
     (lambda d: ("run", SELFTEST, "--kernel", _write(d / "trunc.elf", "\x7fELF\x02\x01")), "malformed ELF"),
     (lambda d: ("run", SELFTEST, "--timeout", "0"), "--timeout"),
+    (lambda d: ("run", _write(d / "serial.toml", f'[boot]\nimage = "{SELFTEST_ELF}"\n'
+                              '[run]\nmode = "serial"\n[[cluster]]\ncpus = 2\n')),
+     "runs only free so far"),
     (lambda d: ("run", SELFTEST, "--frobnicate"), "unrecognized arguments"),
     (lambda d: ("run",), "the following arguments are required"),
     (lambda d: ("check", _write(d / "c.toml", "[run]\nmode = 1\n[[cluster]]\ncpus = 1\n")), "run.mode"),
