@@ -115,13 +115,14 @@ def _cmd_check(args: argparse.Namespace) -> int:
         return 2
     from smpsim.bootctl import images
 
-    image, places = None, []
+    image = None
     try:
         if topo.boot.image is not None:  # the default image must load too (as `run` would)
             image = images.for_topology(topo)
-        for inj in topo.injections:  # and the injections' symbols must resolve
-            places.append(images.resolve(image, inj.at) if image or isinstance(inj.at, int)
-                          else None)
+        # and the injections' places must resolve (a symbol needs the image)
+        places = [images.resolve(topo, image, inj.at)
+                  if image is not None or isinstance(inj.at, int) else None
+                  for inj in topo.injections]
     except images.ImageError as exc:
         print(f"smpsim: {exc}", file=sys.stderr)
         return 2

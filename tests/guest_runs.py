@@ -40,3 +40,30 @@ def qemu_path() -> str:
 def run_on_qemu(image: pathlib.Path, cpus: int = 1, timeout: float = 120):
     return subprocess.run([qemu_path(), *qemu_machine(cpus), "-kernel", str(image)],
                           capture_output=True, text=True, timeout=timeout)
+
+
+def run_topology(name: str, run_dir: pathlib.Path, timeout: float = 600):
+    """One run of topologies/NAME.toml on the multi-process machine: (exit status,
+    console lines, log records, standard error)."""
+    import sys
+
+    from smpsim import log
+    r = subprocess.run([sys.executable, "-m", "smpsim", "run", ROOT / "topologies" / f"{name}.toml",
+                        "--run-dir", run_dir], capture_output=True, text=True, timeout=timeout)
+    return (r.returncode, r.stdout.splitlines(), list(log.read_events(run_dir / "events.jsonl")),
+            r.stderr)
+
+
+def run_kernel_on_qemu(image: pathlib.Path, machine: str, cpu: str, append: str,
+                       timeout: float = 300):
+    """An arm64 Image booted by QEMU with a command line (Linux's boot protocol), four
+    CPUs, 512 MiB, the console on standard output; fails when QEMU is missing (the
+    scenario tests compare with it, and scripts/setup installs it)."""
+    qemu = shutil.which("qemu-system-aarch64")
+    if qemu is None:
+        pytest.fail("qemu-system-aarch64 is missing: run scripts/setup (Debian package "
+                    "qemu-system-arm)")
+    return subprocess.run([qemu, "-M", machine, "-cpu", cpu, "-smp", "4", "-m", "512M",
+                           "-display", "none", "-monitor", "none", "-serial", "stdio",
+                           "-no-reboot", "-kernel", image, "-append", append],
+                          capture_output=True, text=True, timeout=timeout)

@@ -599,37 +599,36 @@ def dtlb_pages(core):
     return tuple(tables)
 
 
-def test_a_read_only_page_that_served_a_load_still_faults_a_store():
-    core = make_core("ldr x1, [x0]\n ldr x2, [x0, #8]\n str x1, [x0]\n hlt #0")
+def data_page_core(program, attrs):
+    """A core at EL1 running `program` over the identity map, with DATA mapped at itself
+    with `attrs` and x0 = DATA."""
+    core = make_core(program)
     t = Tables(core)
     identity(t)
-    t.map(DATA, DATA, NORMAL | AP_RO_EL1)
+    t.map(DATA, DATA, attrs)
     el1_mmu(core, t)
     core.set_x(0, DATA)
+    return core
+
+
+def test_a_read_only_page_that_served_a_load_still_faults_a_store():
+    core = data_page_core("ldr x1, [x0]\n ldr x2, [x0, #8]\n str x1, [x0]\n hlt #0",
+                          NORMAL | AP_RO_EL1)
     ex = run_to_exception(core)
     assert ex.b == esr(EC_DABORT_SAME, WNR | FSC_PERMISSION | 3) and ex.c == CODE + 8
     assert DATA in dtlb_pages(core)[0] and DATA not in dtlb_pages(core)[1]
 
 
 def test_pan_set_after_loads_through_the_data_tlb_faults_the_next_one():
-    core = make_core(".arch armv8.1-a\n ldr x1, [x0]\n ldr x2, [x0]\n msr pan, #1\n ldr x3, [x0]\n"
-                     " hlt #0")
-    t = Tables(core)
-    identity(t)
-    t.map(DATA, DATA, NORMAL | AP_RW_ALL | UXN)
-    el1_mmu(core, t)
-    core.set_x(0, DATA)
+    core = data_page_core(".arch armv8.1-a\n ldr x1, [x0]\n ldr x2, [x0]\n msr pan, #1\n"
+                          " ldr x3, [x0]\n hlt #0", NORMAL | AP_RW_ALL | UXN)
     ex = run_to_exception(core)
     assert ex.b == esr(EC_DABORT_SAME, FSC_PERMISSION | 3) and ex.c == CODE + 12
 
 
 def test_ldtr_after_a_privileged_load_of_the_same_page_is_checked_as_el0():
-    core = make_core("ldr x1, [x0]\n ldr x2, [x0]\n ldtr x3, [x0]\n hlt #0")
-    t = Tables(core)
-    identity(t)
-    t.map(DATA, DATA, NORMAL | AP_RW_EL1)
-    el1_mmu(core, t)
-    core.set_x(0, DATA)
+    core = data_page_core("ldr x1, [x0]\n ldr x2, [x0]\n ldtr x3, [x0]\n hlt #0",
+                          NORMAL | AP_RW_EL1)
     ex = run_to_exception(core)
     assert ex.b == esr(EC_DABORT_SAME, FSC_PERMISSION | 3) and ex.c == CODE + 8
     assert DATA in dtlb_pages(core)[0]
@@ -770,7 +769,8 @@ def test_with_the_mmu_off_an_address_beyond_the_pa_size_is_an_address_size_fault
     Address size fault at level 0 (DFSC 0b000000), before any alignment fault."""
     core = make_core("str w1, [x0]\n hlt #0")
     core.set_sysreg("VBAR_EL1", CODE + 0x800)
-    pa_bits = {0: 32, 1: 36, 2: 40, 3: 42, 4: 44, 5: 48, 6: 52}[core.sysreg("ID_AA64MMFR0_EL1") & 0xF]
+    parange = core.sysreg("ID_AA64MMFR0_EL1") & 0xF
+    pa_bits = {0: 32, 1: 36, 2: 40, 3: 42, 4: 44, 5: 48, 6: 52}[parange]
     core.set_x(0, (1 << pa_bits) + 2)
     ex = run_to_exception(core)
     assert ex.b == esr(EC_DABORT_SAME, WNR | 0b000000) and ex.d == (1 << pa_bits) + 2

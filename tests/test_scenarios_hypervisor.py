@@ -18,13 +18,9 @@ console must hold the same phase, hypervisor and event lines."""
 
 import pathlib
 import re
-import shutil
-import subprocess
-import sys
 
 import pytest
-
-from smpsim import log
+from guest_runs import run_kernel_on_qemu, run_topology
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 IMAGE = ROOT / "guests" / "build" / "minikernel.Image"
@@ -35,10 +31,7 @@ HCR_STUB = 0x8000_0000  # RW (Linux's init_el2)
 
 
 def run(tmp_path, name):
-    rd = tmp_path / "run"
-    r = subprocess.run([sys.executable, "-m", "smpsim", "run", ROOT / "topologies" / f"{name}.toml",
-                        "--run-dir", rd], capture_output=True, text=True, timeout=600)
-    return r.returncode, r.stdout.splitlines(), list(log.read_events(rd / "events.jsonl")), r.stderr
+    return run_topology(name, tmp_path / "run")
 
 
 def guest(records, name):
@@ -150,16 +143,9 @@ _SAME = re.compile(r"^(CPU\d+: phase |The Jailhouse|jailhouse: |CPU\d+: miniviso
 def test_qemu_prints_the_same_hypervisor_story(tmp_path, name, cpu):
     """The phase lines, the hypervisor's lines and its events are the same set on QEMU
     (their order between CPUs, timings and tick totals are not)."""
-    qemu = shutil.which("qemu-system-aarch64")
-    if qemu is None:
-        pytest.fail("qemu-system-aarch64 is missing: run scripts/setup (Debian package "
-                    "qemu-system-arm)")
     cmdline = re.search(r'^cmdline = "(.*)"', (ROOT / "topologies" / f"{name}.toml").read_text(),
                         re.M).group(1)
-    q = subprocess.run([qemu, "-M", "virt,virtualization=on,gic-version=3", "-cpu", cpu,
-                        "-smp", "4", "-m", "512M", "-display", "none", "-monitor", "none",
-                        "-serial", "stdio", "-no-reboot", "-kernel", IMAGE, "-append", cmdline],
-                       capture_output=True, text=True, timeout=300)
+    q = run_kernel_on_qemu(IMAGE, "virt,virtualization=on,gic-version=3", cpu, cmdline)
     assert q.returncode == 0, q.stderr
     status, lines, _, err = run(tmp_path, name)
     assert status == 0, err

@@ -11,25 +11,16 @@ picks (PPI 26 at EL2 with VHE, 30 at EL1 with EL2 present, 27 without EL2)."""
 
 import pathlib
 import re
-import shutil
-import subprocess
-import sys
 
 import pytest
-
-from smpsim import log
+from guest_runs import run_kernel_on_qemu, run_topology
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 IMAGE = ROOT / "guests" / "build" / "minikernel.Image"
 
 
 def run(tmp_path, name):
-    """(exit status, console lines, log records) of one run of topologies/NAME.toml."""
-    rd = tmp_path / "run"
-    r = subprocess.run([sys.executable, "-m", "smpsim", "run", ROOT / "topologies" / f"{name}.toml",
-                        "--run-dir", rd], capture_output=True, text=True, timeout=600)
-    records = list(log.read_events(rd / "events.jsonl"))
-    return r.returncode, r.stdout.splitlines(), records, r.stderr
+    return run_topology(name, tmp_path / "run")
 
 
 def guest_events(records, name):
@@ -148,15 +139,8 @@ def normalised(lines):
 
 @pytest.mark.parametrize("name", sorted(QEMU_MACHINES))
 def test_qemu_prints_the_same_console(tmp_path, name):
-    qemu = shutil.which("qemu-system-aarch64")
-    if qemu is None:
-        pytest.fail("qemu-system-aarch64 is missing: run scripts/setup (Debian package "
-                    "qemu-system-arm)")
     machine, cpu, append = QEMU_MACHINES[name]
-    q = subprocess.run([qemu, "-M", machine, "-cpu", cpu, "-smp", "4", "-m", "512M",
-                        "-display", "none", "-monitor", "none", "-serial", "stdio",
-                        "-no-reboot", "-kernel", IMAGE, "-append", append],
-                       capture_output=True, text=True, timeout=300)
+    q = run_kernel_on_qemu(IMAGE, machine, cpu, append)
     assert q.returncode == 0, q.stderr
     status, lines, _, err = run(tmp_path, name)
     assert status == 0, err

@@ -10,16 +10,18 @@ from __future__ import annotations
 import dataclasses
 import struct
 
+from smpsim.bootctl import psci
 from smpsim.bootctl.topology import Topology
+from smpsim.interconnect import bus
 
 FDT_MAGIC = 0xD00D_FEED
 _BEGIN_NODE, _END_NODE, _PROP, _END = 1, 2, 3, 9
 _VERSION, _LAST_COMPATIBLE = 17, 16
 
-# the platform (DESIGN.md §2)
-GICD_BASE, GICD_SIZE = 0x0800_0000, 0x1_0000
-GICR_BASE, GICR_STRIDE = 0x080A_0000, 0x2_0000
-UART_BASE, UART_SIZE, UART_SPI = 0x0900_0000, 0x1000, 1
+# the platform (DESIGN.md §2: interconnect/bus.py has its map)
+GICD_BASE, GICD_SIZE = bus.GIC_DIST_BASE, bus.GIC_DIST_SIZE
+GICR_BASE, GICR_STRIDE = bus.GIC_REDIST_BASE, bus.GIC_REDIST_STRIDE
+UART_BASE, UART_SIZE, UART_SPI = bus.UART_BASE, bus.UART_SIZE, bus.UART_SPI - 32
 UART_CLOCK_HZ = 24_000_000  # QEMU's apb-pclk
 GIC_SPI, GIC_PPI = 0, 1
 IRQ_LEVEL_HIGH = 4
@@ -27,8 +29,9 @@ MAINTENANCE_PPI = 9  # INTID 25
 # the timer's PPIs in the binding's order: secure EL1 physical, EL1 physical, EL1
 # virtual, EL2 physical (INTIDs 29, 30, 27, 26)
 TIMER_PPIS = (13, 14, 11, 10)
-PSCI_IDS = {"cpu_suspend": 0xC400_0001, "cpu_off": 0x8400_0002, "cpu_on": 0xC400_0003,
-            "migrate": 0xC400_0005}
+# the 64-bit function ids, as QEMU's tree lists them (migrate is listed, not supported)
+PSCI_IDS = {"cpu_suspend": psci.CPU_SUSPEND[1], "cpu_off": psci.CPU_OFF,
+            "cpu_on": psci.CPU_ON[1], "migrate": 0xC400_0005}
 PHANDLE_CLOCK, PHANDLE_GIC = 1, 2
 
 

@@ -12,6 +12,8 @@ import struct
 from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
 
+from smpsim.bootctl import devicetree
+
 EM_AARCH64 = 183
 
 # the arm64 Image header (booting.rst): code0, code1, text_offset, image_size, flags,
@@ -130,7 +132,6 @@ def device_tree(topology, image: Image, cmdline: str | None = None,
     topology (devicetree.py; `cmdline` instead of boot.cmdline) or read from `dtb_path`.
     As QEMU does, it goes half-way into RAM (at most 128 MiB in), 8-byte aligned,
     or above the image when the image is there."""
-    from smpsim.bootctl import devicetree
     if dtb_path is not None:
         try:
             blob = pathlib.Path(dtb_path).read_bytes()
@@ -152,13 +153,25 @@ def device_tree(topology, image: Image, cmdline: str | None = None,
     return Segment(address, blob, len(blob))
 
 
-def resolve(image: Image, at: int | str) -> int:
+def resolve(topology, image: Image | None, at: int | str) -> int:
     """The physical address an injection's `at` names: an address as it is, a symbol
-    through the ELF image's symbol table (its value: the image is linked where it runs)."""
+    through the ELF image's symbol table (its value: the image is linked where it runs);
+    an ImageError unless it is a 4-byte aligned address in the topology's RAM."""
     if isinstance(at, int):
-        return at
-    if image.kind != "elf":
-        raise ImageError(f"{image.path}: a symbol ({at!r}) needs an ELF image with a "
+        address = at
+    else:
+        address = _symbol(image, at)
+    m = topology.machine
+    if not m.ram_base <= address < m.ram_base + m.ram_size or address & 3:
+        raise ImageError(f"{topology.path}: inject at {at!r} = {address:#x}: not a 4-byte "
+                         "aligned address in RAM")
+    return address
+
+
+def _symbol(image: Image | None, at: str) -> int:
+    if image is None or image.kind != "elf":
+        where = image.path if image is not None else "no image"
+        raise ImageError(f"{where}: a symbol ({at!r}) needs an ELF image with a "
                          "symbol table")
     with image.path.open("rb") as f:
         table = ELFFile(f).get_section_by_name(".symtab")

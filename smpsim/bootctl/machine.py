@@ -159,11 +159,7 @@ def _injections(topology: Topology, image) -> dict[int, list[dict]]:
     bits = {name: i for i, name in enumerate(topology.signals())}
     out: dict[int, list[dict]] = {}
     for inj in topology.injections:
-        at = images.resolve(image, inj.at)
-        m = topology.machine
-        if not m.ram_base <= at < m.ram_base + m.ram_size or at & 3:
-            raise images.ImageError(f"{topology.path}: inject at {inj.at!r} = {at:#x}: not a "
-                                    "4-byte aligned address in RAM")
+        at = images.resolve(topology, image, inj.at)
         out.setdefault(inj.cpu, []).append({
             "at": at, "label": inj.at if isinstance(inj.at, str) else hex(at),
             "interrupt": inj.interrupt, "signal": bits.get(inj.signal),

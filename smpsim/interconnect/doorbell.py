@@ -20,6 +20,8 @@ barrier between the word and RING.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from smpsim.interconnect import futex
@@ -75,6 +77,7 @@ def atomic_add(mem: np.ndarray, off: int, value: int) -> int:
     return int(_atomic()(mem, off, _rmw_op("RMW_ADD"), value))
 
 
+@functools.cache
 def _rmw_op(name: str) -> int:
     from smpsim.jit import hostmem
     return getattr(hostmem, name)

@@ -72,8 +72,9 @@ MMU_FAULT = 22  # (internal: a translation, permission or alignment fault; mmu.p
 MAINTENANCE = 24
 BREAKPOINT = 25
 SCHEDULE = 26
-NEEDS_MMU = 23  # (internal: a load/store of the run loop found translation on; the loop
-# runs it again through loads_stores.exec_translated)
+NEEDS_MMU = 23  # (internal: a load/store the run loop's fast path cannot serve — a data
+# TLB miss, a device, a misaligned access with the MMU off; the loop runs it again
+# through loads_stores.exec_translated)
 
 NAMES = {value: key for key, value in dict(globals()).items() if key.isupper()}
 

@@ -324,8 +324,9 @@ def _loop(regs, cpu, mem, page_slot, slot_page, dec, budget):
             count += 1
         if kind != exits.NEEDS_MMU:
             break
-        # a load/store found translation on: run it through the MMU, out of the hot
-        # loop's code (a call from inside it slows every MMU-off access)
+        # a load/store its fast path could not serve (exits.NEEDS_MMU): run it through
+        # the MMU and the device path, out of the hot loop's code (a call from inside
+        # it slows every access)
         kind = ls.exec_translated(regs, cpu, mem, page_slot, dec, row, op, pc)
         if kind:
             break

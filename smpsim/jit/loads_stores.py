@@ -457,8 +457,9 @@ def sp_misaligned(regs, cpu, dec, row):
 
 @jit_inline
 def _load(cpu, mem, addr, size_log2, mmu_on):
-    """The executors' load: the run loop's (MMU off, else NEEDS_MMU) or, in
-    exec_translated, through the MMU. `mmu_on` is a constant wherever this is inlined."""
+    """The executors' load: the run loop's fast path (read_for_load: RAM or the data
+    TLB, else NEEDS_MMU) or, in exec_translated, the whole of `read`. `mmu_on` is a
+    constant wherever this is inlined."""
     if mmu_on:
         return read(cpu, mem, addr, size_log2)
     return read_for_load(cpu, mem, addr, size_log2)
@@ -495,7 +496,8 @@ def exec_unprivileged(regs, cpu, mem, page_slot, dec, row, op):
 
 @jit
 def exec_translated(regs, cpu, mem, page_slot, dec, row, op, pc):
-    """The run loop's memory op at `row` again, with translation (after NEEDS_MMU)."""
+    """The run loop's memory op at `row` again, through `read`/`write_any` (after
+    NEEDS_MMU): translated, or checked as Device memory with the MMU off."""
     if op == ops.LDR_IMM:
         return exec_LDR_IMM(regs, cpu, mem, dec, row, True)
     if op == ops.STRX_IMM:
