@@ -2,6 +2,8 @@
 
     smpsim run TOPOLOGY [--kernel IMAGE] [--timeout S]   run a machine (one CPU for now)
     smpsim check TOPOLOGY     validate a topology and print the machine it describes
+    smpsim explore TOPOLOGY --runs N --depth D   hunt a race: many seeds of a serial run
+    smpsim replay RUN_DIR     run a recorded serial run again and compare its digest
     smpsim compile            compile the jit core into Numba's cache (once per install)
     smpsim decode WORD...     what the decoder makes of A64 instruction words
     smpsim version
@@ -12,7 +14,9 @@ Bad command lines exit with status 2 and one line of error, never a traceback.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import os
 import pathlib
 import sys
 import time
@@ -63,6 +67,41 @@ def _load_topology(path: str):
         return None
 
 
+def with_run_options(topo, args: argparse.Namespace):
+    """The topology with the command line's --mode, --seed, --depth, --points and
+    --quantum in its [run] table; None (after one line) for a bad value."""
+    from smpsim.bootctl.topology import MAX_DEPTH
+
+    checks = (("seed", 0, 1 << 63), ("depth", 1, MAX_DEPTH), ("points", 1, 10**12),
+              ("quantum", 1, 10**9))
+    changes = {}
+    for name, lo, hi in checks:
+        value = getattr(args, name, None)
+        if value is None:
+            continue
+        if not lo <= value <= hi:
+            print(f"smpsim: --{name}: expected {lo} to {hi}, got {value}", file=sys.stderr)
+            return None
+        changes[name] = value
+    if getattr(args, "mode", None):
+        changes["mode"] = args.mode
+    return dataclasses.replace(topo, run=dataclasses.replace(topo.run, **changes))
+
+
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--mode", choices=("free", "lockstep", "serial"),
+                   help="instead of run.mode: free (parallel, host time), lockstep (quanta "
+                        "and a barrier) or serial (one CPU at a time, reproducible)")
+    p.add_argument("--seed", type=int, metavar="N", help="the serial scheduler's seed")
+    p.add_argument("--depth", type=int, metavar="D",
+                   help="PCT's depth: D-1 priority change points (serial)")
+    p.add_argument("--points", type=int, metavar="K",
+                   help="how many schedule points the change points are drawn from (serial)")
+    p.add_argument("--quantum", type=int, metavar="N",
+                   help="instructions per lockstep quantum, or between two serial schedule "
+                        "points at most")
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from smpsim.bootctl import runner
 
@@ -71,6 +110,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return runner.EXIT_USAGE
     if args.timeout is not None and args.timeout <= 0:
         print("smpsim: --timeout: expected a positive number of seconds", file=sys.stderr)
+        return runner.EXIT_USAGE
+    topo = with_run_options(topo, args)
+    if topo is None:
         return runner.EXIT_USAGE
     if args.run_dir is not None or (topo.run.processes if topo.run.processes is not None
                                     else len(topo.cpus) > 1):
@@ -82,6 +124,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
                           run_dir=args.run_dir, argv=sys.argv[1:], cmdline=args.append,
                           dtb_path=args.dtb)
         where = f" (run directory {res.run_dir})" if res.run_dir else ""
+        if res.digest:
+            where = (f"; {topo.run.mode}, {res.points} schedule points, {res.switches} "
+                     f"switches, digest {res.digest[:16]}{where}")
         print(f"smpsim: {res.reason}; {res.seconds:.2f} s{where}", file=sys.stderr)
         return res.status
     out = runner.run(topo, image_path=args.kernel, timeout=args.timeout, cmdline=args.append,
@@ -176,6 +221,92 @@ def _cmd_logs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_explore(args: argparse.Namespace) -> int:
+    from smpsim.bootctl import explore, rundir
+
+    topo = _load_topology(args.topology)
+    if topo is None:
+        return 2
+    e = topo.explore
+    runs = args.runs if args.runs is not None else e.runs
+    depth = args.depth if args.depth is not None else e.depth
+    if not 1 <= runs <= 10**6 or not 1 <= depth <= 16:
+        print("smpsim: explore: --runs must be 1 to 10**6 and --depth 1 to 16", file=sys.stderr)
+        return 2
+    if args.points is not None and args.points < 1:
+        print("smpsim: explore: --points must be at least 1", file=sys.stderr)
+        return 2
+    checks = explore.Checks(e.must + tuple(args.must), e.must_not + tuple(args.must_not))
+    extra = []
+    for flag in ("kernel", "append", "quantum"):
+        if getattr(args, flag) is not None:
+            extra += [f"--{flag}", str(getattr(args, flag))]
+    base = rundir.create(f"explore-{topo.machine.name}", args.run_dir)
+    jobs = args.jobs or os.cpu_count() or 1
+    print(f"smpsim explore: {topo.path}: {runs} serial runs of depth {depth}, {jobs} at a "
+          f"time, in {base}", file=sys.stderr)
+    results = explore.explore(str(topo.path), len(topo.cpus), runs, depth, args.points,
+                              args.timeout if args.timeout is not None else e.timeout,
+                              checks, extra, base, jobs, args.first_seed, args.keep,
+                              args.stop_on_failure)
+    return 1 if any(r.failure for r in results) else 0
+
+
+def _cmd_replay(args: argparse.Namespace) -> int:
+    from smpsim.bootctl import explore, rundir
+
+    target = pathlib.Path(args.target)
+    if target.is_dir():
+        try:
+            argv, recorded = explore.replay_run_dir(target)
+        except (OSError, ValueError, KeyError) as exc:
+            print(f"smpsim: replay: {target}: not a recorded serial run ({exc})", file=sys.stderr)
+            return 2
+        if not recorded.get("digest"):
+            print(f"smpsim: replay: {target}: the run has no summary.json (it did not end)",
+                  file=sys.stderr)
+            return 2
+        replays, reference = [(argv, recorded)] * args.times, target
+    else:
+        if args.seed is None:
+            print("smpsim: replay: give a run directory, or a topology and --seed",
+                  file=sys.stderr)
+            return 2
+        topo = _load_topology(args.target)
+        if topo is None:
+            return 2
+        argv = [args.target, "--mode", "serial", "--seed", str(args.seed)]
+        for flag in ("depth", "points", "quantum", "kernel", "append"):
+            if getattr(args, flag) is not None:
+                argv += [f"--{flag}", str(getattr(args, flag))]
+        replays, reference = [(argv, None)] * max(args.times, 2), None
+    base = rundir.create("replay", args.run_dir)
+    digests = []
+    for i, (argv_i, recorded) in enumerate(replays):
+        run_dir = base / f"replay-{i + 1}"
+        got = explore.run_again(argv_i, run_dir)
+        if not got.get("digest"):
+            print(f"smpsim: replay {i + 1}: the run did not end with a summary ({run_dir})",
+                  file=sys.stderr)
+            return 1
+        if reference is None:
+            reference, recorded_digest = run_dir, got["digest"]
+        else:
+            recorded_digest = recorded["digest"] if recorded else digests[0]
+        digests.append(got["digest"])
+        same = got["digest"] == recorded_digest
+        print(f"smpsim: replay {i + 1}: status {got['status']}, {got['points']} schedule points, "
+              f"digest {got['digest'][:16]}: "
+              f"{'the same as' if same else 'DIFFERENT from'} {reference}", file=sys.stderr)
+        if not same:
+            print(f"smpsim: first difference, {explore.first_difference(reference, run_dir)}",
+                  file=sys.stderr)
+            return 1
+    print(f"smpsim: reproduced exactly ({len(replays)} replays, digest {digests[0][:16]})",
+          file=sys.stderr)
+    return 0
+
+
 def _cmd_version(args: argparse.Namespace) -> int:
     print(f"smpsim {__version__}")
     return 0
@@ -197,6 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run-dir", metavar="DIR",
                    help="where the run's logs go (default: runs/NAME-TIME; multi-process "
                         "machine)")
+    _add_run_options(p)
     p.set_defaults(func=_cmd_run)
     p = sub.add_parser("check", help="validate a topology and print its machine")
     p.add_argument("topology", metavar="TOPOLOGY")
@@ -221,6 +353,45 @@ def build_parser() -> argparse.ArgumentParser:
                         "(demote: demote_start, demote_end)")
     p.add_argument("--json", action="store_true", help="the records as JSON lines")
     p.set_defaults(func=_cmd_logs)
+    p = sub.add_parser("explore", help="run many seeds of a serial run with a PCT scheduler")
+    p.add_argument("topology", metavar="TOPOLOGY")
+    p.add_argument("--runs", type=int, metavar="N", help="how many seeds (default: "
+                   "explore.runs, 100)")
+    p.add_argument("--depth", type=int, metavar="D", help="PCT's depth: D-1 priority change "
+                   "points per run (default: explore.depth, 2)")
+    p.add_argument("--points", type=int, metavar="K", help="PCT's k, the schedule points a "
+                   "run has (default: those of a first run, seed 0)")
+    p.add_argument("--must", action="append", default=[], metavar="EVENT",
+                   help="a record every run must have (as logs --event matches it)")
+    p.add_argument("--must-not", action="append", default=[], metavar="EVENT",
+                   help="a record no run may have")
+    p.add_argument("--timeout", type=float, metavar="SECONDS", help="per run")
+    p.add_argument("--jobs", type=int, metavar="J", help="runs at a time (default: the "
+                   "host's cores)")
+    p.add_argument("--first-seed", type=int, default=1, metavar="S")
+    p.add_argument("--kernel", metavar="IMAGE")
+    p.add_argument("--append", metavar="CMDLINE")
+    p.add_argument("--quantum", type=int, metavar="N")
+    p.add_argument("--keep", action="store_true", help="keep the run directories of the "
+                   "runs that passed too")
+    p.add_argument("--stop-on-failure", action="store_true",
+                   help="start no new run once one has failed")
+    p.add_argument("--run-dir", metavar="DIR", help="where the runs go (default: "
+                   "runs/explore-NAME-TIME)")
+    p.set_defaults(func=_cmd_explore)
+    p = sub.add_parser("replay", help="run a seed again and compare: a run directory, or "
+                       "TOPOLOGY --seed N")
+    p.add_argument("target", metavar="RUN_DIR|TOPOLOGY")
+    p.add_argument("--seed", type=int, metavar="N")
+    p.add_argument("--depth", type=int, metavar="D")
+    p.add_argument("--points", type=int, metavar="K")
+    p.add_argument("--quantum", type=int, metavar="N")
+    p.add_argument("--kernel", metavar="IMAGE")
+    p.add_argument("--append", metavar="CMDLINE")
+    p.add_argument("--times", type=int, default=1, metavar="N",
+                   help="how many times (a topology: at least 2, compared with each other)")
+    p.add_argument("--run-dir", metavar="DIR", help="where the replays go")
+    p.set_defaults(func=_cmd_replay)
     p = sub.add_parser("version", help="print the version")
     p.set_defaults(func=_cmd_version)
     return parser

@@ -88,13 +88,20 @@ def test_the_process_prints_to_console_log_and_bootctl_and_raises_spi33(devices_
     client, sup, fake_gic, run = devices_process
     request(client, p.encode("MMIO_WRITE", cpu=0, addr=UART + 0x38, size=4, value=1 << 5,
                              posted=False, icount=0, counter=0), 60_000)
-    request(client, p.encode("MMIO_WRITE", cpu=1, addr=UART, size=1, value=ord("Z"),
-                             posted=False, icount=0, counter=0), 60_000)
+    client.send(p.encode("MMIO_WRITE", cpu=1, addr=UART, size=1, value=ord("Z"),
+                         posted=False, icount=0, counter=0))
     got = sup.receive(60_000)
     assert got is not None and p.decode(got[1]) == {"t": "CONSOLE", "cpu": -1, "data": b"Z"}
     assert fake_gic.poll(60_000)
     assert p.decode(fake_gic.recv_multipart()[-1]) == {"t": "SPI_LEVEL", "intid": 33,
                                                       "level": True}
+    # the write's answer waits until the GIC has served the level change (a PING)
+    assert not client.poll(200)
+    assert fake_gic.poll(60_000)
+    peer, body = fake_gic.recv_multipart()
+    assert p.decode(body) == {"t": "PING"}
+    fake_gic.send_multipart([peer, p.encode("ACK")])
+    assert client.poll(60_000) and p.decode(client.recv()) == {"t": "ACK"}
     assert (run / CONSOLE_FILE).read_bytes() == b"Z"
 
 

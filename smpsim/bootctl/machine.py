@@ -25,7 +25,7 @@ from typing import Callable
 import zmq
 
 from smpsim import log
-from smpsim.bootctl import images, psci, rundir
+from smpsim.bootctl import digest, images, psci, rundir, schedule
 from smpsim.bootctl.supervisor import LaunchError, Supervisor
 from smpsim.bootctl.topology import Topology
 from smpsim.gic_dist.shared_state import GicState
@@ -55,6 +55,9 @@ class Outcome:
     reason: str
     run_dir: str | None
     seconds: float
+    digest: str | None = None  # (serial and lockstep runs: digest.py)
+    points: int = 0  # schedule points passed (serial runs)
+    switches: int = 0  # turns passed from one CPU to another (serial runs)
 
 
 def run(topology: Topology, image_path=None, timeout: float | None = None,
@@ -68,10 +71,6 @@ def run(topology: Topology, image_path=None, timeout: float | None = None,
             sys.stdout.buffer.write(data)
             sys.stdout.buffer.flush()
     start = time.monotonic()
-    if topology.run.mode != "free":  # (one CPU runs in-process with a virtual clock instead)
-        return Outcome(EXIT_USAGE, f"{topology.path}: run.mode = {topology.run.mode!r}: the "
-                       "multi-process machine runs only free so far (lockstep and serial are "
-                       "being built)", None, 0.0)
     try:
         image = images.for_topology(topology, image_path)
         dtb = images.device_tree(topology, image, cmdline, dtb_path)
@@ -84,7 +83,15 @@ def run(topology: Topology, image_path=None, timeout: float | None = None,
         rd = rundir.create(m.name, run_dir)
     except rundir.RunDirError as exc:
         return Outcome(EXIT_USAGE, str(exc), None, 0.0)
-    rundir.record_run(rd, topology.path, argv or [], str(path), None)
+    r = topology.run
+    plan = (schedule.Plan.from_seed(r.seed, len(topology.cpus), r.depth, r.points)
+            if r.mode == "serial" else None)
+    rundir.record_run(rd, topology.path, argv or [], str(path),
+                      None if r.mode == "free" else r.seed,
+                      {"mode": r.mode, "quantum": r.quantum, "cmdline": cmdline,
+                       **({"depth": r.depth, "points": r.points,
+                           "priorities": list(plan.priorities), "changes": list(plan.changes)}
+                          if plan else {})})
     logger = log.get_logger("bootctl", rd)
     logger.info("run_start", topology=str(topology.path), image=str(path),
                 cpus=len(topology.cpus))
@@ -96,18 +103,22 @@ def run(topology: Topology, image_path=None, timeout: float | None = None,
     ram = SharedRam.create(m.ram_size)
     bells = doorbell.Doorbells.create(len(topology.cpus))
     gic_state = GicState.create(len(topology.cpus))  # (the GIC service resets it)
+    sched = None
+    if r.mode != "free":  # the reproducible modes' shared words (schedule.py)
+        sched = schedule.Schedule.create(len(topology.cpus), plan, _quantum_ticks(topology))
     # the CPUs' mailboxes to each service (mailbox.py): a segment and an eventfd each
     boxes = {svc: (mailbox.Mailboxes.create(len(topology.cpus), tag=svc),
                    os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)) for svc in ("gic", "devices")}
     sup = None
     status, reason = EXIT_SIMULATOR, "the run did not finish"
+    summary = {}
     try:
         for seg in (*image.segments, dtb):
             off = seg.address - m.ram_base
             ram.array[off:off + len(seg.data)] = memoryview(seg.data)
         sup = Supervisor(rd, ends, ctx, keys)
         status, reason = _run(topology, image, dtb.address, injections, rd, ends, ram, bells,
-                              gic_state, boxes, keys, sup, logger, console,
+                              gic_state, sched, boxes, keys, sup, logger, console,
                               timeout if timeout is not None else topology.run.timeout)
     except LaunchError as exc:
         status, reason = EXIT_SIMULATOR, f"the machine did not start: {exc}"
@@ -119,8 +130,13 @@ def run(topology: Topology, image_path=None, timeout: float | None = None,
         _handle_signals(signal.SIG_IGN, signal.SIG_IGN)  # a second Ctrl-C: clean up anyway
         for cpu in range(len(topology.cpus)):  # a CPU asleep in WFI wakes to stop
             bells.set(cpu, doorbell.STOP, 1)
+        if sched is not None:  # and one waiting for its turn or at the barrier
+            sched.wake_all()
         if sup is not None:
             sup.shutdown(reason)
+        if sched is not None:
+            summary = _summarise(rd, sched, status, r.mode)
+            sched.close()
         bells.close()
         gic_state.close()
         for segment, fd in boxes.values():
@@ -133,7 +149,28 @@ def run(topology: Topology, image_path=None, timeout: float | None = None,
         ctx.term()
         logger.info(log.RUN_END, status=status, reason=reason)
         _handle_signals(*previous)
-    return Outcome(status, reason, str(rd), time.monotonic() - start)
+    return Outcome(status, reason, str(rd), time.monotonic() - start, summary.get("digest"),
+                   summary.get("points", 0), summary.get("switches", 0))
+
+
+def _quantum_ticks(topology: Topology) -> int:
+    """Counter ticks per lockstep quantum (the virtual clock's rate: clock.py)."""
+    from smpsim.cpu_worker.clock import VirtualClock
+
+    return int(topology.run.quantum * VirtualClock.rate(topology.machine.counter_frequency))
+
+
+def _summarise(rd, sched: schedule.Schedule, status: int, mode: str) -> dict:
+    """After a reproducible run: its digest, its schedule's figures, and (serial) the
+    switches from CPU to CPU in `schedule.log`; all in `summary.json`."""
+    summary = {"mode": mode, "status": status, "digest": digest.digest(rd, status),
+               "points": int(sched.glob[schedule.POINTS]),
+               "switches": int(sched.glob[schedule.SWITCHES]),
+               "time": int(sched.glob[schedule.TIME])}
+    if mode == "serial":
+        rundir.write_schedule(rd, sched.switches(), summary["switches"])
+    (rd / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
 
 
 def _handle_signals(on_term, on_int) -> tuple:
@@ -169,8 +206,9 @@ def _injections(topology: Topology, image) -> dict[int, list[dict]]:
 
 def _cpu_config(topology: Topology, cpu, image, dtb: int, injections, epoch_ns: int,
                 ends: Endpoints, ram: SharedRam, bells: doorbell.Doorbells,
-                gic_state: GicState, boxes, keys) -> str:
+                gic_state: GicState, sched, boxes, keys) -> str:
     return json.dumps({
+        "mode": topology.run.mode, "schedule": sched.name if sched else None,
         "index": cpu.index, "n_cpus": len(topology.cpus), "boot": cpu.index == 0,
         "entry": image.entry, "dtb": dtb, "injections": injections.get(cpu.index, []),
         # the system counter's 0 for every CPU (CLOCK_MONOTONIC is one for all processes)
@@ -204,8 +242,8 @@ def _where(bells: doorbell.Doorbells, cpu: int, topology: Topology) -> str:
     return f"cpu{cpu} at pc={bells.get(cpu, doorbell.PC):#x} EL{bells.get(cpu, doorbell.EL)}{waiting}"
 
 
-def _run(topology, image, dtb, injections, rd, ends, ram, bells, gic_state, boxes, keys, sup,
-         logger, console, timeout):
+def _run(topology, image, dtb, injections, rd, ends, ram, bells, gic_state, sched, boxes, keys,
+         sup, logger, console, timeout):
     affinities = ",".join(hex(a) for a in _affinities(topology))
     fds = tuple(fd for _, fd in boxes.values())
     secure = ["--keys", str(keys.folder)] if keys else []
@@ -213,7 +251,8 @@ def _run(topology, image, dtb, injections, rd, ends, ram, bells, gic_state, boxe
                [*secure, "--run-dir", str(rd), "--endpoint", ends.address("gic"),
                 "--mailboxes", _mailbox_spec(boxes, "gic"),
                 "--doorbell", bells.name, "--gic-state", gic_state.name,
-                "--affinities", affinities], pass_fds=fds)
+                "--affinities", affinities,
+                *(["--reproducible"] if sched is not None else [])], pass_fds=fds)
     sup.launch("devices", "smpsim.interconnect.devices",
                [*secure, "--run-dir", str(rd), "--endpoint", ends.address("devices"),
                 "--mailboxes", _mailbox_spec(boxes, "devices"),
@@ -225,7 +264,7 @@ def _run(topology, image, dtb, injections, rd, ends, ram, bells, gic_state, boxe
         sup.launch(f"cpu{cpu.index}", "smpsim.cpu_worker.process",
                    ["--run-dir", str(rd), "--config",
                     _cpu_config(topology, cpu, image, dtb, injections, epoch_ns, ends, ram,
-                                bells, gic_state, boxes, keys)],
+                                bells, gic_state, sched, boxes, keys)],
                    pass_fds=fds)
     sup.wait_ready(READY_TIMEOUT)
     sup.broadcast(protocol.encode("START"))
@@ -262,6 +301,12 @@ def _run(topology, image, dtb, injections, rd, ends, ram, bells, gic_state, boxe
                     power[target] = "on"
                     sup.send(f"cpu{target}", protocol.encode("POWER_ON", entry=call.entry,
                                                              context=call.context))
+                    # a reproducible run: the target runs from the caller's next point
+                    # (serial) or the next quantum (lockstep), decided before the reply
+                    if topology.run.mode == "serial":
+                        sched.make_runnable(target)
+                    elif topology.run.mode == "lockstep":
+                        sched.request_power(target)
                 elif call.action == "cpu_off":
                     power[m["cpu"]] = "off"
                 action = call.action if call.action in ("cpu_off", "standby", "system_off",
@@ -269,6 +314,10 @@ def _run(topology, image, dtb, injections, rd, ends, ram, bells, gic_state, boxe
                 sup.send(name, protocol.encode("PSCI_RESULT", x0=call.x0, action=action))
             elif kind == "GUEST_EXIT":
                 return m["code"], f"cpu{m['cpu']} ended the run with status {m['code']}"
+            elif kind == "HUNG":
+                where = "; ".join(_where(bells, c.index, topology) for c in topology.cpus)
+                logger.info("hung", cpus=where)
+                return EXIT_TIMEOUT, f"hung: {m['reason']}: {where}"
             else:
                 logger.warning("unexpected_message", sender=name, type=kind)
     finally:

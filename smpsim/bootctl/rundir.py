@@ -2,7 +2,9 @@
 
     RUN_DIR/
         topology.toml     the topology the run used, as given
-        run.json          what was run: command line, image, seed, start time, version
+        run.json          what was run: command line, image, mode, seed, start time, version
+        summary.json      (serial and lockstep runs) status, digest, schedule points
+        schedule.log      (serial runs) every switch from one CPU to another
         events.jsonl      every process's records (smpsim/log.py)
         console.log       the guest console
         <process>.stderr.log   what each process printed (tracebacks end up here)
@@ -48,10 +50,27 @@ def create(name: str, run_dir: str | os.PathLike | None = None,
 
 
 def record_run(path: pathlib.Path, topology_path: pathlib.Path, argv: list[str],
-               image: str | None, seed: int | None) -> None:
-    """Keep what is needed to understand (and replay) the run later."""
+               image: str | None, seed: int | None, settings: dict | None = None) -> None:
+    """Keep what is needed to understand (and replay) the run later: `settings` are
+    the scheduling mode's (mode, quantum, PCT's depth and points, the plan)."""
     shutil.copyfile(topology_path, path / "topology.toml")
     (path / "run.json").write_text(json.dumps({
         "argv": argv, "topology": str(topology_path), "image": image, "seed": seed,
+        **(settings or {}),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "smpsim": __version__,
     }, indent=2) + "\n")
+
+
+def write_schedule(path: pathlib.Path, switches, total: int) -> None:
+    """schedule.log: one line per switch from one CPU to another, (point, time, from,
+    to, why, pc) as bootctl/schedule.py records them (the last ones, if there were
+    more than it keeps)."""
+    from smpsim.bootctl.schedule import WHY_NAMES
+
+    with open(path / "schedule.log", "w") as f:
+        f.write(f"# {total} switches; point  counter  from -> to  why  pc of the point\n")
+        if total > len(switches):
+            f.write(f"# (the first {total - len(switches)} are not kept)\n")
+        for point, now, src, dst, why, pc in switches:
+            f.write(f"{point:>10} {now:>14}  cpu{src} -> cpu{dst}  "
+                    f"{WHY_NAMES.get(why, why)}  pc={pc:#x}\n")

@@ -5,7 +5,8 @@ The format (README "Topology files" documents every key):
 
     [machine]  name, description, ram = {base, size}, counter_frequency
     [boot]     method, conduit, start_el, image, cmdline, release_address (spin-table)
-    [run]      mode, quantum, timeout, transport, listen, processes
+    [run]      mode, quantum, timeout, transport, listen, processes, seed, depth, points
+    [explore]  runs, depth, timeout, must, must_not: what `smpsim explore` does by default
     [[cluster]] cpus, affinity, midr,
                 features = {el2, vhe, lse, pan, gicv3, vmid_bits, pa_bits},
                 id_registers = {NAME = value}
@@ -112,6 +113,22 @@ class RunSettings:
     # the process-per-CPU machine (GIC and device services), even for one CPU; None:
     # only for more than one CPU (one CPU alone runs on the in-process core, no GIC)
     processes: bool | None = None
+    # serial runs: the scheduler's seed, PCT's depth d and its estimate of the number of
+    # schedule points k (change points are drawn from 1..k)
+    seed: int = 0
+    depth: int = 1
+    points: int = 10_000
+
+
+@dataclasses.dataclass(frozen=True)
+class Explore:
+    """`smpsim explore`'s defaults for this topology, and its checks: guest records
+    (events, matched as `smpsim logs --event` does) that must or must not appear."""
+    runs: int = 100
+    depth: int = 2
+    timeout: float | None = None  # seconds per run (default: run.timeout)
+    must: tuple[str, ...] = ()
+    must_not: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -138,6 +155,7 @@ class Topology:
     run: RunSettings
     cpus: tuple[Cpu, ...]
     injections: tuple[Injection, ...] = ()
+    explore: Explore = Explore()
 
     def signals(self) -> list[str]:
         """The injections' signal names, in the order of their numbers (bits)."""
@@ -257,7 +275,7 @@ def parse(text: str, path: pathlib.Path) -> Topology:
     except tomllib.TOMLDecodeError as exc:
         raise TopologyError(f"{path}: not valid TOML: {exc}") from None
     top = _Reader(path, doc, "")
-    for key in ("machine", "boot", "run"):
+    for key in ("machine", "boot", "run", "explore"):
         top.get(key, dict, {}, "a table")
     top.get("cluster", list, _REQUIRED, "one or more [[cluster]] tables")
     top.get("inject", list, [], "[[inject]] tables")
@@ -319,8 +337,13 @@ def parse(text: str, path: pathlib.Path) -> Topology:
     if listen != "127.0.0.1" and transport != "tcp":
         raise r.fail("listen", 'only with transport = "tcp"')
     processes = r.get("processes", bool, None, "true or false")
+    seed = r.integer("seed", 0, 0, (1 << 63) - 1, "a non-negative integer")
+    depth = r.integer("depth", 1, 1, MAX_DEPTH, f"PCT's depth (1 to {MAX_DEPTH})")
+    points = r.integer("points", 10_000, 1, 10**12, "a number of schedule points")
     r.finish()
-    run = RunSettings(mode, quantum, float(timeout), transport, listen, processes)
+    run = RunSettings(mode, quantum, float(timeout), transport, listen, processes, seed,
+                      depth, points)
+    explore = _explore(path, doc.get("explore", {}))
 
     cpus: list[Cpu] = []
     owners: dict[int, tuple[Cpu, str]] = {}  # affinity -> its CPU, where it was set
@@ -371,7 +394,27 @@ def parse(text: str, path: pathlib.Path) -> Topology:
     if not cpus:
         raise TopologyError(f"{path}: cluster: expected at least one [[cluster]]")
     return Topology(path, machine, boot, run, tuple(cpus),
-                    _injections(path, doc.get("inject", []), len(cpus), machine))
+                    _injections(path, doc.get("inject", []), len(cpus), machine), explore)
+
+
+MAX_DEPTH = 16  # (bootctl/schedule.py's change-point words)
+
+
+def _explore(path: pathlib.Path, table: dict) -> Explore:
+    e = _Reader(path, table, "explore")
+    runs = e.integer("runs", 100, 1, 10**6, "a number of runs")
+    depth = e.integer("depth", 2, 1, MAX_DEPTH, f"PCT's depth (1 to {MAX_DEPTH})")
+    timeout = e.get("timeout", (int, float), None, "a number of seconds")
+    if timeout is not None and timeout <= 0:
+        raise e.fail("timeout", f"expected a positive number of seconds, got {timeout}")
+    checks = {}
+    for key in ("must", "must_not"):
+        names = e.get(key, list, [], "a list of record event names")
+        if not all(isinstance(n, str) and n for n in names):
+            raise e.fail(key, f"expected a list of record event names, got {names!r}")
+        checks[key] = tuple(names)
+    e.finish()
+    return Explore(runs, depth, None if timeout is None else float(timeout), **checks)
 
 
 def _injections(path: pathlib.Path, tables: list, n_cpus: int,

@@ -43,7 +43,12 @@ class VirtualClock:
     def __init__(self, core: Core, frequency: int = DEFAULT_FREQUENCY,
                  mips: float = NOMINAL_MIPS):
         self.core = core
-        core.set_counter_rate(_rate(frequency, mips))
+        core.set_counter_rate(self.rate(frequency, mips))
+
+    @staticmethod
+    def rate(frequency: int, mips: float = NOMINAL_MIPS) -> float:
+        """Counter ticks per instruction."""
+        return _rate(frequency, mips)
 
     def before_quantum(self) -> None:
         pass  # the count follows the instructions alone

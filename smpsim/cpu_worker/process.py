@@ -18,6 +18,8 @@ import zmq
 
 from smpsim import log
 from smpsim.bootctl import psci
+from smpsim.bootctl.schedule import Schedule
+from smpsim.cpu_worker import lockstep, serial
 from smpsim.cpu_worker import worker as w
 from smpsim.cpu_worker.guest_events import log_events
 from smpsim.gic_dist.cpu_interface import CpuInterface
@@ -41,10 +43,10 @@ PEN_LOOK = 0.005  # seconds between looks at the release address without an SEV
 MAINTENANCE_PPI = 25  # the GIC maintenance interrupt (QEMU virt: PPI 9)
 MAINT_LOOK = 100e-6  # seconds between looks at the others' answers to a broadcast
 _pack = protocol.encode_unchecked  # the hot paths' messages (the services check them)
+_PING = protocol.encode("PING")
 
 
-class Stopped(Exception):
-    """bootctl said STOP."""
+Stopped = w.Stopped  # bootctl said STOP
 
 
 class ServiceLink:
@@ -52,7 +54,11 @@ class ServiceLink:
     a ZeroMQ DEALER socket. Either way, messages stay in the order they were sent."""
 
     def __init__(self, ctx: zmq.Context, address: str, mailbox_spec: str | None, cpu: int,
-                 keys: security.RunKeys | None = None):
+                 keys: security.RunKeys | None = None, synchronous: bool = False):
+        """`synchronous` (serial runs): a posted message is followed by a PING, so that
+        it has been served (and what it caused is done) when `post` returns."""
+        self.synchronous = synchronous
+        self.unsynced = False  # posted messages since the service last answered
         self.socket = None
         self.client = None
         if mailbox_spec:
@@ -68,6 +74,14 @@ class ServiceLink:
             self.client.post(data)
         else:
             self.socket.send(data)
+        self.unsynced = True
+        if self.synchronous:
+            self.sync()
+
+    def sync(self) -> None:
+        """Wait until the service has served every message posted so far."""
+        if self.unsynced:
+            self.ask(_PING)
 
     def ask(self, data: bytes) -> dict:
         """Send a request and return its reply; ProtocolError if the service refused it."""
@@ -81,6 +95,7 @@ class ServiceLink:
             if not self.socket.poll(REPLY_TIMEOUT_MS):
                 raise TimeoutError("a service did not answer")
             body = self.socket.recv()
+        self.unsynced = False  # (it serves a link's messages in order)
         reply = protocol.decode(body)
         if reply["t"] == "ERROR":
             raise protocol.ProtocolError(f"refused: {reply['reason']}")
@@ -118,7 +133,6 @@ class ZmqPorts:
         self.control = control
         self.bells = bells
         self.bus = bus
-        self._posted = False  # device writes sent since the device service last answered
         self.gic = gic
         self.devices = devices
         self.cpuif: CpuInterface | None = None
@@ -128,6 +142,13 @@ class ZmqPorts:
         # last computed its lines (a ring); its own operations leave them current
         self._stale = True
         self._maintenance_level = False  # PPI 25 as last driven
+        self.set_aside: list[dict] = []  # bootctl's messages read while looking for STOP
+        # serial runs: the others do not run while this CPU does (their maintenance is
+        # done before their next instruction); lockstep runs: what others change
+        # reaches this CPU at quantum boundaries only (`inputs_open`)
+        self.serial = False
+        self.inputs_at_boundaries = False
+        self.inputs_open = True
         self.guest_time = lambda: (0, 0)  # (instructions, CNTPCT) now: set once the core is
 
     def _owner(self, addr: int) -> ServiceLink | None:
@@ -149,7 +170,6 @@ class ZmqPorts:
             return False
         icount, counter = self.guest_time()
         if link is self.devices:  # posted: ordered per CPU by its one link
-            self._posted = True
             link.post(_pack("MMIO_WRITE", cpu=self.index, addr=addr, size=size, value=value,
                             posted=True, icount=icount, counter=counter))
             return True
@@ -206,20 +226,36 @@ class ZmqPorts:
         for chunk in chunks[:-1]:
             self.devices.post(protocol.encode("CONSOLE", cpu=self.index, data=chunk))
         self.devices.ask(protocol.encode("CONSOLE", cpu=self.index, data=chunks[-1]))
-        self._posted = False
 
     def sync_devices(self) -> None:
         """Wait until the device service has served this CPU's posted writes (before
         anything that may end the run, so that no UART output is left behind)."""
-        if self._posted:
-            self.devices.ask(protocol.encode("PING"))
-            self._posted = False
+        self.devices.sync()
+
+    def sync_services(self) -> None:
+        """Wait until both services have served what this CPU posted (the devices'
+        interrupt changes included: see devices.py), before a quantum boundary."""
+        self.devices.sync()
+        self.gic.sync()
+
+    def control_message(self, timeout_ms: int) -> dict | None:
+        """The next message from bootctl (one put aside by `stop_requested` first)."""
+        if self.set_aside:
+            return self.set_aside.pop(0)
+        return _control_message(self.control, timeout_ms)
+
+    def stop_requested(self) -> bool:
+        """Whether bootctl said STOP; any other message is kept for later."""
+        m = self.control_message(0)
+        if m is not None and m["t"] != "STOP":
+            self.set_aside.append(m)
+        return m is not None and m["t"] == "STOP"
 
     def _control_reply(self, kind: str) -> dict:
         while True:
-            if not self.control.socket.poll(REPLY_TIMEOUT_MS):
+            m = self.control_message(REPLY_TIMEOUT_MS)
+            if m is None:
                 raise TimeoutError(f"bootctl did not answer (waiting for {kind})")
-            m = protocol.decode(self.control.socket.recv())
             if m["t"] == "STOP":
                 raise Stopped()
             if m["t"] == kind:
@@ -238,6 +274,8 @@ class ZmqPorts:
     def broadcast_done(self, asked: dict[int, int]) -> bool:
         """Whether every CPU asked has done it. A CPU that is not running (off, in the
         spin-table pen) uses no translation now and does it before it runs again."""
+        if self.serial:
+            return True
         words = self.bells.words
         return all(int(words[cpu, doorbell.MAINT_ACK]) >= gen
                    or int(words[cpu, doorbell.POWER]) != doorbell.POWER_ON
@@ -254,6 +292,8 @@ class ZmqPorts:
         self.bells.words[self.index, doorbell.MAINT_ACK] = gen  # (our own word: no ring)
 
     def changed(self) -> bool:
+        if self.inputs_at_boundaries and not self.inputs_open:
+            return False
         if not self.bells.take_ring(self.index):
             return False
         self._stale = True  # (an SGI, an SPI offered, a redistributor register...)
@@ -306,6 +346,179 @@ def _control_message(control: ControlChannel, timeout_ms: int) -> dict | None:
     return protocol.decode(control.socket.recv())
 
 
+class CpuContext:
+    """One CPU process's parts, for the loop of its run mode (free here, serial.py,
+    lockstep.py): its core and worker, its ports, the doorbell and the RAM."""
+
+    def __init__(self, index: int, cfg: dict, core: Core, worker: w.CpuWorker, ports: ZmqPorts,
+                 bells: doorbell.Doorbells, ram: SharedRam, control: ControlChannel, logger,
+                 features: Features):
+        self.index = index
+        self.cfg = cfg
+        self.core = core
+        self.worker = worker
+        self.ports = ports
+        self.bells = bells
+        self.ram = ram
+        self.control = control
+        self.logger = logger
+        self.features = features
+        self.release = cfg.get("release_address")  # spin-table: the word its pen polls
+
+    def guest_time(self) -> dict:
+        """What every record of this CPU says of its time."""
+        return {"icount": self.core.icount, "counter": self.core.counter}
+
+    def initial_state(self) -> str:
+        """"on" (the boot CPU, powered on here), "pen" (spin-table) or "off"."""
+        if self.cfg["boot"]:
+            self.power_on(self.cfg["entry"], self.cfg.get("dtb", 0))  # x0: the device tree
+            return "on"
+        if self.release is not None:
+            self.bells.set(self.index, doorbell.POWER, doorbell.POWER_PEN)
+            return "pen"
+        return "off"
+
+    def power_on(self, entry: int, context: int) -> None:
+        core = self.core
+        if self.cfg["start_el"] == 1 or not self.features.el2:
+            core.set_el(1)
+        # nothing translated or decoded before it was off may be used: other CPUs did
+        # not wait for it while it was off (ZmqPorts.broadcast_done)
+        self.worker.serve_maintenance()
+        core.flush_tlb()
+        core.flush_decoded()
+        core.pc = entry
+        core.set_x(0, context)
+        self.bells.set(self.index, doorbell.POWER, doorbell.POWER_ON)
+        self.logger.info("power_on", entry=hex(entry), el=core.el, **self.guest_time())
+
+    def wait_power_on(self) -> None:
+        """Wait for bootctl's POWER_ON (already sent: a reproducible mode made this CPU
+        runnable before it answered the CPU_ON) and power on."""
+        m = self.control_reply("POWER_ON")
+        self.power_on(m["entry"], m["context"])
+
+    def control_reply(self, kind: str) -> dict:
+        return self.ports._control_reply(kind)
+
+    def release_entry(self) -> int:
+        """The spin-table release address's word now (0: stay in the pen)."""
+        off = self.release - self.cfg["ram_base"]
+        return int(self.ram.array[off:off + 8].view(np.uint64)[0])
+
+    def leave_pen(self, entry: int) -> None:
+        self.bells.words[self.index, doorbell.EVENT] = 0  # the pen's WFE consumed it
+        self.logger.info("spin_table_release", release_address=hex(self.release),
+                         **self.guest_time())
+        self.power_on(entry, 0)
+
+    def stop_requested(self) -> bool:
+        return bool(self.bells.words[self.index, doorbell.STOP]) or self.ports.stop_requested()
+
+    def publish_place(self) -> None:
+        """Where the CPU is, for reports (no ring)."""
+        self.bells.words[self.index, doorbell.PC] = self.core.pc
+        self.bells.words[self.index, doorbell.EL] = self.core.el
+
+    def powered_off(self) -> None:
+        self.bells.set(self.index, doorbell.POWER, doorbell.POWER_OFF)
+        self.logger.info("power_off", **self.guest_time())
+
+    def exited(self, out: w.Outcome) -> None:
+        """The guest ended the run: tell bootctl, then wait for its STOP."""
+        self.ports.sync_devices()
+        self.control.send(protocol.encode("GUEST_EXIT", cpu=self.index, code=out.exit_code))
+        self.logger.info("guest_exit", code=out.exit_code, reason=out.reason,
+                         **self.guest_time())
+        self.wait_stop()
+
+    def wait_stop(self) -> None:
+        while True:  # wait for bootctl to end the run
+            m = self.ports.control_message(1000)
+            if m is not None and m["t"] == "STOP":
+                raise Stopped()
+
+
+def _run_free(cpu: CpuContext) -> None:
+    """The free run: the CPU runs as fast as the host lets it, in parallel with the
+    others, on the host's time; it sleeps on its doorbell while it waits."""
+    core, worker, bells, index, cfg = cpu.core, cpu.worker, cpu.bells, cpu.index, cpu.cfg
+    logger, ports = cpu.logger, cpu.ports
+    state = cpu.initial_state()
+    next_look = 0.0
+    while True:
+        if state == "off":
+            m = ports.control_message(1000)
+            if m is None:
+                continue
+            if m["t"] == "STOP":
+                return
+            if m["t"] == "POWER_ON":
+                cpu.power_on(m["entry"], m["context"])
+                state = "on"
+            continue
+        if state == "pen":  # the firmware's holding pen: WFE until the word is set
+            entry = cpu.release_entry()
+            if entry:
+                cpu.leave_pen(entry)
+                state = "on"
+                continue
+            if cpu.stop_requested():
+                return
+            bells.take_ring(index)  # an SEV (or anything): look at the word again
+            bells.wait(index, PEN_LOOK)
+            continue
+        now = time.monotonic()
+        if now >= next_look:  # the shell's chores, a few hundred times a second
+            next_look = now + LOOK_INTERVAL
+            if cpu.stop_requested():
+                return
+            cpu.publish_place()
+            log_events(core, logger)
+        out = worker.step()
+        if core.events_pending >= EV_SLOTS // 2:  # the ring fills: log before it loses any
+            log_events(core, logger)
+        if out.state == w.RUNNING:
+            continue
+        if out.state != w.WAITING:
+            log_events(core, logger)  # before going off or ending: the log is current
+        if out.state == w.OFF:
+            state = "off"
+            cpu.powered_off()
+            continue
+        if out.state == w.EXITED:
+            cpu.exited(out)
+        # WAITING: asleep on the doorbell until a wake condition, the deadline or STOP
+        bells.words[index, doorbell.PC] = core.pc
+        bells.words[index, doorbell.WAITING] = (doorbell.WAITING_SIGNAL if worker.waiting_in
+                                                == w.WAIT_SIGNAL else doorbell.WAITING_WFX)
+        watch = 50e-6  # WFE with the monitor armed: look at memory, backing off
+        sleeps = 0  # a short wait logs nothing (the log catches up after it); a long
+        while not worker.wake_condition():  # one logs after its first, short sleep
+            if sleeps == 1:
+                log_events(core, logger)
+            sleeps += 1
+            if cpu.stop_requested():
+                raise Stopped()
+            timeout = IDLE_LOOK
+            if out.wait_until is not None:
+                ahead = out.wait_until - worker.clock.now()
+                if ahead <= 0:
+                    core.rebase_counter(out.wait_until)
+                    break
+                timeout = min(timeout, ahead / cfg["frequency"])
+            if worker.watching_monitor():
+                timeout = min(timeout, watch)
+                watch = min(watch * 2, 1e-3)
+            if sleeps == 1 and not worker.watching_monitor() \
+                    and _spin_for_ring(bells, index, min(timeout, SPIN_WAIT)):
+                continue  # rung while spinning: no sleep, no wake-up to pay for
+            bells.wait(index, min(timeout, FIRST_SLEEP) if sleeps == 1 else timeout)
+        bells.words[index, doorbell.WAITING] = 0
+        worker.resume()
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="smpsim.cpu_worker.process")
     ap.add_argument("--name", required=True)
@@ -327,10 +540,14 @@ def main(argv: list[str] | None = None) -> int:
     ctx = zmq.Context()
     keys = security.keys_at(cfg.get("keys"))
     control = ControlChannel(ctx, args.control, args.name, keys)
-    links = {svc: ServiceLink(ctx, cfg[svc], cfg.get("mailboxes", {}).get(svc), index, keys)
+    mode = cfg.get("mode", "free")
+    links = {svc: ServiceLink(ctx, cfg[svc], cfg.get("mailboxes", {}).get(svc), index, keys,
+                              synchronous=mode == "serial")
              for svc in ("gic", "devices")}
     ports = ZmqPorts(ctx, index, control, links["gic"], links["devices"], bells,
                      busmap.Bus.virt(cfg["n_cpus"], cfg["ram_base"], cfg["ram_size"]))
+    ports.serial = mode == "serial"
+    ports.inputs_at_boundaries = mode == "lockstep"
     core.watch_doorbell(bells.ring_word(index))
     # the core watches the doorbell while it runs, so in a free run a long quantum costs
     # no latency and saves the shell's per-quantum overhead; other modes keep theirs
@@ -343,141 +560,35 @@ def main(argv: list[str] | None = None) -> int:
     ports.cpuif = CpuInterface(index, gic_state, cfg["affinities"], DistributorLink(links["gic"]))
     # a list register with HW = 1 ends its physical interrupt through the CPU interface
     ports.vgic = VirtualInterface(ports.cpuif.deactivate)
-
-    def guest_time() -> dict:  # what every record of this CPU says of its time
-        return {"icount": core.icount, "counter": core.counter}
-
+    cpu = CpuContext(index, cfg, core, worker, ports, bells, ram, control, logger, features)
     worker.on_injection = lambda inj, action: logger.info(
         "injection", action=action, at=hex(inj.at), label=inj.label, intid=inj.interrupt,
-        pc=hex(core.pc), el=core.el, **guest_time())
-
-    def power_on(entry: int, context: int) -> None:
-        if cfg["start_el"] == 1 or not features.el2:
-            core.set_el(1)
-        # nothing translated or decoded before it was off may be used: other CPUs did
-        # not wait for it while it was off (ZmqPorts.broadcast_done)
-        worker.serve_maintenance()
-        core.flush_tlb()
-        core.flush_decoded()
-        core.pc = entry
-        core.set_x(0, context)
-        bells.set(index, doorbell.POWER, doorbell.POWER_ON)
-        logger.info("power_on", entry=hex(entry), el=core.el, **guest_time())
-
-    def stop_requested() -> bool:
-        if bells.words[index, doorbell.STOP]:
-            return True
-        m = _control_message(control, 0)
-        return m is not None and m["t"] == "STOP"
-
-    release = cfg.get("release_address")  # spin-table: the word this CPU's pen polls
-    state = "off"
-    if cfg["boot"]:
-        power_on(cfg["entry"], cfg.get("dtb", 0))  # x0: the device tree (booting.rst)
-        state = "on"
-    elif release is not None:
-        state = "pen"
-        bells.set(index, doorbell.POWER, doorbell.POWER_PEN)
+        pc=hex(core.pc), el=core.el, **cpu.guest_time())
     status = 0
-    next_look = 0.0
+    schedule = None
     try:
-        while True:
-            if state == "off":
-                m = _control_message(control, 1000)
-                if m is None:
-                    continue
-                if m["t"] == "STOP":
-                    break
-                if m["t"] == "POWER_ON":
-                    power_on(m["entry"], m["context"])
-                    state = "on"
-                continue
-            if state == "pen":  # the firmware's holding pen: WFE until the word is set
-                entry = int(ram.array[release - cfg["ram_base"]:][:8].view(np.uint64)[0])
-                if entry:
-                    bells.words[index, doorbell.EVENT] = 0  # the pen's WFE consumed it
-                    logger.info("spin_table_release", release_address=hex(release),
-                                **guest_time())
-                    power_on(entry, 0)
-                    state = "on"
-                    continue
-                if stop_requested():
-                    break
-                bells.take_ring(index)  # an SEV (or anything): look at the word again
-                bells.wait(index, PEN_LOOK)
-                continue
-            now = time.monotonic()
-            if now >= next_look:  # the shell's chores, a few hundred times a second
-                next_look = now + LOOK_INTERVAL
-                if stop_requested():
-                    break
-                bells.words[index, doorbell.PC] = core.pc  # (for reports: no ring)
-                bells.words[index, doorbell.EL] = core.el
-                log_events(core, logger)
-            out = worker.step()
-            if core.events_pending >= EV_SLOTS // 2:  # the ring fills: log before it loses any
-                log_events(core, logger)
-            if out.state == w.RUNNING:
-                continue
-            if out.state != w.WAITING:
-                log_events(core, logger)  # before going off or ending: the log is current
-            if out.state == w.OFF:
-                state = "off"
-                bells.set(index, doorbell.POWER, doorbell.POWER_OFF)
-                logger.info("power_off", **guest_time())
-                continue
-            if out.state == w.EXITED:
-                ports.sync_devices()
-                control.send(protocol.encode("GUEST_EXIT", cpu=index, code=out.exit_code))
-                logger.info("guest_exit", code=out.exit_code, reason=out.reason, **guest_time())
-                state = "exited"
-                while True:  # wait for bootctl to end the run
-                    m = _control_message(control, 1000)
-                    if m is not None and m["t"] == "STOP":
-                        raise Stopped()
-            # WAITING: asleep on the doorbell until a wake condition, the deadline or STOP
-            bells.words[index, doorbell.PC] = core.pc
-            bells.words[index, doorbell.WAITING] = (doorbell.WAITING_SIGNAL if worker.waiting_in
-                                                    == w.WAIT_SIGNAL else doorbell.WAITING_WFX)
-            watch = 50e-6  # WFE with the monitor armed: look at memory, backing off
-            sleeps = 0  # a short wait logs nothing (the log catches up after it); a long
-            while not worker.wake_condition():  # one logs after its first, short sleep
-                if sleeps == 1:
-                    log_events(core, logger)
-                sleeps += 1
-                if stop_requested():
-                    raise Stopped()
-                timeout = IDLE_LOOK
-                if out.wait_until is not None:
-                    if not cfg["host_time"]:  # virtual time: nothing else can come first
-                        core.rebase_counter(out.wait_until)
-                        break
-                    ahead = out.wait_until - worker.clock.now()
-                    if ahead <= 0:
-                        core.rebase_counter(out.wait_until)
-                        break
-                    timeout = min(timeout, ahead / cfg["frequency"])
-                if worker.watching_monitor():
-                    timeout = min(timeout, watch)
-                    watch = min(watch * 2, 1e-3)
-                if sleeps == 1 and not worker.watching_monitor() \
-                        and _spin_for_ring(bells, index, min(timeout, SPIN_WAIT)):
-                    continue  # rung while spinning: no sleep, no wake-up to pay for
-                bells.wait(index, min(timeout, FIRST_SLEEP) if sleeps == 1 else timeout)
-            bells.words[index, doorbell.WAITING] = 0
-            worker.resume()
+        if mode == "free":
+            _run_free(cpu)
+        else:
+            schedule = Schedule.attach(cfg["schedule"], cfg["n_cpus"])
+            if cfg["mode"] == "serial":
+                serial.run(cpu, schedule)
+            else:
+                lockstep.run(cpu, schedule)
     except Stopped:
         pass
     except (TimeoutError, protocol.ProtocolError) as exc:
         logger.error("cpu_failed", reason=str(exc))
         status = 70
     log_events(core, logger)
-    logger.info("cpu_stopped", pc=hex(core.pc), el=core.el, **guest_time())
+    logger.info("cpu_stopped", pc=hex(core.pc), el=core.el, **cpu.guest_time())
     control.close()
     ctx.destroy(linger=0)  # nobody is left to hear what is still queued
     ram.close()
     gic_state.close()
     bells.close()
+    if schedule is not None:
+        schedule.close()
     return status
 
 

@@ -31,6 +31,10 @@ WAIT_SIGNAL = "signal"  # (waiting_in: for an injection's signal, not in WFI/WFE
 _ICC_NAMES = {r.key: r.name for r in sysreg_table.TABLE if r.special == "icc"}
 
 
+class Stopped(Exception):
+    """bootctl said STOP."""
+
+
 class Ports(Protocol):
     """The rest of the machine, as one CPU sees it."""
 
@@ -93,11 +97,16 @@ class CpuWorker:
         self.injections: dict[int, Injection] = {}  # breakpoint slot -> its injection
         self.wait_signal: int | None = None  # the signal bit an injection waits for
         self.on_injection = lambda inj, what: None  # (the process logs them)
+        self.last_exit = None
 
     def arm(self, injections: list[Injection]) -> None:
         """Set a breakpoint at each injection's address (exits.BREAKPOINT: `step`)."""
         for inj in injections:
             self.injections[self.core.add_breakpoint(inj.at)] = inj
+
+    def sync_inputs(self) -> None:
+        """What other CPUs and the services changed for this CPU (its doorbell), now."""
+        self._sync_inputs()
 
     def _sync_inputs(self) -> None:
         if not self.ports.changed():  # one load on the usual path
@@ -154,6 +163,16 @@ class CpuWorker:
         monitored location (the global monitor's clear is an event): the waiter must look."""
         return self.waiting_in == exits.WFE and bool(self.core.cpu[state.EXCL_VALID])
 
+    def monitor_watch(self) -> tuple[int, int, int] | None:
+        """For a WFE with the exclusive monitor armed: (physical address, size, the
+        value its load-exclusive saw); a write of another value to it ends the wait."""
+        if not self.watching_monitor():
+            return None
+        cpu = self.core.cpu
+        size = int(cpu[state.EXCL_SIZE])
+        seen = int(cpu[state.EXCL_LO]) | int(cpu[state.EXCL_HI]) << 64
+        return int(cpu[state.EXCL_PA]), size, seen & ((1 << (8 * size)) - 1)
+
     def _monitor_lost(self) -> bool:
         # the monitor is value based (loads_stores.py): memory no longer holding what the
         # load-exclusive read is the write that clears it; the event clears it too
@@ -209,8 +228,9 @@ class CpuWorker:
         self._sync_inputs()
         ex = core.run(self.quantum)
         kind = ex.kind
-        if kind == exits.BUDGET:
-            return Outcome(RUNNING)
+        self.last_exit = ex  # (a scheduler looks at why the run ended)
+        if kind == exits.BUDGET or kind == exits.SCHEDULE or kind == exits.EXCEPTION:
+            return Outcome(RUNNING)  # (the last two: schedule points, Core.schedule_points)
         if kind == exits.TIMER:
             self._forward_timer_levels()
             return Outcome(RUNNING)

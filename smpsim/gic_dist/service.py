@@ -30,7 +30,9 @@ class GicService:
     """The message handling of the GIC service (no sockets: tests drive it directly)."""
 
     def __init__(self, affinities: list[int], state: GicState, bells: doorbell.Doorbells | None,
-                 on_refused=None):
+                 on_refused=None, reproducible: bool = False):
+        """`reproducible` (serial and lockstep runs): nothing happens on host time; a
+        waiting 1-of-N SPI is routed again when a CPU syncs (PING) instead."""
         # interrupts reset to Group 0, as the specification and QEMU for a bare-metal
         # image (QEMU puts them in Group 1 only when it boots a Linux kernel itself)
         self.gic = GicV3(affinities, reset_group1=False, state=state, local_cpus=False)
@@ -38,6 +40,7 @@ class GicService:
         self.n_cpus = len(affinities)
         self.bells = bells
         self.on_refused = on_refused or (lambda reason: None)  # a posted request refused
+        self.reproducible = reproducible
         self._publish()
 
     def _cpu(self, message: dict) -> int:
@@ -64,11 +67,13 @@ class GicService:
     def poll_interval_ms(self, idle_ms: int) -> int:
         """How long the service may wait for a message: not long while a 1-of-N SPI
         waits for a CPU (a CPU's report of its change can cross the routing)."""
+        if self.reproducible:
+            return idle_ms
         return ONE_OF_N_LOOK_MS if self.state.glob[G_ONE_OF_N] else idle_ms
 
     def idle(self) -> None:
         """Between messages: route a waiting 1-of-N SPI again."""
-        if self.state.glob[G_ONE_OF_N]:
+        if self.state.glob[G_ONE_OF_N] and not self.reproducible:
             self.gic.route()
             self._publish()
 
@@ -109,6 +114,8 @@ class GicService:
             self.gic.set_spi(m["intid"], m["level"])
             return b""
         if kind == "PING":
+            if self.reproducible and self.state.glob[G_ONE_OF_N]:
+                self.gic.route()
             return protocol.encode("ACK")
         raise protocol.ProtocolError(f"the GIC service does not serve {kind}")
 
@@ -125,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--doorbell", required=True)
     ap.add_argument("--gic-state", required=True, help="the shared GIC state's segment")
     ap.add_argument("--affinities", required=True, help="comma-separated MPIDR affinities")
+    ap.add_argument("--reproducible", action="store_true",
+                    help="a serial or lockstep run: nothing on host time")
     args = ap.parse_args(argv)
     die_with_parent()
     logger = log.get_logger(args.name, args.run_dir, pid=os.getpid())
@@ -133,7 +142,8 @@ def main(argv: list[str] | None = None) -> int:
     bells = doorbell.Doorbells.attach(args.doorbell, len(affinities))
     state = GicState.attach(args.gic_state, len(affinities))
     core = GicService(affinities, state, bells,
-                      lambda reason: logger.warning("bad_message", reason=reason))
+                      lambda reason: logger.warning("bad_message", reason=reason),
+                      args.reproducible)
     process.serve(core.handle, logger, "gic_started", "gic_stopped", idle=core.idle,
                   poll_ms=core.poll_interval_ms, cpus=len(affinities))
     state.close()

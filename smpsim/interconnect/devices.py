@@ -24,6 +24,7 @@ from smpsim.interconnect.console_lines import ConsoleLines
 from smpsim.interconnect.control import ServiceProcess, die_with_parent, service_arguments
 
 CONSOLE_FILE = "console.log"
+GIC_REPLY_TIMEOUT_MS = 120_000
 
 
 class DeviceService:
@@ -32,13 +33,23 @@ class DeviceService:
     def __init__(self, console: Callable[[bytes, int], None],
                  spi: Callable[[int, bool], None],
                  on_refused: Callable[[str], None] | None = None,
-                 n_cpus: int | None = None):
+                 n_cpus: int | None = None, gic_sync: Callable[[], None] | None = None):
+        """`gic_sync()` returns once the GIC service has served the SPI_LEVELs sent so
+        far: a request is answered only after that, so that a CPU that waits for its
+        answer (a PING after posted writes, at a schedule point or a quantum boundary)
+        knows the interrupts its accesses caused are where the GIC says."""
         self.console = console  # (data, cpu): cpu -1 is the UART
         self.n_cpus = n_cpus  # CPUs of the machine (None: not checked)
         # who wrote what the UART prints now: (cpu, its icount, its counter)
         self.writer: tuple[int, int | None, int | None] = (-1, None, None)
-        self.uart = pl011.Pl011(lambda data: console(data, -1),
-                                lambda level: spi(bus.UART_SPI, level))
+        self.gic_sync = gic_sync or (lambda: None)
+        self._spi_unsynced = False
+
+        def uart_irq(level: bool) -> None:
+            self._spi_unsynced = True
+            spi(bus.UART_SPI, level)
+
+        self.uart = pl011.Pl011(lambda data: console(data, -1), uart_irq)
         self.on_refused = on_refused or (lambda reason: None)  # a posted write refused
 
     def handle(self, m: dict) -> bytes | None:
@@ -48,7 +59,11 @@ class DeviceService:
             except protocol.ProtocolError as exc:  # nobody waits: no ERROR that could
                 self.on_refused(str(exc))          # pass for the reply to a later read
             return None
-        return self._serve(m)
+        reply = self._serve(m)
+        if self._spi_unsynced:
+            self._spi_unsynced = False
+            self.gic_sync()
+        return reply
 
     def _check_cpu(self, m: dict) -> None:
         if self.n_cpus is not None and not 0 <= m["cpu"] < self.n_cpus:
@@ -105,8 +120,15 @@ def main(argv: list[str] | None = None) -> int:
     def spi(intid: int, level: bool) -> None:
         gic.send(protocol.encode("SPI_LEVEL", intid=intid, level=level))
 
+    def gic_sync() -> None:
+        gic.send(protocol.encode("PING"))
+        if not gic.poll(GIC_REPLY_TIMEOUT_MS):
+            raise TimeoutError("the GIC service did not answer a PING")
+        gic.recv()
+
     core = DeviceService(console, spi,
-                         lambda reason: logger.warning("bad_message", reason=reason), args.cpus)
+                         lambda reason: logger.warning("bad_message", reason=reason), args.cpus,
+                         gic_sync)
     process.serve(core.handle, logger, "devices_started", "devices_stopped",
                   uart=hex(bus.UART_BASE))
     lines.flush()

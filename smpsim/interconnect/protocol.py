@@ -17,12 +17,13 @@ from typing import Any
 
 import msgpack
 
-PROTOCOL_VERSION = 5  # 2: ICC_WRITE may be posted; SEV goes through the doorbell
+PROTOCOL_VERSION = 6  # 2: ICC_WRITE may be posted; SEV goes through the doorbell
                       # 3: ICC_ACK (a CPU took the GIC's offer, doorbell.OFFER)
                       # 4: the CPU interfaces run in the CPU processes over shared
                       #    state (gic_dist/shared_state.py): ICC_*, PPI_LEVEL and
                       #    ICC_ACK give way to SPI_ACK, SPI_DEACTIVATE, CPUIF_CHANGED
                       # 5: MMIO_WRITE carries the writer's guest time (icount, counter)
+                      # 6: HUNG (serial and lockstep runs)
 
 U64, INT, BOOL, STR, BYTES = "u64", "int", "bool", "str", "bytes"
 _INT_RANGE = (-(1 << 31), (1 << 31) - 1)
@@ -82,6 +83,7 @@ MESSAGES: dict[str, MessageType] = {m.name: m for m in [
        entry=U64, context=U64),
     _m("CONSOLE", "guest console output (semihosting or UART)", cpu=INT, data=BYTES),
     _m("GUEST_EXIT", "the guest asked to end the run with this status", cpu=INT, code=INT),
+    _m("HUNG", "a serial or lockstep run: no CPU can ever run again", cpu=INT, reason=STR),
 ]}
 
 

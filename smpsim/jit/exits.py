@@ -28,7 +28,8 @@ or answers a device access and runs again.
     EXCEPTION     yes      target EL       its ESR         its ELR         its FAR
     TIMER         -        the timers' outputs (bit n = PPI n), which changed: forward
                            them to the interrupt controller, then run again
-    SCHEDULE      yes      the instruction's PC (Core.schedule_points): a schedule point,
+    SCHEDULE      yes      the instruction's PC   1 = a YIELD (a spin loop's hint)
+                           (Core.schedule_points): a schedule point, a YIELD,
                            an instruction that recorded a guest-visible event (an
                            exception return, a watched register or timer control
                            written), an exclusive store or an atomic; EXIT_PC is where

@@ -281,8 +281,16 @@ def _loop(regs, cpu, mem, page_slot, slot_page, dec, budget):
                 dpr.exec_two_source(regs, dec, row, op)
             elif op >= ops.MADD and op <= ops.UMULH:
                 dpr.exec_multiply(regs, dec, row, op)
-            elif op == ops.NOP or op == ops.YIELD:
+            elif op == ops.NOP:
                 pass
+            elif op == ops.YIELD:  # a spin loop's hint: a schedule point (serial runs)
+                if cpu[SCHED_EXITS] != U0:
+                    cpu[EXIT_A] = pc
+                    cpu[EXIT_B] = U1
+                    pc = next_pc
+                    count += 1
+                    kind = exits.SCHEDULE
+                    break
             else:
                 # --- rare ops ----------------------------------------------------------
                 cpu[LIVE_COUNT] = np.uint64(count)  # for the counter-timer registers
@@ -293,12 +301,14 @@ def _loop(regs, cpu, mem, page_slot, slot_page, dec, budget):
                     k, target = exits.SCHEDULE, next_pc  # a schedule point: it retires
                 if k == exits.SCHEDULE:
                     cpu[EXIT_A] = pc  # (the instruction that was the schedule point)
+                    cpu[EXIT_B] = U0
                     pc = target
                     count += 1
                     kind = k
                     break
                 if k == sysregs.TAKEN or k == sysregs.RECHECK:  # the PC moves to `target`
                     cpu[EXIT_A] = pc  # (for SCHEDULE below)
+                    cpu[EXIT_B] = U0
                     pc = target
                     count += 1
                     base_row, page_va = force_row, pc
