@@ -75,13 +75,7 @@ def run(cpu, schedule: sched.Schedule) -> None:
             log_events(core, cpu.logger)
             if out.state == w.WAITING:
                 state, wait_until = "waiting", out.wait_until
-                bells.words[index, doorbell.WAITING] = (
-                    doorbell.WAITING_SIGNAL if worker.waiting_in == w.WAIT_SIGNAL
-                    else doorbell.WAITING_WFX)
-                watch = worker.monitor_watch()
-                if watch is not None:
-                    watch = (watch[0] - ram_base, *watch[1:])
-                schedule.set_waiting(index, wait_until, watch)
+                cpu.wait_in(schedule, wait_until)
             elif out.state == w.OFF:
                 cpu.powered_off()
                 schedule.set_state(index, sched.OFF)

@@ -421,6 +421,23 @@ class CpuContext:
         self.bells.words[self.index, doorbell.PC] = self.core.pc
         self.bells.words[self.index, doorbell.EL] = self.core.el
 
+    def mark_waiting(self) -> None:
+        """Say, for reports, that the CPU waits (in WFI/WFE, or for an injection's
+        signal)."""
+        self.bells.words[self.index, doorbell.PC] = self.core.pc
+        self.bells.words[self.index, doorbell.WAITING] = (
+            doorbell.WAITING_SIGNAL if self.worker.waiting_in == w.WAIT_SIGNAL
+            else doorbell.WAITING_WFX)
+
+    def wait_in(self, schedule, wait_until: int | None) -> None:
+        """A reproducible run: the CPU waits until `wait_until` (a count), a ring, or
+        a write to the location its exclusive monitor watches (schedule.py)."""
+        self.mark_waiting()
+        watch = self.worker.monitor_watch()
+        if watch is not None:
+            watch = (watch[0] - self.cfg["ram_base"], *watch[1:])
+        schedule.set_waiting(self.index, wait_until, watch)
+
     def powered_off(self) -> None:
         self.bells.set(self.index, doorbell.POWER, doorbell.POWER_OFF)
         self.logger.info("power_off", **self.guest_time())
@@ -490,9 +507,7 @@ def _run_free(cpu: CpuContext) -> None:
         if out.state == w.EXITED:
             cpu.exited(out)
         # WAITING: asleep on the doorbell until a wake condition, the deadline or STOP
-        bells.words[index, doorbell.PC] = core.pc
-        bells.words[index, doorbell.WAITING] = (doorbell.WAITING_SIGNAL if worker.waiting_in
-                                                == w.WAIT_SIGNAL else doorbell.WAITING_WFX)
+        cpu.mark_waiting()
         watch = 50e-6  # WFE with the monitor armed: look at memory, backing off
         sleeps = 0  # a short wait logs nothing (the log catches up after it); a long
         while not worker.wake_condition():  # one logs after its first, short sleep

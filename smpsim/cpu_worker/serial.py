@@ -108,14 +108,7 @@ def _run(cpu, schedule: sched.Schedule, kinds: dict[str, int]) -> None:
             if out.state == w.WAITING:
                 log_events(core, cpu.logger)
                 state, wait_until = "waiting", out.wait_until
-                bells.words[index, doorbell.PC] = core.pc
-                bells.words[index, doorbell.WAITING] = (
-                    doorbell.WAITING_SIGNAL if worker.waiting_in == w.WAIT_SIGNAL
-                    else doorbell.WAITING_WFX)
-                watch = worker.monitor_watch()
-                if watch is not None:
-                    watch = (watch[0] - ram_base, *watch[1:])
-                schedule.set_waiting(index, wait_until, watch)
+                cpu.wait_in(schedule, wait_until)
                 why = sched.WHY_WAIT
             elif out.state == w.OFF:
                 log_events(core, cpu.logger)
