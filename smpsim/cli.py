@@ -83,6 +83,14 @@ def with_run_options(topo, args: argparse.Namespace):
             print(f"smpsim: --{name}: expected {lo} to {hi}, got {value}", file=sys.stderr)
             return None
         changes[name] = value
+    for name in ("stalls", "stall_ms"):
+        value = getattr(args, name, None)
+        if value is None:
+            continue
+        if not (0 <= value <= 1 if name == "stalls" else 0 < value <= 10_000):
+            print(f"smpsim: --{name.replace('_', '-')}: out of range: {value}", file=sys.stderr)
+            return None
+        changes[name] = value
     if getattr(args, "mode", None):
         changes["mode"] = args.mode
     return dataclasses.replace(topo, run=dataclasses.replace(topo.run, **changes))
@@ -100,6 +108,10 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quantum", type=int, metavar="N",
                    help="instructions per lockstep quantum, or between two serial schedule "
                         "points at most")
+    p.add_argument("--stalls", type=float, metavar="P",
+                   help="the probability that a CPU stalls at a schedule point (serial)")
+    p.add_argument("--stall-ms", type=float, metavar="MS",
+                   help="the longest stall, in milliseconds of guest time (serial)")
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -238,9 +250,9 @@ def _cmd_explore(args: argparse.Namespace) -> int:
         return 2
     checks = explore.Checks(e.must + tuple(args.must), e.must_not + tuple(args.must_not))
     extra = []
-    for flag in ("kernel", "append", "quantum"):
+    for flag in ("kernel", "append", "quantum", "stalls", "stall_ms"):
         if getattr(args, flag) is not None:
-            extra += [f"--{flag}", str(getattr(args, flag))]
+            extra += [f"--{flag.replace('_', '-')}", str(getattr(args, flag))]
     base = rundir.create(f"explore-{topo.machine.name}", args.run_dir)
     jobs = args.jobs or os.cpu_count() or 1
     print(f"smpsim explore: {topo.path}: {runs} serial runs of depth {depth}, {jobs} at a "
@@ -372,6 +384,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kernel", metavar="IMAGE")
     p.add_argument("--append", metavar="CMDLINE")
     p.add_argument("--quantum", type=int, metavar="N")
+    p.add_argument("--stalls", type=float, metavar="P", help="instead of run.stalls")
+    p.add_argument("--stall-ms", type=float, metavar="MS", help="instead of run.stall_ms")
     p.add_argument("--keep", action="store_true", help="keep the run directories of the "
                    "runs that passed too")
     p.add_argument("--stop-on-failure", action="store_true",

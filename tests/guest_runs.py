@@ -42,14 +42,15 @@ def run_on_qemu(image: pathlib.Path, cpus: int = 1, timeout: float = 120):
                           capture_output=True, text=True, timeout=timeout)
 
 
-def run_topology(name: str, run_dir: pathlib.Path, timeout: float = 600):
-    """One run of topologies/NAME.toml on the multi-process machine: (exit status,
-    console lines, log records, standard error)."""
+def run_topology(name: str, run_dir: pathlib.Path, timeout: float = 600, *extra: str):
+    """One run of topologies/NAME.toml on the multi-process machine (`extra`: more
+    options of `smpsim run`): (exit status, console lines, log records, standard error)."""
     import sys
 
     from smpsim import log
     r = subprocess.run([sys.executable, "-m", "smpsim", "run", ROOT / "topologies" / f"{name}.toml",
-                        "--run-dir", run_dir], capture_output=True, text=True, timeout=timeout)
+                        "--run-dir", run_dir, *extra], capture_output=True, text=True,
+                       timeout=timeout)
     return (r.returncode, r.stdout.splitlines(), list(log.read_events(run_dir / "events.jsonl")),
             r.stderr)
 

@@ -113,3 +113,37 @@ def test_pct_bound():
     assert pct_bound(4, 1000, 1, 1) == pytest.approx(0.25)
     assert pct_bound(4, 1000, 2, 1) == pytest.approx(1 / 4000)
     assert pct_bound(4, 10, 2, 200) == pytest.approx(1 - (1 - 1 / 40) ** 200)
+
+
+def test_a_stall_is_drawn_from_the_seed_and_holds_the_cpu_until_its_time(machine):
+    _, bells, ram = machine
+    stalled = []
+    for seed in (1, 2):
+        plan = sched.Plan.from_seed(seed, 4, 1, 1000, stall_ppm=200_000, stall_ticks=5_000)
+        s = sched.Schedule.create(4, plan)
+        try:
+            for cpu in range(4):
+                s.set_state(cpu, sched.RUNNABLE)
+            turn, points = 0, []
+            for _ in range(60):
+                turn = s.pass_turn(turn, 1_000, sched.WHY_POINT, 0, ram, bells, may_stall=True)
+                for cpu in range(4):  # a CPU whose stall ended runs again (serial.py)
+                    if int(s.cpus[cpu, sched.STATE]) == sched.STALLED and cpu == turn:
+                        s.set_state(cpu, sched.RUNNABLE)
+                points.append(turn)
+            assert int(s.glob[sched.STALLS]) > 0
+            stalled.append((int(s.glob[sched.STALLS]), points))
+        finally:
+            s.close()
+    assert stalled[0] != stalled[1]  # another seed, other stalls
+    # a stalled CPU cannot run before its time; alone, the time jumps to it
+    plan = sched.Plan.from_seed(3, 4, 1, 1000, stall_ppm=1_000_000, stall_ticks=5_000)
+    s = sched.Schedule.create(4, plan)
+    try:
+        s.set_state(0, sched.RUNNABLE)
+        assert s.pass_turn(0, 100, sched.WHY_POINT, 0, ram, bells, may_stall=True) == 0
+        assert int(s.cpus[0, sched.STATE]) == sched.STALLED
+        assert 100 < int(s.glob[sched.TIME]) <= 100 + 5_000
+        assert int(s.glob[sched.TIME]) == int(s.cpus[0, sched.WAKE_AT])
+    finally:
+        s.close()

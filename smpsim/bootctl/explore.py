@@ -183,7 +183,8 @@ def replay_run_dir(run_dir: pathlib.Path) -> tuple[list[str], dict]:
                          "replay exactly")
     argv = [recorded["topology"], "--mode", "serial", "--seed", str(recorded["seed"]),
             "--depth", str(recorded["depth"]), "--points", str(recorded["points"]),
-            "--quantum", str(recorded["quantum"])]
+            "--quantum", str(recorded["quantum"]), "--stalls", str(recorded.get("stalls", 0)),
+            "--stall-ms", str(recorded.get("stall_ms", 20.0))]
     if recorded.get("image"):
         argv += ["--kernel", recorded["image"]]
     if recorded.get("cmdline") is not None:

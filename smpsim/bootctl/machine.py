@@ -84,12 +84,15 @@ def run(topology: Topology, image_path=None, timeout: float | None = None,
     except rundir.RunDirError as exc:
         return Outcome(EXIT_USAGE, str(exc), None, 0.0)
     r = topology.run
-    plan = (schedule.Plan.from_seed(r.seed, len(topology.cpus), r.depth, r.points)
-            if r.mode == "serial" else None)
+    plan = (schedule.Plan.from_seed(
+        r.seed, len(topology.cpus), r.depth, r.points, round(r.stalls * 1_000_000),
+        int(r.stall_ms / 1000 * topology.machine.counter_frequency))
+        if r.mode == "serial" else None)
     rundir.record_run(rd, topology.path, argv or [], str(path),
                       None if r.mode == "free" else r.seed,
                       {"mode": r.mode, "quantum": r.quantum, "cmdline": cmdline,
-                       **({"depth": r.depth, "points": r.points,
+                       **({"depth": r.depth, "points": r.points, "stalls": r.stalls,
+                           "stall_ms": r.stall_ms,
                            "priorities": list(plan.priorities), "changes": list(plan.changes)}
                           if plan else {})})
     logger = log.get_logger("bootctl", rd)
@@ -166,6 +169,7 @@ def _summarise(rd, sched: schedule.Schedule, status: int, mode: str) -> dict:
     summary = {"mode": mode, "status": status, "digest": digest.digest(rd, status),
                "points": int(sched.glob[schedule.POINTS]),
                "switches": int(sched.glob[schedule.SWITCHES]),
+               "stalls": int(sched.glob[schedule.STALLS]),
                "time": int(sched.glob[schedule.TIME])}
     if mode == "serial":
         rundir.write_schedule(rd, sched.switches(), summary["switches"])

@@ -19,6 +19,11 @@ function of the seed and of what the guest did, never of the host:
   spinning CPU starve the one it waits for (real boot code spins on flags, counters,
   firmware calls); this keeps the starving bounded (a low-priority CPU makes one step
   per round of the others' spinning) without erasing the priorities.
+- Stalls (`run.stalls`, default none): at a schedule point that is not a device
+  access nor a spin, a CPU stalls with that probability, drawn from the seed and the
+  point's number, for up to `run.stall_ms` of guest time while the others run: a vCPU
+  preempted by its host, an SMI. It moves a window of time, where an order of steps
+  alone cannot (a timer that expires inside a short window with IRQs masked).
 - A CPU that waits (WFI, WFE, an injection's wait, the spin-table pen) can run again
   when it was rung (doorbell.RING: an SGI, an SPI, an SEV, a maintenance request),
   when the guest time reaches its deadline, or when the memory word it watches (the
@@ -60,6 +65,10 @@ QUANTUM_TICKS = 9  # (lockstep) counter ticks per quantum
 SKIPPED = 10  # (lockstep) ticks skipped while every CPU waited
 STATUS = 11  # (lockstep) 1: no CPU will ever run again (hung)
 CURSOR = 12  # (serial, signed) the priority of the CPU the last giving way reached
+SEED = 13  # (serial) the plan's seed, for the stalls
+STALL_PPM = 14  # (serial) the probability of a stall at a point, in millionths
+STALL_TICKS = 15  # (serial) the longest stall, in counter ticks
+STALLS = 31  # (serial) stalls so far
 CHANGES = 16  # PCT's change points, MAX_DEPTH - 1 words
 MAX_DEPTH = 16
 GLOBAL_WORDS = 32
@@ -77,13 +86,22 @@ CPU_WORDS = 10
 TRACE_SLOTS = 1 << 15
 TRACE_WORDS = 4  # point, time, from << 16 | to << 8 | why, pc
 
-OFF, RUNNABLE, WAITING, EXITED = 0, 1, 2, 3
+OFF, RUNNABLE, WAITING, EXITED, STALLED = 0, 1, 2, 3, 4
 NEVER = (1 << 64) - 1
 HUNG = -1
 # why a CPU passed the turn (trace)
-WHY_POINT, WHY_YIELD, WHY_WAIT, WHY_OFF, WHY_CHANGE = 0, 1, 2, 3, 4
+WHY_POINT, WHY_YIELD, WHY_WAIT, WHY_OFF, WHY_CHANGE, WHY_STALL = 0, 1, 2, 3, 4, 5
 WHY_NAMES = {WHY_POINT: "point", WHY_YIELD: "gives way", WHY_WAIT: "waits",
-             WHY_OFF: "off", WHY_CHANGE: "priority change"}
+             WHY_OFF: "off", WHY_CHANGE: "priority change", WHY_STALL: "stalls"}
+_MASK = (1 << 64) - 1
+
+
+def _mix(x: int) -> int:
+    """SplitMix64's finaliser: a well-spread 64-bit hash of `x`."""
+    x = (x + 0x9E37_79B9_7F4A_7C15) & _MASK
+    x = ((x ^ (x >> 30)) * 0xBF58_476D_1CE4_E5B9) & _MASK
+    x = ((x ^ (x >> 27)) * 0x94D0_49BB_1331_11EB) & _MASK
+    return x ^ (x >> 31)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,9 +113,12 @@ class Plan:
     points: int
     priorities: tuple[int, ...]
     changes: tuple[int, ...]
+    stall_ppm: int = 0  # a stall's probability per point, in millionths
+    stall_ticks: int = 0  # the longest stall, in counter ticks
 
     @classmethod
-    def from_seed(cls, seed: int, n_cpus: int, depth: int = 1, points: int = 10_000) -> "Plan":
+    def from_seed(cls, seed: int, n_cpus: int, depth: int = 1, points: int = 10_000,
+                  stall_ppm: int = 0, stall_ticks: int = 0) -> "Plan":
         if not 1 <= depth <= MAX_DEPTH:
             raise ValueError(f"depth must be 1 to {MAX_DEPTH}, not {depth}")
         if points < 1:
@@ -109,7 +130,7 @@ class Plan:
         for rank, cpu in enumerate(order):
             priorities[cpu] = depth + rank
         changes = tuple(sorted(rng.randint(1, points) for _ in range(depth - 1)))
-        return cls(seed, depth, points, tuple(priorities), changes)
+        return cls(seed, depth, points, tuple(priorities), changes, stall_ppm, stall_ticks)
 
 
 class Schedule:
@@ -145,6 +166,9 @@ class Schedule:
                 s.signed[cpu, PRIORITY] = prio
             for i, point in enumerate(plan.changes):
                 s.glob[CHANGES + i] = point
+            s.glob[SEED] = plan.seed & _MASK
+            s.glob[STALL_PPM] = plan.stall_ppm
+            s.glob[STALL_TICKS] = plan.stall_ticks
         return s
 
     @classmethod
@@ -209,6 +233,8 @@ class Schedule:
         state = int(self.cpus[cpu, STATE])
         if state == RUNNABLE:
             return True
+        if state == STALLED:
+            return int(self.cpus[cpu, WAKE_AT]) <= now
         if state != WAITING:
             return False
         if bells.words[cpu, doorbell.RING] or int(self.cpus[cpu, WAKE_AT]) <= now:
@@ -222,10 +248,11 @@ class Schedule:
         return False
 
     def pass_turn(self, me: int, counter: int, why: int, pc: int, ram: np.ndarray,
-                  bells: doorbell.Doorbells) -> int:
+                  bells: doorbell.Doorbells, may_stall: bool = False) -> int:
         """(The turn holder, at a schedule point, its state words set.) Count the point,
-        apply a change point, choose the CPU that runs next and give it the turn; that
-        CPU (`me` again, usually), or HUNG."""
+        apply a change point and a stall (`may_stall`: the point may be one), choose the
+        CPU that runs next and give it the turn; that CPU (`me` again, usually), or
+        HUNG. A CPU that stalls is STALLED until the time its stall ends."""
         g = self.glob
         now = max(int(g[TIME]), counter)
         points = int(g[POINTS]) + 1
@@ -235,6 +262,13 @@ class Schedule:
             if int(g[CHANGES + i]) == points:  # PCT: the i-th change point
                 self.signed[me, PRIORITY] = depth - 1 - i
                 why = WHY_CHANGE
+        if may_stall and int(g[STALL_PPM]) and why != WHY_YIELD:
+            h = _mix(int(g[SEED]) ^ (points * 0x2545_F491_4F6C_DD1D & _MASK))
+            if h % 1_000_000 < int(g[STALL_PPM]):
+                self.set_state(me, STALLED)
+                self.cpus[me, WAKE_AT] = now + 1 + _mix(h) % max(int(g[STALL_TICKS]), 1)
+                g[STALLS] += 1
+                why = WHY_STALL
         best, now = self.choose(now, ram, bells, me if why == WHY_YIELD else None)
         g[TIME] = now
         if best != me:
@@ -267,7 +301,8 @@ class Schedule:
         # every CPU waits: time moves on to the earliest deadline
         due = [(int(self.cpus[c, WAKE_AT]), -int(prio[c]), c)
                for c in range(self.n_cpus)
-               if int(self.cpus[c, STATE]) == WAITING and int(self.cpus[c, WAKE_AT]) != NEVER]
+               if int(self.cpus[c, STATE]) in (WAITING, STALLED)
+               and int(self.cpus[c, WAKE_AT]) != NEVER]
         if not due:
             return HUNG, now
         wake_at, _, best = min(due)

@@ -5,7 +5,8 @@ The format (README "Topology files" documents every key):
 
     [machine]  name, description, ram = {base, size}, counter_frequency
     [boot]     method, conduit, start_el, image, cmdline, release_address (spin-table)
-    [run]      mode, quantum, timeout, transport, listen, processes, seed, depth, points
+    [run]      mode, quantum, timeout, transport, listen, processes, seed, depth, points,
+               stalls, stall_ms
     [explore]  runs, depth, timeout, must, must_not: what `smpsim explore` does by default
     [[cluster]] cpus, affinity, midr,
                 features = {el2, vhe, lse, pan, gicv3, vmid_bits, pa_bits},
@@ -118,6 +119,10 @@ class RunSettings:
     seed: int = 0
     depth: int = 1
     points: int = 10_000
+    # serial runs: the probability that a CPU stalls at a schedule point, and how long a
+    # stall lasts at most, in milliseconds of guest time (bootctl/schedule.py)
+    stalls: float = 0.0
+    stall_ms: float = 20.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -340,9 +345,15 @@ def parse(text: str, path: pathlib.Path) -> Topology:
     seed = r.integer("seed", 0, 0, (1 << 63) - 1, "a non-negative integer")
     depth = r.integer("depth", 1, 1, MAX_DEPTH, f"PCT's depth (1 to {MAX_DEPTH})")
     points = r.integer("points", 10_000, 1, 10**12, "a number of schedule points")
+    stalls = r.get("stalls", (int, float), 0.0, "a probability from 0 to 1")
+    if not 0 <= stalls <= 1:
+        raise r.fail("stalls", f"expected a probability from 0 to 1, got {stalls}")
+    stall_ms = r.get("stall_ms", (int, float), 20.0, "a number of milliseconds")
+    if not 0 < stall_ms <= 10_000:
+        raise r.fail("stall_ms", f"expected 0 to 10000 milliseconds, got {stall_ms}")
     r.finish()
     run = RunSettings(mode, quantum, float(timeout), transport, listen, processes, seed,
-                      depth, points)
+                      depth, points, float(stalls), float(stall_ms))
     explore = _explore(path, doc.get("explore", {}))
 
     cpus: list[Cpu] = []

@@ -21,6 +21,7 @@ import numpy as np
 from smpsim.bootctl import schedule as sched
 from smpsim.cpu_worker import worker as w
 from smpsim.cpu_worker.guest_events import log_events
+from smpsim.interconnect import bus as busmap
 from smpsim.interconnect import doorbell, protocol
 from smpsim.jit import exits
 from smpsim.jit.state import EV_SLOTS
@@ -39,6 +40,15 @@ def _why(out: w.Outcome, ex, ran: int, quantum: int) -> int:
     if ex.kind == exits.SCHEDULE and ex.b == 1:  # a YIELD
         return sched.WHY_YIELD
     return sched.WHY_POINT
+
+
+def _device_access(cpu, ex) -> bool:
+    """Whether the run ended at an access to the device service's devices (the UART:
+    a character each; they are not where a stall is worth drawing)."""
+    if ex is None or ex.kind not in (exits.MMIO_READ, exits.MMIO_WRITE):
+        return False
+    routed = cpu.ports.bus.route(ex.a)
+    return routed is not None and routed[0].service != busmap.GIC
 
 
 def run(cpu, schedule: sched.Schedule) -> None:
@@ -84,6 +94,9 @@ def _run(cpu, schedule: sched.Schedule, kinds: dict[str, int]) -> None:
                 cpu.leave_pen(entry)
                 schedule.set_state(index, sched.RUNNABLE)
                 state = "on"
+        elif state == "stalled":  # (the scheduler gives it the turn when the stall ends)
+            schedule.set_state(index, sched.RUNNABLE)
+            state = "on"
         elif state == "waiting":
             if wait_until is not None and core.counter >= wait_until:
                 woken = True
@@ -121,8 +134,11 @@ def _run(cpu, schedule: sched.Schedule, kinds: dict[str, int]) -> None:
                 cpu.exited(out)  # (until bootctl's STOP: the turn stays here)
         if why == sched.WHY_YIELD:
             slice_start = core.icount
-        nxt = schedule.pass_turn(index, core.counter, why, core.pc, ram, bells)
+        may_stall = why == sched.WHY_POINT and not _device_access(cpu, worker.last_exit)
+        nxt = schedule.pass_turn(index, core.counter, why, core.pc, ram, bells, may_stall)
         mine = nxt == index
+        if state == "on" and int(schedule.cpus[index, sched.STATE]) == sched.STALLED:
+            state = "stalled"
         if nxt == sched.HUNG:
             log_events(core, cpu.logger)
             cpu.control.send(protocol.encode(
