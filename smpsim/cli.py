@@ -191,7 +191,14 @@ def _cmd_check(args: argparse.Namespace) -> int:
           f"image {b.image if b.image else '(none: give --kernel)'}")
     if b.cmdline:
         print(f"  cmdline    {b.cmdline}")
-    print(f"  run        {r.mode}, quantum {r.quantum}, timeout {r.timeout:g} s")
+    serial = (f", seed {r.seed}, depth {r.depth}, points {r.points}"
+              + (f", stalls {r.stalls:g} (up to {r.stall_ms:g} ms)" if r.stalls else "")
+              if r.mode == "serial" else "")
+    print(f"  run        {r.mode}, quantum {r.quantum}{serial}, timeout {r.timeout:g} s")
+    if topo.explore.must or topo.explore.must_not:
+        e = topo.explore
+        print(f"  explore    {e.runs} runs, depth {e.depth}; must {list(e.must)}, "
+              f"must not {list(e.must_not)}")
     # MPIDR and its affinity as Aff3.Aff2.Aff1.Aff0
     affs = [".".join(str(c.mpidr >> s & 0xFF) for s in (32, 16, 8, 0)) for c in topo.cpus]
     width, aff_width = max(len(f"{c.mpidr:#x}") for c in topo.cpus), max(map(len, affs))
