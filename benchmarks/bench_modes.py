@@ -17,7 +17,6 @@ when every CPU waits, a serial run spins while a CPU gives way — so compare th
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import pathlib
 import statistics
@@ -26,14 +25,11 @@ import sys
 import tempfile
 import time
 
+from smpsim import log
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 WORKLOADS = ("lockstep-skew", "hv-vhe-demote")
 MODES = ("free", "lockstep", "serial")
-
-
-def _records(run_dir: pathlib.Path) -> list[dict]:
-    return [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()
-            if line.startswith("{")]
 
 
 def run_once(topology: str, mode: str, run_dir: pathlib.Path) -> tuple[float, int]:
@@ -44,7 +40,7 @@ def run_once(topology: str, mode: str, run_dir: pathlib.Path) -> tuple[float, in
                        capture_output=True, text=True, timeout=900)
     if r.returncode != 0:
         raise RuntimeError(f"{topology} ({mode}) exited {r.returncode}: {r.stderr[-500:]}")
-    records = _records(run_dir)
+    records = list(log.read_events(run_dir / log.EVENTS_FILE))
     start = next(x["ts"] for x in records if x["event"] == "machine_started")
     end = next(x["ts"] for x in records if x["event"] == "guest_exit")
     insns = sum(x["icount"] for x in records if x["event"] == "cpu_stopped")

@@ -249,8 +249,11 @@ def _cmd_explore(args: argparse.Namespace) -> int:
     e = topo.explore
     runs = args.runs if args.runs is not None else e.runs
     depth = args.depth if args.depth is not None else e.depth
-    if not 1 <= runs <= 10**6 or not 1 <= depth <= 16:
-        print("smpsim: explore: --runs must be 1 to 10**6 and --depth 1 to 16", file=sys.stderr)
+    from smpsim.bootctl.topology import MAX_DEPTH
+
+    if not 1 <= runs <= 10**6 or not 1 <= depth <= MAX_DEPTH:
+        print(f"smpsim: explore: --runs must be 1 to 10**6 and --depth 1 to {MAX_DEPTH}",
+              file=sys.stderr)
         return 2
     if args.points is not None and args.points < 1:
         print("smpsim: explore: --points must be at least 1", file=sys.stderr)

@@ -32,17 +32,11 @@ def records(run_dir: str | pathlib.Path) -> list[dict]:
     """The run's guest-visible records, host fields left out: per component, in its
     own order; components in name order."""
     by_component: dict[str, list[dict]] = {}
-    path = pathlib.Path(run_dir) / log.EVENTS_FILE
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # (a line cut short by a process that was killed)
-            if record.get("event") in HOST_EVENTS:
-                continue
-            kept = {k: v for k, v in record.items() if k not in HOST_FIELDS}
-            by_component.setdefault(str(record.get("component")), []).append(kept)
+    for record in log.read_events(pathlib.Path(run_dir) / log.EVENTS_FILE):
+        if record.get("event") in HOST_EVENTS:
+            continue
+        kept = {k: v for k, v in record.items() if k not in HOST_FIELDS}
+        by_component.setdefault(str(record.get("component")), []).append(kept)
     return [r for name in sorted(by_component) for r in by_component[name]]
 
 

@@ -66,8 +66,7 @@ def judge(run_dir: pathlib.Path, status: int, checks: Checks) -> str:
     if panic is not None:
         return f"panic: {panic.strip()[:160]}"
     events = run_dir / log.EVENTS_FILE
-    records = [json.loads(line) for line in events.read_text(errors="replace").splitlines()
-               if line.startswith("{")] if events.exists() else []
+    records = list(log.read_events(events)) if events.exists() else []
     for pattern in checks.must:
         if not any(log.matches(r, None, pattern) for r in records):
             return f"no {pattern} record"

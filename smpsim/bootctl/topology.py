@@ -28,6 +28,7 @@ import sys
 import tomllib
 from typing import Any
 
+from smpsim.bootctl.schedule import MAX_DEPTH
 from smpsim.interconnect import bus
 
 DEFAULT_RAM_BASE = 0x4000_0000
@@ -406,9 +407,6 @@ def parse(text: str, path: pathlib.Path) -> Topology:
         raise TopologyError(f"{path}: cluster: expected at least one [[cluster]]")
     return Topology(path, machine, boot, run, tuple(cpus),
                     _injections(path, doc.get("inject", []), len(cpus), machine), explore)
-
-
-MAX_DEPTH = 16  # (bootctl/schedule.py's change-point words)
 
 
 def _explore(path: pathlib.Path, table: dict) -> Explore:

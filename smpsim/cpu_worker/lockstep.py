@@ -32,13 +32,12 @@ STOP_LOOK_QUANTA = 256  # quanta between looks at STOP while running
 def run(cpu, schedule: sched.Schedule) -> None:
     core, worker, bells, index, ports = cpu.core, cpu.worker, cpu.bells, cpu.index, cpu.ports
     ram = cpu.ram.array
-    ram_base = cpu.cfg["ram_base"]
     quantum = cpu.cfg["quantum"]
     core.watch_doorbell(np.zeros(1, dtype=np.uint64))  # (inputs: at boundaries only)
     state = cpu.initial_state()
     schedule.set_state(index, sched.RUNNABLE if state == "on" else sched.OFF)
     if state == "pen":
-        schedule.set_waiting(index, None, (cpu.release - ram_base, 8, 0))
+        cpu.wait_in_pen(schedule)
     wait_until = None
     quanta = 0
     while True:

@@ -214,7 +214,7 @@ class ZmqPorts:
         self.sync_devices()  # SYSTEM_OFF ends the run: the UART's output first
         self.control.send(protocol.encode("PSCI_CALL", cpu=self.index, x0=x0, x1=x1, x2=x2,
                                           x3=x3))
-        m = self._control_reply("PSCI_RESULT")
+        m = self.control_reply("PSCI_RESULT")
         return psci.Call(m["x0"], m["action"] or None)
 
     def console(self, data: bytes) -> None:
@@ -251,7 +251,8 @@ class ZmqPorts:
             self.set_aside.append(m)
         return m is not None and m["t"] == "STOP"
 
-    def _control_reply(self, kind: str) -> dict:
+    def control_reply(self, kind: str) -> dict:
+        """bootctl's next message of this kind (STOP: Stopped)."""
         while True:
             m = self.control_message(REPLY_TIMEOUT_MS)
             if m is None:
@@ -396,11 +397,8 @@ class CpuContext:
     def wait_power_on(self) -> None:
         """Wait for bootctl's POWER_ON (already sent: a reproducible mode made this CPU
         runnable before it answered the CPU_ON) and power on."""
-        m = self.control_reply("POWER_ON")
+        m = self.ports.control_reply("POWER_ON")
         self.power_on(m["entry"], m["context"])
-
-    def control_reply(self, kind: str) -> dict:
-        return self.ports._control_reply(kind)
 
     def release_entry(self) -> int:
         """The spin-table release address's word now (0: stay in the pen)."""
@@ -428,6 +426,11 @@ class CpuContext:
         self.bells.words[self.index, doorbell.WAITING] = (
             doorbell.WAITING_SIGNAL if self.worker.waiting_in == w.WAIT_SIGNAL
             else doorbell.WAITING_WFX)
+
+    def wait_in_pen(self, schedule) -> None:
+        """A reproducible run: the CPU waits in the spin-table pen until its release
+        address no longer holds 0."""
+        schedule.set_waiting(self.index, None, (self.release - self.cfg["ram_base"], 8, 0))
 
     def wait_in(self, schedule, wait_until: int | None) -> None:
         """A reproducible run: the CPU waits until `wait_until` (a count), a ring, or

@@ -35,7 +35,7 @@ def _why(out: w.Outcome, ex, ran: int, quantum: int) -> int:
     run `quantum` instructions since it got the turn) or not."""
     if out.state != w.RUNNING or ex is None:
         return sched.WHY_POINT
-    if ran >= quantum or ex.kind == exits.BUDGET or ex.kind == exits.WFE:  # (a WFE
+    if ran >= quantum or ex.kind == exits.WFE:  # (the budget's end included; a WFE
         return sched.WHY_YIELD  # that did not sleep)
     if ex.kind == exits.SCHEDULE and ex.b == 1:  # a YIELD
         return sched.WHY_YIELD
@@ -62,12 +62,11 @@ def run(cpu, schedule: sched.Schedule) -> None:
 def _run(cpu, schedule: sched.Schedule, kinds: dict[str, int]) -> None:
     core, worker, bells, index = cpu.core, cpu.worker, cpu.bells, cpu.index
     ram = cpu.ram.array
-    ram_base = cpu.cfg["ram_base"]
     core.schedule_points = True
     core.watch_doorbell(np.zeros(1, dtype=np.uint64))  # (never rung: see above)
     state = cpu.initial_state()
-    if state == "pen":  # waits for its release address to change
-        schedule.set_waiting(index, None, (cpu.release - ram_base, 8, 0))
+    if state == "pen":
+        cpu.wait_in_pen(schedule)
     points = 0
     wait_until = None
     quantum = worker.quantum
