@@ -134,7 +134,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
         res = machine.run(topo, image_path=args.kernel, timeout=args.timeout,
                           run_dir=args.run_dir, argv=sys.argv[1:], cmdline=args.append,
-                          dtb_path=args.dtb)
+                          dtb_path=args.dtb, initrd_path=args.initrd,
+                          symbols_path=args.symbols)
+        if res.report:
+            print(res.report, file=sys.stderr)
         where = f" (run directory {res.run_dir})" if res.run_dir else ""
         if res.digest:
             where = (f"; {topo.run.mode}, {res.points} schedule points, {res.switches} "
@@ -142,7 +145,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(f"smpsim: {res.reason}; {res.seconds:.2f} s{where}", file=sys.stderr)
         return res.status
     out = runner.run(topo, image_path=args.kernel, timeout=args.timeout, cmdline=args.append,
-                     dtb_path=args.dtb)
+                     dtb_path=args.dtb, initrd_path=args.initrd)
     mips = out.instructions / out.seconds / 1e6 if out.seconds > 0 else 0.0
     print(f"smpsim: {out.reason}; {out.instructions} instructions in {out.seconds:.2f} s "
           f"({mips:.0f} MIPS)", file=sys.stderr)
@@ -150,12 +153,20 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_dtb(args: argparse.Namespace) -> int:
-    from smpsim.bootctl import devicetree
+    from smpsim.bootctl import devicetree, images
 
     topo = _load_topology(args.topology)
     if topo is None:
         return 2
-    blob = devicetree.for_topology(topo, args.append)
+    if args.initrd or topo.boot.initrd:  # its range depends on where the image goes
+        try:
+            image = images.for_topology(topo, args.kernel)
+            blob = images.device_tree(topo, image, args.append, None, args.initrd)[0].data
+        except images.ImageError as exc:
+            print(f"smpsim: {exc}", file=sys.stderr)
+            return 2
+    else:
+        blob = devicetree.for_topology(topo, args.append)
     try:
         pathlib.Path(args.output).write_bytes(blob)
     except OSError as exc:
@@ -191,6 +202,13 @@ def _cmd_check(args: argparse.Namespace) -> int:
           f"image {b.image if b.image else '(none: give --kernel)'}")
     if b.cmdline:
         print(f"  cmdline    {b.cmdline}")
+    if b.initrd:
+        print(f"  initrd     {b.initrd}")
+    if b.symbols:
+        there = "" if b.symbols.exists() else " (missing: stop reports show bare addresses)"
+        print(f"  symbols    {b.symbols}{there}")
+    if b.kaslr:
+        print(f"  kaslr      a kaslr-seed from run.seed ({r.seed})")
     serial = (f", seed {r.seed}, depth {r.depth}, points {r.points}"
               + (f", stalls {r.stalls:g} (up to {r.stall_ms:g} ms)" if r.stalls else "")
               if r.mode == "serial" else "")
@@ -260,7 +278,7 @@ def _cmd_explore(args: argparse.Namespace) -> int:
         return 2
     checks = explore.Checks(e.must + tuple(args.must), e.must_not + tuple(args.must_not))
     extra = []
-    for flag in ("kernel", "append", "quantum", "stalls", "stall_ms"):
+    for flag in ("kernel", "append", "initrd", "quantum", "stalls", "stall_ms"):
         if getattr(args, flag) is not None:
             extra += [f"--{flag.replace('_', '-')}", str(getattr(args, flag))]
     base = rundir.create(f"explore-{topo.machine.name}", args.run_dir)
@@ -298,7 +316,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         if topo is None:
             return 2
         argv = [args.target, "--mode", "serial", "--seed", str(args.seed)]
-        for flag in ("depth", "points", "quantum", "kernel", "append"):
+        for flag in ("depth", "points", "quantum", "kernel", "append", "initrd"):
             if getattr(args, flag) is not None:
                 argv += [f"--{flag}", str(getattr(args, flag))]
         replays, reference = [(argv, None)] * max(args.times, 2), None
@@ -346,6 +364,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "boot.cmdline")
     p.add_argument("--dtb", metavar="FILE",
                    help="a device tree blob to boot with instead of the one smpsim makes")
+    p.add_argument("--initrd", metavar="FILE",
+                   help="an initial RAM disk (cpio, optionally compressed) instead of "
+                        "boot.initrd")
+    p.add_argument("--symbols", metavar="SYSTEM_MAP",
+                   help="the kernel's System.map, to name functions in the stop report, "
+                        "instead of boot.symbols (default: a System.map beside the image)")
     p.add_argument("--timeout", type=float, metavar="SECONDS", help="instead of run.timeout")
     p.add_argument("--run-dir", metavar="DIR",
                    help="where the run's logs go (default: runs/NAME-TIME; multi-process "
@@ -359,6 +383,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("topology", metavar="TOPOLOGY")
     p.add_argument("-o", "--output", metavar="FILE", required=True, help="where to write it")
     p.add_argument("--append", metavar="CMDLINE", help="bootargs instead of boot.cmdline")
+    p.add_argument("--kernel", metavar="IMAGE", help="the image instead of boot.image (with "
+                   "--initrd: where the RAM disk goes depends on it)")
+    p.add_argument("--initrd", metavar="FILE", help="the initial RAM disk instead of "
+                   "boot.initrd (its range goes to /chosen)")
     p.set_defaults(func=_cmd_dtb)
     p = sub.add_parser("compile", help="compile the jit core into Numba's cache")
     p.set_defaults(func=_cmd_compile)
@@ -393,6 +421,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--first-seed", type=int, default=1, metavar="S")
     p.add_argument("--kernel", metavar="IMAGE")
     p.add_argument("--append", metavar="CMDLINE")
+    p.add_argument("--initrd", metavar="FILE")
     p.add_argument("--quantum", type=int, metavar="N")
     p.add_argument("--stalls", type=float, metavar="P", help="instead of run.stalls")
     p.add_argument("--stall-ms", type=float, metavar="MS", help="instead of run.stall_ms")
@@ -412,6 +441,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quantum", type=int, metavar="N")
     p.add_argument("--kernel", metavar="IMAGE")
     p.add_argument("--append", metavar="CMDLINE")
+    p.add_argument("--initrd", metavar="FILE")
     p.add_argument("--times", type=int, default=1, metavar="N",
                    help="how many times (a topology: at least 2, compared with each other)")
     p.add_argument("--run-dir", metavar="DIR", help="where the replays go")
@@ -423,7 +453,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except BrokenPipeError:  # `smpsim check ... | head`: the reader has gone; so do we
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

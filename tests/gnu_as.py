@@ -40,3 +40,17 @@ def link(text: str, base: int = 0x4000_0000, elf: bool = False) -> bytes:
         subprocess.run(["aarch64-linux-gnu-objcopy", "-O", "binary", elf, raw], check=True,
                        capture_output=True)
         return raw.read_bytes()
+
+
+def link_linux_program(text: str) -> bytes:
+    """A static AArch64 Linux executable (ELF, entry `_start`) of `text`, no C library."""
+    if shutil.which("aarch64-linux-gnu-ld") is None:
+        pytest.fail("aarch64-linux-gnu-ld is missing: run scripts/setup "
+                    "(Debian package binutils-aarch64-linux-gnu)")
+    with tempfile.TemporaryDirectory() as d:
+        src, obj, exe = Path(d, "p.s"), Path(d, "p.o"), Path(d, "p")
+        src.write_text(text + "\n")
+        subprocess.run(["aarch64-linux-gnu-as", "-o", obj, src], check=True, capture_output=True)
+        subprocess.run(["aarch64-linux-gnu-ld", "-static", "-o", exe, obj], check=True,
+                       capture_output=True)
+        return exe.read_bytes()

@@ -100,3 +100,27 @@ def test_host_clocks_of_one_run_count_from_one_epoch():
     lone = make_core()
     HostClock(lone, frequency=1_000_000).before_quantum()  # without an epoch: from its start
     assert lone.counter < 5_000
+
+
+def test_a_free_run_s_counter_registers_read_the_host_clock_even_when_the_core_lags():
+    """A CPU process the host deschedules retires no instructions meanwhile; its count
+    must not lag behind what the other CPUs have read (Linux's timekeeping hung on a
+    count that went back). The counter registers read the host's clock at each read."""
+    # mrs x0, cntpct_el0; mrs x1, cntvct_el0; brk #0
+    program = struct.pack("<3I", 0xD53BE020, 0xD53BE041, 0xD4200000)
+    core = Core(np.zeros(1 << 16, dtype=np.uint8), ram_base=BASE)
+    core.load(BASE, program)
+    core.pc = BASE
+    epoch = time.monotonic_ns()
+    clock = HostClock(core, frequency=1_000_000, epoch_ns=epoch)
+    clock.before_quantum()  # re-based now; then the process is "descheduled" for 50 ms
+    time.sleep(0.05)
+    before = (time.monotonic_ns() - epoch) // 1000
+    core.run(2)
+    after = (time.monotonic_ns() - epoch) // 1000
+    assert before <= core.x(0) <= core.x(1) <= after  # (CNTVOFF_EL2 is 0)
+    assert core.x(0) >= 50_000
+    assert core.counter >= core.x(1)  # the core's own count was moved on with it
+    lone = make_core()  # a clock without the run's epoch counts instructions, as before
+    HostClock(lone, frequency=1_000_000).before_quantum()
+    assert lone.counter < 5_000

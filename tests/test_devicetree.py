@@ -50,7 +50,8 @@ def test_the_virt_vhe_tree_describes_the_machine_as_qemu_names_it():
     assert cells(gic["interrupts"]) == [1, 9, 4]  # the maintenance interrupt: PPI 9
     assert cells(root["interrupt-parent"]) == cells(gic["phandle"])
     timer = node(t, "timer")["props"]
-    assert cells(timer["interrupts"]) == [1, 13, 4, 1, 14, 4, 1, 11, 4, 1, 10, 4]
+    # QEMU's four, then the EL2 virtual timer (PPI 12) that VHE CPUs have
+    assert cells(timer["interrupts"]) == [1, 13, 4, 1, 14, 4, 1, 11, 4, 1, 10, 4, 1, 12, 4]
     uart = node(t, "pl011@9000000")["props"]
     assert cells(uart["reg"]) == [0, 0x0900_0000, 0, 0x1000]
     assert cells(uart["interrupts"]) == [0, 1, 4]  # SPI 1 = INTID 33
@@ -72,6 +73,72 @@ def test_cpus_carry_their_mpidr_and_the_boot_method_of_the_topology():
     for cpu in node(spin, "cpus")["children"].values():
         assert strings(cpu["props"]["enable-method"]) == ["spin-table"]
         assert cells(cpu["props"]["cpu-release-addr"]) == [release >> 32, release & 0xFFFF_FFFF]
+
+
+def timer_ppis(name):
+    return cells(node(tree_of(name), "timer")["props"]["interrupts"])[1::3]
+
+
+def test_the_timer_lists_the_ppis_of_the_timers_the_cpus_have():
+    assert timer_ppis("virt-vhe.toml") == [13, 14, 11, 10, 12]
+    assert timer_ppis("virt-mixed.toml") == [13, 14, 11, 10, 12]  # one VHE cluster is enough
+    assert timer_ppis("virt-nvhe.toml") == [13, 14, 11, 10]  # EL2, no EL2 virtual timer
+    assert timer_ppis("kernel-no-el2.toml") == [13, 14, 11]  # no EL2 timers at all
+
+
+def test_chosen_has_an_rng_seed_drawn_from_the_run_seed_and_a_kaslr_seed_when_asked(tmp_path):
+    def chosen(extra_boot="", seed=0):
+        text = (TOPOLOGIES / "virt-vhe.toml").read_text().replace(
+            "[boot]\n", f"[boot]\n{extra_boot}\n").replace("[run]\n", f"[run]\nseed = {seed}\n")
+        path = tmp_path / "t.toml"
+        path.write_text(text.replace('"../guests/', f'"{ROOT}/guests/'))
+        return node(read(devicetree.for_topology(topology.load(path))), "chosen")["props"]
+
+    plain = chosen()
+    assert len(plain["rng-seed"]) == 32 and "kaslr-seed" not in plain
+    assert chosen()["rng-seed"] == plain["rng-seed"]  # a run repeats
+    assert chosen(seed=7)["rng-seed"] != plain["rng-seed"]
+    kaslr = chosen("kaslr = true")
+    assert len(kaslr["kaslr-seed"]) == 8
+    assert kaslr["kaslr-seed"] != chosen("kaslr = true", 7)["kaslr-seed"]
+
+
+def test_an_initrd_goes_half_way_into_ram_and_the_tree_after_it(tmp_path):
+    topo = topology.load(TOPOLOGIES / "virt-vhe.toml")  # 512 MiB at 0x4000_0000
+    kernel = tmp_path / "Image"
+    kernel.write_bytes(linux_image(b"\0" * 64, image_size=0x10_0000))
+    (tmp_path / "initrd").write_bytes(b"07070" + b"\1" * 5000)
+    image = images.load(kernel, 0x4000_0000, 512 << 20)
+    dtb, initrd = images.device_tree(topo, image, None, None, tmp_path / "initrd")
+    assert initrd.address == 0x4000_0000 + (128 << 20) and initrd.data[:5] == b"07070"
+    assert dtb.address == initrd.address + 8192  # the next page after 5005 bytes
+    chosen = node(read(dtb.data), "chosen")["props"]
+    assert cells(chosen["linux,initrd-start"]) == [0, initrd.address]
+    assert cells(chosen["linux,initrd-end"]) == [0, initrd.address + 5005]
+    # an image that reaches past the spot pushes both above it, 2 MiB aligned
+    kernel.write_bytes(linux_image(b"\0" * 64, image_size=130 << 20))
+    big = images.load(kernel, 0x4000_0000, 512 << 20)
+    dtb, initrd = images.device_tree(topo, big, None, None, tmp_path / "initrd")
+    end = big.segments[0].address + big.segments[0].mem_size
+    assert initrd.address == -(-end // 0x20_0000) * 0x20_0000 and dtb.address > initrd.address
+    with pytest.raises(images.ImageError, match="cannot read"):
+        images.device_tree(topo, image, None, None, tmp_path / "missing")
+
+
+def test_the_dtb_command_places_an_initrd_as_a_run_would(tmp_path):
+    kernel = tmp_path / "Image"
+    kernel.write_bytes(linux_image(b"\0" * 64, image_size=0x10_0000))
+    (tmp_path / "initrd").write_bytes(b"x" * 100)
+    r = subprocess.run([sys.executable, "-m", "smpsim", "dtb", TOPOLOGIES / "virt-vhe.toml",
+                        "-o", tmp_path / "t.dtb", "--kernel", kernel, "--initrd",
+                        tmp_path / "initrd"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    chosen = node(read((tmp_path / "t.dtb").read_bytes()), "chosen")["props"]
+    assert cells(chosen["linux,initrd-end"])[1] - cells(chosen["linux,initrd-start"])[1] == 100
+    r = subprocess.run([sys.executable, "-m", "smpsim", "dtb", TOPOLOGIES / "virt-vhe.toml",
+                        "-o", tmp_path / "t.dtb", "--initrd", tmp_path / "nothing"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "cannot read" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_the_topology_s_cmdline_is_the_default_bootargs(tmp_path):
@@ -165,6 +232,57 @@ def test_the_boot_cpu_gets_the_device_tree_in_x0(tmp_path, kind, processes):
     code = assemble(CHECK_X0)
     r = _run(tmp_path, code if kind == "raw" else linux_image(code), processes)
     assert r.returncode == 0, r.stderr
+
+
+# Exit code 0 when the boot CPU starts as booting.rst asks of a kernel entered at EL2:
+# x1-x3 = 0, DAIF masked, the MMU off, CNTFRQ_EL0 = the topology's 62.5 MHz,
+# CNTHCTL_EL2.EL1PCTEN/EL1PCEN set, ICC_SRE_EL2.SRE and .Enable set; else the number of
+# the first check that failed.
+CHECK_BOOT_STATE = """
+    mov x9, #1
+    orr x4, x1, x2
+    orr x4, x4, x3
+    cbnz x4, done
+    mov x9, #2
+    mrs x5, daif
+    cmp x5, #0x3c0
+    b.ne done
+    mov x9, #3
+    mrs x5, CurrentEL
+    cmp x5, #8
+    b.ne done
+    mov x9, #4
+    mrs x5, sctlr_el2
+    tbnz x5, #0, done
+    mov x9, #5
+    mrs x5, cntfrq_el0
+    ldr x6, =62500000
+    cmp x5, x6
+    b.ne done
+    mov x9, #6
+    mrs x5, cnthctl_el2
+    and x5, x5, #3
+    cmp x5, #3
+    b.ne done
+    mov x9, #7
+    mrs x5, S3_4_C12_C9_5       // ICC_SRE_EL2
+    tbz x5, #0, done
+    tbz x5, #3, done
+    mov x9, #0
+done:
+    adr x1, block
+    str x9, [x1, #8]
+    mov w0, #0x18
+    hlt #0xf000
+    .balign 16
+block: .quad 0x20026, 0
+    .ltorg
+"""
+
+
+def test_a_linux_image_is_entered_in_the_state_booting_rst_asks_for(tmp_path):
+    r = _run(tmp_path, linux_image(assemble(CHECK_BOOT_STATE)), processes=True)
+    assert r.returncode == 0, f"check {r.returncode} failed: {r.stderr}"
 
 
 def test_a_dtb_file_replaces_the_generated_one_and_a_bad_one_is_refused(tmp_path):

@@ -8,6 +8,7 @@ and nothing for the parts it does not (no PCI, virtio, flash, RTC, GPIO or PMU).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import struct
 
 from smpsim.bootctl import psci
@@ -27,8 +28,10 @@ GIC_SPI, GIC_PPI = 0, 1
 IRQ_LEVEL_HIGH = 4
 MAINTENANCE_PPI = 9  # INTID 25
 # the timer's PPIs in the binding's order: secure EL1 physical, EL1 physical, EL1
-# virtual, EL2 physical (INTIDs 29, 30, 27, 26)
-TIMER_PPIS = (13, 14, 11, 10)
+# virtual (INTIDs 29, 30, 27), then EL2 physical (26) when a CPU has EL2 and EL2 virtual
+# (28) when a CPU has VHE. QEMU lists the first four whatever the CPUs have.
+TIMER_PPIS = (13, 14, 11)
+HYP_PHYS_PPI, HYP_VIRT_PPI = 10, 12
 # the 64-bit function ids, as QEMU's tree lists them (migrate is listed, not supported)
 PSCI_IDS = {"cpu_suspend": psci.CPU_SUSPEND[1], "cpu_off": psci.CPU_OFF,
             "cpu_on": psci.CPU_ON[1], "migrate": 0xC400_0005}
@@ -97,10 +100,17 @@ def encode(root: Node, boot_cpuid: int = 0) -> bytes:
     return header + rsvmap + bytes(structure) + bytes(strings)
 
 
+def _seed_bytes(seed: int, purpose: str, size: int) -> bytes:
+    return hashlib.sha256(f"smpsim {purpose} {seed}".encode()).digest()[:size]
+
+
 def for_topology(topology: Topology, cmdline: str | None = None,
                  initrd: tuple[int, int] | None = None) -> bytes:
     """The device tree of `topology`'s machine; `cmdline` (default: boot.cmdline) goes to
-    /chosen/bootargs, `initrd` = (start, end) to linux,initrd-start/-end."""
+    /chosen/bootargs, `initrd` = (start, end) to linux,initrd-start/-end.
+
+    /chosen also has an rng-seed, and a kaslr-seed with boot.kaslr, as QEMU gives; ours
+    are drawn from run.seed rather than the host's entropy, so that a run repeats."""
     m, boot = topology.machine, topology.boot
     root = Node("", {"#address-cells": cells(2), "#size-cells": cells(2),
                      "compatible": string("linux,dummy-virt"),
@@ -112,6 +122,9 @@ def for_topology(topology: Topology, cmdline: str | None = None,
     if initrd is not None:
         chosen.props["linux,initrd-start"] = u64(initrd[0])
         chosen.props["linux,initrd-end"] = u64(initrd[1])
+    chosen.props["rng-seed"] = _seed_bytes(topology.run.seed, "rng-seed", 32)
+    if boot.kaslr:
+        chosen.props["kaslr-seed"] = _seed_bytes(topology.run.seed, "kaslr-seed", 8)
 
     root.child(f"memory@{m.ram_base:x}").props.update(
         {"device_type": string("memory"), "reg": u64(m.ram_base, m.ram_size)})
@@ -146,10 +159,12 @@ def for_topology(topology: Topology, cmdline: str | None = None,
         "interrupts": cells(GIC_PPI, MAINTENANCE_PPI, IRQ_LEVEL_HIGH),
         "phandle": cells(PHANDLE_GIC)})
 
+    ppis = TIMER_PPIS + ((HYP_PHYS_PPI,) if any(c.features.el2 for c in topology.cpus) else ()) \
+        + ((HYP_VIRT_PPI,) if any(c.features.vhe for c in topology.cpus) else ())
     timer = root.child("timer")
     timer.props.update({
         "compatible": string("arm,armv8-timer", "arm,armv7-timer"), "always-on": b"",
-        "interrupts": cells(*(v for ppi in TIMER_PPIS for v in (GIC_PPI, ppi, IRQ_LEVEL_HIGH)))})
+        "interrupts": cells(*(v for ppi in ppis for v in (GIC_PPI, ppi, IRQ_LEVEL_HIGH)))})
 
     clock = root.child("apb-pclk")
     clock.props.update({"compatible": string("fixed-clock"), "#clock-cells": cells(0),

@@ -188,6 +188,8 @@ def replay_run_dir(run_dir: pathlib.Path) -> tuple[list[str], dict]:
         argv += ["--kernel", recorded["image"]]
     if recorded.get("cmdline") is not None:
         argv += ["--append", recorded["cmdline"]]
+    if recorded.get("initrd"):
+        argv += ["--initrd", recorded["initrd"]]
     return argv, _summary(run_dir)
 
 

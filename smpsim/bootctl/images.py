@@ -112,7 +112,11 @@ def for_topology(topology, image_path=None) -> Image:
     except ImageError as exc:
         if image_path:
             raise
-        raise ImageError(f"{topology.path}: boot.image: {exc}") from None
+        missing = pathlib.Path(path)
+        hint = "" if missing.exists() else " (give --kernel IMAGE" + (
+            "; scripts/fetch-kernel fetches a Linux kernel there)" if missing.name == "Image"
+            else ")")
+        raise ImageError(f"{topology.path}: boot.image: {exc}{hint}") from None
     release = topology.boot.release_address
     if release is not None:  # the image must not overwrite the spin-table pen's word
         for seg in image.segments:
@@ -127,11 +131,29 @@ DTB_MAX = 2 << 20  # booting.rst: the device tree must not exceed 2 MiB
 
 
 def device_tree(topology, image: Image, cmdline: str | None = None,
-                dtb_path: str | pathlib.Path | None = None) -> Segment:
-    """The device tree the boot CPU gets in x0, where it goes in RAM: generated from the
-    topology (devicetree.py; `cmdline` instead of boot.cmdline) or read from `dtb_path`.
-    As QEMU does, it goes half-way into RAM (at most 128 MiB in), 8-byte aligned,
-    or above the image when the image is there."""
+                dtb_path: str | pathlib.Path | None = None,
+                initrd_path: str | pathlib.Path | None = None) -> tuple[Segment, Segment | None]:
+    """The device tree the boot CPU gets in x0 and the initial RAM disk, where each goes
+    in RAM. The tree is generated from the topology (devicetree.py; `cmdline` instead of
+    boot.cmdline) or read from `dtb_path`; the RAM disk is `initrd_path` or boot.initrd.
+
+    As QEMU does, the RAM disk goes half-way into RAM (at most 128 MiB in) or above the
+    image, page-aligned, and the tree after it (4 KiB aligned); without a RAM disk the
+    tree takes that place itself."""
+    m = topology.machine
+    initrd = None
+    initrd_path = initrd_path or topology.boot.initrd
+    place = _above(image, m.ram_base + min(m.ram_size // 2, 128 << 20), 0)
+    if initrd_path is not None:
+        try:
+            data = pathlib.Path(initrd_path).read_bytes()
+        except OSError as exc:
+            raise ImageError(f"{initrd_path}: cannot read: {exc.strerror}") from None
+        if not data:
+            raise ImageError(f"{initrd_path}: empty initrd")
+        place = _above(image, place, len(data))
+        initrd = Segment(place, data, len(data))
+        place = -(-(place + len(data)) // 4096) * 4096
     if dtb_path is not None:
         try:
             blob = pathlib.Path(dtb_path).read_bytes()
@@ -140,17 +162,24 @@ def device_tree(topology, image: Image, cmdline: str | None = None,
         if blob[:4] != struct.pack(">I", devicetree.FDT_MAGIC):
             raise ImageError(f"{dtb_path}: not a flattened device tree (no FDT magic)")
     else:
-        blob = devicetree.for_topology(topology, cmdline)
+        span = (initrd.address, initrd.address + len(initrd.data)) if initrd else None
+        blob = devicetree.for_topology(topology, cmdline, span)
     if len(blob) > DTB_MAX:
         raise ImageError(f"{dtb_path}: the device tree is {len(blob)} bytes, over 2 MiB")
-    m = topology.machine
-    address = m.ram_base + min(m.ram_size // 2, 128 << 20)
-    for seg in sorted(image.segments, key=lambda s: s.address):
-        if seg.address < address + len(blob) and address < seg.address + seg.mem_size:
-            address = -(-(seg.address + seg.mem_size) // IMAGE_ALIGN) * IMAGE_ALIGN
+    address = _above(image, place, len(blob))
     if address + len(blob) > m.ram_base + m.ram_size:
-        raise ImageError(f"{image.path}: no room in RAM for the device tree above the image")
-    return Segment(address, blob, len(blob))
+        what = f"{initrd_path} and the device tree" if initrd else "the device tree"
+        raise ImageError(f"{image.path}: no room in RAM for {what} above the image")
+    return Segment(address, blob, len(blob)), initrd
+
+
+def _above(image: Image, address: int, size: int) -> int:
+    """`address`, or the first 2 MiB boundary above any image segment that
+    [address, address + size) would overlap."""
+    for seg in sorted(image.segments, key=lambda s: s.address):
+        if seg.address < address + max(size, 1) and address < seg.address + seg.mem_size:
+            address = -(-(seg.address + seg.mem_size) // IMAGE_ALIGN) * IMAGE_ALIGN
+    return address
 
 
 def resolve(topology, image: Image | None, at: int | str) -> int:

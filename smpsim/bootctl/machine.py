@@ -25,7 +25,8 @@ from typing import Callable
 import zmq
 
 from smpsim import log
-from smpsim.bootctl import digest, images, psci, rundir, schedule
+from smpsim.bootctl import digest, images, psci, rundir, schedule, stop_report
+from smpsim.bootctl.symbols import Symbols, SymbolsError
 from smpsim.bootctl.supervisor import LaunchError, Supervisor
 from smpsim.bootctl.topology import Topology
 from smpsim.gic_dist.shared_state import GicState
@@ -58,14 +59,17 @@ class Outcome:
     digest: str | None = None  # (serial and lockstep runs: digest.py)
     points: int = 0  # schedule points passed (serial runs)
     switches: int = 0  # turns passed from one CPU to another (serial runs)
+    report: str | None = None  # where the CPUs were, when the guest did not end the run
 
 
 def run(topology: Topology, image_path=None, timeout: float | None = None,
         run_dir: str | None = None, console: Callable[[bytes], None] | None = None,
         argv: list[str] | None = None, cmdline: str | None = None,
-        dtb_path=None) -> Outcome:
+        dtb_path=None, initrd_path=None, symbols_path=None) -> Outcome:
     """Run the machine; `cmdline` replaces boot.cmdline in the device tree, `dtb_path`
-    is a device tree to give the boot CPU instead of the generated one."""
+    is a device tree to give the boot CPU instead of the generated one, `initrd_path` an
+    initial RAM disk instead of boot.initrd, `symbols_path` the kernel's System.map
+    instead of boot.symbols (for the stop report)."""
     if console is None:
         def console(data: bytes) -> None:
             sys.stdout.buffer.write(data)
@@ -73,9 +77,10 @@ def run(topology: Topology, image_path=None, timeout: float | None = None,
     start = time.monotonic()
     try:
         image = images.for_topology(topology, image_path)
-        dtb = images.device_tree(topology, image, cmdline, dtb_path)
+        dtb, initrd = images.device_tree(topology, image, cmdline, dtb_path, initrd_path)
         injections = _injections(topology, image)
-    except images.ImageError as exc:
+        symbols = _symbols(topology, image, symbols_path)
+    except (images.ImageError, SymbolsError) as exc:
         return Outcome(EXIT_USAGE, str(exc), None, 0.0)
     m = topology.machine
     path = image_path or topology.boot.image
@@ -91,6 +96,7 @@ def run(topology: Topology, image_path=None, timeout: float | None = None,
     rundir.record_run(rd, topology.path, argv or [], str(path),
                       None if r.mode == "free" else r.seed,
                       {"mode": r.mode, "quantum": r.quantum, "cmdline": cmdline,
+                       "initrd": str(initrd_path or topology.boot.initrd or "") or None,
                        **({"depth": r.depth, "points": r.points, "stalls": r.stalls,
                            "stall_ms": r.stall_ms,
                            "priorities": list(plan.priorities), "changes": list(plan.changes)}
@@ -115,14 +121,16 @@ def run(topology: Topology, image_path=None, timeout: float | None = None,
     sup = None
     status, reason = EXIT_SIMULATOR, "the run did not finish"
     summary = {}
+    states, report, guest_ended = {}, None, False
     try:
-        for seg in (*image.segments, dtb):
+        for seg in (*image.segments, dtb, *([initrd] if initrd else [])):
             off = seg.address - m.ram_base
             ram.array[off:off + len(seg.data)] = memoryview(seg.data)
         sup = Supervisor(rd, ends, ctx, keys)
-        status, reason = _run(topology, image, dtb.address, injections, rd, ends, ram, bells,
-                              gic_state, sched, boxes, keys, sup, logger, console,
-                              timeout if timeout is not None else topology.run.timeout)
+        status, reason, guest_ended = _run(
+            topology, image, dtb.address, injections, rd, ends, ram, bells, gic_state, sched,
+            boxes, keys, sup, logger, console,
+            timeout if timeout is not None else topology.run.timeout)
     except LaunchError as exc:
         status, reason = EXIT_SIMULATOR, f"the machine did not start: {exc}"
     except (Interrupted, KeyboardInterrupt) as exc:
@@ -131,12 +139,17 @@ def run(topology: Topology, image_path=None, timeout: float | None = None,
         reason = f"interrupted by {signal.Signals(signum).name}"
     finally:
         _handle_signals(signal.SIG_IGN, signal.SIG_IGN)  # a second Ctrl-C: clean up anyway
+        if not guest_ended:
+            states = {c.index: _state(bells, c.index, topology) for c in topology.cpus}
         for cpu in range(len(topology.cpus)):  # a CPU asleep in WFI wakes to stop
             bells.set(cpu, doorbell.STOP, 1)
         if sched is not None:  # and one waiting for its turn or at the barrier
             sched.wake_all()
         if sup is not None:
             sup.shutdown(reason)
+            if not guest_ended:  # (the CPUs have written where they stopped)
+                report = stop_report.build(rd, len(topology.cpus), symbols, states)
+                (rd / "stop_report.txt").write_text(report + "\n")
         if sched is not None:
             summary = _summarise(rd, sched, status, r.mode)
             sched.close()
@@ -153,7 +166,21 @@ def run(topology: Topology, image_path=None, timeout: float | None = None,
         logger.info(log.RUN_END, status=status, reason=reason)
         _handle_signals(*previous)
     return Outcome(status, reason, str(rd), time.monotonic() - start, summary.get("digest"),
-                   summary.get("points", 0), summary.get("switches", 0))
+                   summary.get("points", 0), summary.get("switches", 0), report)
+
+
+def _symbols(topology: Topology, image, symbols_path) -> Symbols | None:
+    """The kernel's System.map for the stop report: --symbols (an error if unreadable),
+    else boot.symbols or a System.map beside the image, when they are there."""
+    if symbols_path is not None:
+        return Symbols.load(symbols_path)
+    for path in (topology.boot.symbols, image.path.parent / "System.map"):
+        if path is not None and path.is_file():
+            try:
+                return Symbols.load(path)
+            except SymbolsError:
+                return None
+    return None
 
 
 def _quantum_ticks(topology: Topology) -> int:
@@ -233,17 +260,25 @@ def _cpu_config(topology: Topology, cpu, image, dtb: int, injections, epoch_ns: 
     })
 
 
-def _where(bells: doorbell.Doorbells, cpu: int, topology: Topology) -> str:
-    """Where a CPU is, for the timeout report."""
+def _state(bells: doorbell.Doorbells, cpu: int, topology: Topology) -> str:
+    """A CPU's power and wait state, as its doorbell words say."""
     power = bells.get(cpu, doorbell.POWER)
     if power == doorbell.POWER_PEN:
-        return f"cpu{cpu} in the spin-table pen ({topology.boot.release_address:#x} still 0)"
+        return f"in the spin-table pen ({topology.boot.release_address:#x} still 0)"
     if power == doorbell.POWER_OFF:
-        return f"cpu{cpu} off"
-    waiting = {doorbell.WAITING_WFX: " waiting (WFI/WFE)",
-               doorbell.WAITING_SIGNAL: " waiting for an [[inject]] signal"}.get(
+        return "off"
+    return {doorbell.WAITING_WFX: "waiting (WFI/WFE)",
+            doorbell.WAITING_SIGNAL: "waiting for an [[inject]] signal"}.get(
         bells.get(cpu, doorbell.WAITING), "")
-    return f"cpu{cpu} at pc={bells.get(cpu, doorbell.PC):#x} EL{bells.get(cpu, doorbell.EL)}{waiting}"
+
+
+def _where(bells: doorbell.Doorbells, cpu: int, topology: Topology) -> str:
+    """Where a CPU is, for the timeout's one-line reason."""
+    state = _state(bells, cpu, topology)
+    if state.startswith(("in the", "off")):
+        return f"cpu{cpu} {state}"
+    return (f"cpu{cpu} at pc={bells.get(cpu, doorbell.PC):#x} EL{bells.get(cpu, doorbell.EL)}"
+            + (f" {state}" if state else ""))
 
 
 def _run(topology, image, dtb, injections, rd, ends, ram, bells, gic_state, sched, boxes, keys,
@@ -283,11 +318,11 @@ def _run(topology, image, dtb, injections, rd, ends, ram, bells, gic_state, sche
         while True:
             dead = sup.dead()
             if dead is not None:
-                return EXIT_SIMULATOR, sup.describe_death(dead)
+                return EXIT_SIMULATOR, sup.describe_death(dead), False
             if time.monotonic() > deadline:
                 where = "; ".join(_where(bells, c.index, topology) for c in topology.cpus)
                 logger.info("timeout", cpus=where)
-                return EXIT_TIMEOUT, f"timeout after {timeout:g} s: {where}"
+                return EXIT_TIMEOUT, f"timeout after {timeout:g} s: {where}", False
             got = _receive(sup, logger)
             if got is None:
                 continue
@@ -317,11 +352,11 @@ def _run(topology, image, dtb, injections, rd, ends, ram, bells, gic_state, sche
                                                         "system_reset") else ""
                 sup.send(name, protocol.encode("PSCI_RESULT", x0=call.x0, action=action))
             elif kind == "GUEST_EXIT":
-                return m["code"], f"cpu{m['cpu']} ended the run with status {m['code']}"
+                return m["code"], f"cpu{m['cpu']} ended the run with status {m['code']}", True
             elif kind == "HUNG":
                 where = "; ".join(_where(bells, c.index, topology) for c in topology.cpus)
                 logger.info("hung", cpus=where)
-                return EXIT_TIMEOUT, f"hung: {m['reason']}: {where}"
+                return EXIT_TIMEOUT, f"hung: {m['reason']}: {where}", False
             else:
                 logger.warning("unexpected_message", sender=name, type=kind)
     finally:

@@ -22,6 +22,7 @@ from typing import Callable
 import numpy as np
 
 from smpsim.bootctl import images, psci
+from smpsim.bootctl.stop_report import EC_NAMES
 from smpsim.bootctl.topology import Topology
 from smpsim.cpu_worker import semihosting
 from smpsim.cpu_worker.clock import HostClock, VirtualClock
@@ -47,18 +48,10 @@ def _describe(ex: Exit) -> str:
     return f"{ex.name} at pc={ex.pc:#x} (insn {ex.insn:#010x})"
 
 
-_EC_NAMES = {0x00: "an undefined instruction", 0x01: "a trapped WFI/WFE",
-             0x0E: "an illegal exception return", 0x15: "SVC", 0x16: "HVC", 0x17: "SMC",
-             0x18: "a trapped system register access", 0x20: "an instruction abort",
-             0x21: "an instruction abort", 0x22: "a PC alignment fault",
-             0x24: "a data abort", 0x25: "a data abort", 0x26: "an SP alignment fault",
-             0x2F: "an SError", 0x3C: "BRK"}
-
-
 def _lost_vector(core: Core, ex: Exit) -> str:
     """The report of an exception whose vector is outside RAM."""
     ec = (ex.b >> 26) & 0x3F
-    what = _EC_NAMES.get(ec, f"an exception (EC {ec:#04x})")
+    what = EC_NAMES.get(ec, f"an exception (EC {ec:#04x})")
     el = core.el
     return (f"CPU0: {what} at pc={ex.c:#x} (ESR {ex.b:#x}) was taken to EL{el}, whose "
             f"vector {ex.pc:#x} is not in RAM (VBAR_EL{el} = "
@@ -79,8 +72,9 @@ def _core_for(topology: Topology) -> Core:
 
 def run(topology: Topology, image_path=None, timeout: float | None = None,
         console: Callable[[bytes], None] | None = None, cmdline: str | None = None,
-        dtb_path=None) -> Outcome:
-    """Run a one-CPU topology in this process (`cmdline`, `dtb_path`: as machine.run)."""
+        dtb_path=None, initrd_path=None) -> Outcome:
+    """Run a one-CPU topology in this process (`cmdline`, `dtb_path`, `initrd_path`: as
+    machine.run)."""
     if console is None:
         def console(data: bytes) -> None:
             sys.stdout.buffer.write(data)
@@ -90,12 +84,12 @@ def run(topology: Topology, image_path=None, timeout: float | None = None,
                        "in-process runner runs one CPU", 0, 0.0)
     try:
         image = images.for_topology(topology, image_path)
-        dtb = images.device_tree(topology, image, cmdline, dtb_path)
+        dtb, initrd = images.device_tree(topology, image, cmdline, dtb_path, initrd_path)
     except images.ImageError as exc:
         return Outcome(EXIT_USAGE, str(exc), 0, 0.0)
 
     core = _core_for(topology)
-    for seg in (*image.segments, dtb):
+    for seg in (*image.segments, dtb, *([initrd] if initrd else [])):
         core.load(seg.address, seg.data)  # the rest of mem_size is already zero
     core.pc = image.entry
     core.set_x(0, dtb.address)  # the device tree (booting.rst)

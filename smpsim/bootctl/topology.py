@@ -4,7 +4,8 @@ anything starts. An error names the file, the key and what was expected.
 The format (README "Topology files" documents every key):
 
     [machine]  name, description, ram = {base, size}, counter_frequency
-    [boot]     method, conduit, start_el, image, cmdline, release_address (spin-table)
+    [boot]     method, conduit, start_el, image, cmdline, initrd, symbols, kaslr,
+               release_address (spin-table)
     [run]      mode, quantum, timeout, transport, listen, processes, seed, depth, points,
                stalls, stall_ms
     [explore]  runs, depth, timeout, must, must_not: what `smpsim explore` does by default
@@ -103,6 +104,9 @@ class Boot:
     image: pathlib.Path | None
     cmdline: str
     release_address: int | None = None  # spin-table: the word secondaries poll
+    initrd: pathlib.Path | None = None  # an initial RAM disk (/chosen linux,initrd-*)
+    symbols: pathlib.Path | None = None  # the kernel's System.map, for stop reports
+    kaslr: bool = False  # give the kernel a kaslr-seed (from run.seed), as QEMU does
 
 
 @dataclasses.dataclass(frozen=True)
@@ -314,6 +318,11 @@ def parse(text: str, path: pathlib.Path) -> Topology:
     image_text = b.get("image", str, None, "a path")
     image = (path.parent / image_text).resolve() if image_text else None
     cmdline = b.get("cmdline", str, "", "a string")
+    initrd_text = b.get("initrd", str, None, "a path")
+    initrd = (path.parent / initrd_text).resolve() if initrd_text else None
+    symbols_text = b.get("symbols", str, None, "a path to the kernel's System.map")
+    symbols = (path.parent / symbols_text).resolve() if symbols_text else None
+    kaslr = b.get("kaslr", bool, False, "true or false")
     release = None
     if method == "spin-table":
         release = b.integer("release_address", _REQUIRED, 0, (1 << 64) - 1,
@@ -326,7 +335,7 @@ def parse(text: str, path: pathlib.Path) -> Topology:
     elif "release_address" in b.table:
         raise b.fail("release_address", f'only for spin-table (boot.method is "{method}")')
     b.finish()
-    boot = Boot(method, conduit, start_el, image, cmdline, release)
+    boot = Boot(method, conduit, start_el, image, cmdline, release, initrd, symbols, kaslr)
 
     r = _Reader(path, doc.get("run", {}), "run")
     mode = r.choice("mode", MODES, "free")

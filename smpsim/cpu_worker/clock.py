@@ -8,7 +8,10 @@ a clock source decides the rate and, before each quantum, may move the count on:
   system counter is one for all PEs: a CPU process started later must not count from
   its own start); between two re-bases it advances with instructions at the rate the
   CPU was last measured to run at (so it does not run ahead of the host on a fast core
-  and then stand still), and it never goes back. Not reproducible.
+  and then stand still), and it never goes back. With the shared epoch, the counter
+  registers read the host's clock itself (jit/timers.physical_count): a CPU process
+  the host has descheduled must not read a count older than one another CPU read.
+  Not reproducible.
 - `VirtualClock` (lockstep and serial runs): the count is a function of retired
   instructions only (and of the idle time skipped in WFI), so a run repeats exactly.
 
@@ -74,6 +77,8 @@ class HostClock:
         self._next_rebase = 0
         self._last: tuple[int, int] | None = None  # (host ns, icount) at the last re-base
         core.set_counter_rate(_rate(frequency, mips))
+        if epoch_ns is not None:  # the run's one counter: what the counter registers read
+            core.follow_host_clock(epoch_ns, frequency)
 
     def now(self) -> int:
         return self._count0 + (time.monotonic_ns() - self._start) * self.frequency // 10**9

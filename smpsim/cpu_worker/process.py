@@ -599,7 +599,11 @@ def main(argv: list[str] | None = None) -> int:
         logger.error("cpu_failed", reason=str(exc))
         status = 70
     log_events(core, logger)
-    logger.info("cpu_stopped", pc=hex(core.pc), el=core.el, **cpu.guest_time())
+    # with the syndrome registers of its EL, for the stop report (bootctl/stop_report.py)
+    el = max(core.el, 1)
+    logger.info("cpu_stopped", pc=hex(core.pc), el=core.el,
+                **{f"{r.lower()}": hex(core.sysreg(f"{r}_EL{el}")) for r in ("ESR", "FAR", "ELR")},
+                **cpu.guest_time())
     control.close()
     ctx.destroy(linger=0)  # nobody is left to hear what is still queued
     ram.close()

@@ -21,7 +21,8 @@ from smpsim.jit import (decode_cache, exceptions, exits, interpreter, mmu, state
 from smpsim.jit.compile import jit
 from smpsim.jit.features import Features, reset_state
 from smpsim.jit.state import (BREAKPOINT_BASE, BREAKPOINT_SLOTS, BREAKPOINTS_ARMED, CNT_BASE,
-                              CNT_ICOUNT_BASE, CNT_SCALE, CUR_EL, DAIF_BITS, EV_BASE, EV_COUNT,
+                              CNT_HOST_EPOCH, CNT_HOST_FREQ, CNT_ICOUNT_BASE, CNT_SCALE,
+                              CUR_EL, DAIF_BITS, EV_BASE, EV_COUNT,
                               EV_SLOTS, EV_WORDS, EVENT_REGISTER, EXIT_B, EXIT_C, EXIT_D, EXIT_KIND, EXIT_PC, FIQ_LINE, FIRMWARE_HVC, ICOUNT,
                               IRQ_LINE, MAINT_PENDING, MMIO_DONE, MMIO_VAL0, NZCV, PAN_BIT, PC,
                               SCHED_EXITS, SERROR_LINE, SP,
@@ -169,6 +170,12 @@ class Core:
         now = self.counter
         self.cpu[CNT_BASE] = max(now, count) & _MASK64
         self.cpu[CNT_ICOUNT_BASE] = self.cpu[ICOUNT]
+
+    def follow_host_clock(self, epoch_ns: int, frequency: int) -> None:
+        """Make the counter registers read the host's clock: `frequency` ticks a second
+        since time.monotonic_ns() was `epoch_ns` (a free run: timers.physical_count)."""
+        self.cpu[CNT_HOST_EPOCH] = epoch_ns
+        self.cpu[CNT_HOST_FREQ] = frequency
 
     @property
     def timer_levels(self) -> int:

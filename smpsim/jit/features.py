@@ -66,9 +66,13 @@ class Features:
 
     def id_registers(self) -> dict[str, int]:
         f = self
+        # CSV2 and CSV3: nothing is executed speculatively here, so no branch predictor
+        # or faulting load leaks across contexts (a kernel then needs no KPTI and no
+        # Spectre-v2 firmware call)
         pfr0 = (1 << 0) | (1 << 4) | ((1 if f.el2 else 0) << 8) | (0xF << 16) | (0xF << 20) \
-            | ((1 if f.gicv3 else 0) << 24)
+            | ((1 if f.gicv3 else 0) << 24) | (1 << 56) | (1 << 60)
         isar0 = (1 << 16) | ((2 if f.lse else 0) << 20)  # CRC32; LSE atomics
+        isar1 = 1 | (1 << 36)  # DC CVAP (DPB = 1; no DC CVADP); SB
         mmfr0 = PA_RANGES[f.pa_bits] | (2 << 4) | (0xF << 24)  # 16-bit ASIDs; 4K, no 64K
         mmfr1 = ((2 if f.vmid_bits == 16 else 0) << 4) | ((1 if f.vhe else 0) << 8) \
             | ((1 if f.pan else 0) << 20)
@@ -76,7 +80,7 @@ class Features:
             | ((sysreg_table.N_WATCHPOINTS - 1) << 20) | (1 << 28)
         ctr = (1 << 31) | (1 << 28) | (4 << 24) | (4 << 20) | (4 << 16) | (3 << 14) | 4
         return {
-            "ID_AA64PFR0_EL1": pfr0, "ID_AA64ISAR0_EL1": isar0, "ID_AA64MMFR0_EL1": mmfr0,
+            "ID_AA64PFR0_EL1": pfr0, "ID_AA64ISAR0_EL1": isar0, "ID_AA64ISAR1_EL1": isar1, "ID_AA64MMFR0_EL1": mmfr0,
             "ID_AA64MMFR1_EL1": mmfr1, "ID_AA64DFR0_EL1": dfr0, "CTR_EL0": ctr,
             "DCZID_EL0": 4,  # DC ZVA zeroes 2^4 words: 64 bytes
             "CLIDR_EL1": 0,  # no caches to maintain: memory is coherent

@@ -137,7 +137,11 @@ BREAKPOINT_BASE = BREAKPOINTS_ARMED + 1
 # that recorded a guest-visible event (events.py: an exception return, a write to a
 # watched register or a timer control), an exclusive store or an atomic
 SCHED_EXITS = BREAKPOINT_BASE + BREAKPOINT_SLOTS
-CPU_WORDS = SCHED_EXITS + 1
+# a free run's counter follows the host (timers.physical_count): CNT_HOST_FREQ ticks a
+# second since the host's CLOCK_MONOTONIC read CNT_HOST_EPOCH ns; 0: instructions only
+CNT_HOST_EPOCH = SCHED_EXITS + 1
+CNT_HOST_FREQ = SCHED_EXITS + 2
+CPU_WORDS = SCHED_EXITS + 3
 
 
 def new_regs() -> np.ndarray:

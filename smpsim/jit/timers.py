@@ -18,11 +18,13 @@ E2H = 1 and at EL0 with E2H = TGE = 1.
 import numpy as np
 
 from smpsim.jit import exceptions as exc
+from smpsim.jit import host_time
 from smpsim.jit.alu import M32, U0, U1
 from smpsim.jit.compile import jit
 from smpsim.jit.counter import count_at
-from smpsim.jit.state import (CNT_ICOUNT_BASE, CNT_SCALE, CUR_EL, ICOUNT, LIVE_COUNT,
-                              SYSREG_BASE, TIMER_CTL, TIMER_CVAL, TIMER_LEVELS)
+from smpsim.jit.state import (CNT_BASE, CNT_HOST_EPOCH, CNT_HOST_FREQ, CNT_ICOUNT_BASE,
+                              CNT_SCALE, CUR_EL, ICOUNT, LIVE_COUNT, SYSREG_BASE, TIMER_CTL,
+                              TIMER_CVAL, TIMER_LEVELS)
 from smpsim.jit.sysreg_table import storage_index
 
 PPI = (30, 27, 26, 28)
@@ -33,12 +35,29 @@ CTL_ENABLE = np.uint64(1)
 CTL_IMASK = np.uint64(2)
 CTL_ISTATUS = np.uint64(4)
 NEVER = np.int64(1) << 62  # "no deadline", in instructions
+_BILLION = np.uint64(1_000_000_000)
 
 
 @jit
 def physical_count(cpu):
-    """Now, in the middle of a run loop (LIVE_COUNT: what it has retired so far)."""
-    return count_at(cpu, cpu[ICOUNT] + cpu[LIVE_COUNT])
+    """Now, in the middle of a run loop (LIVE_COUNT: what it has retired so far), for
+    the counter-timer registers.
+
+    In a free run (CNT_HOST_FREQ set) this is the host's clock, and the core's count is
+    re-based to it: one count for every CPU process, so that no CPU reads a value
+    below one another CPU read before (a descheduled process's count would lag by as
+    long as it was off the host CPU, and a kernel's timekeeping takes a count that
+    goes back for an overflow of the whole counter). The extrapolated count may have
+    run a little ahead, so the re-base can move it back; the value read cannot."""
+    live = cpu[ICOUNT] + cpu[LIVE_COUNT]
+    frequency = cpu[CNT_HOST_FREQ]
+    if frequency == U0:
+        return count_at(cpu, live)
+    ns = host_time.monotonic_ns() - cpu[CNT_HOST_EPOCH]
+    count = (ns // _BILLION) * frequency + (ns % _BILLION) * frequency // _BILLION
+    cpu[CNT_BASE] = count
+    cpu[CNT_ICOUNT_BASE] = live
+    return count
 
 
 @jit
