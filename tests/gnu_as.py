@@ -9,10 +9,14 @@ from pathlib import Path
 import pytest
 
 
-def assemble(text: str) -> bytes:
-    if shutil.which("aarch64-linux-gnu-as") is None:
-        pytest.fail("aarch64-linux-gnu-as is missing: run scripts/setup "
+def _require(tool: str) -> None:
+    if shutil.which(tool) is None:
+        pytest.fail(f"{tool} is missing: run scripts/setup "
                     "(Debian package binutils-aarch64-linux-gnu)")
+
+
+def assemble(text: str) -> bytes:
+    _require("aarch64-linux-gnu-as")
     with tempfile.TemporaryDirectory() as d:
         src, obj, raw = Path(d, "s.s"), Path(d, "s.o"), Path(d, "s.bin")
         src.write_text(text + "\n")
@@ -25,9 +29,7 @@ def assemble(text: str) -> bytes:
 
 def link(text: str, base: int = 0x4000_0000, elf: bool = False) -> bytes:
     """Assemble and link at `base`; the raw image, or the ELF file with `elf`."""
-    if shutil.which("aarch64-linux-gnu-ld") is None:
-        pytest.fail("aarch64-linux-gnu-ld is missing: run scripts/setup "
-                    "(Debian package binutils-aarch64-linux-gnu)")
+    _require("aarch64-linux-gnu-ld")
     elf_out = elf
     with tempfile.TemporaryDirectory() as d:
         src, obj, elf, raw = (Path(d, n) for n in ("s.s", "s.o", "s.elf", "s.bin"))
@@ -44,9 +46,7 @@ def link(text: str, base: int = 0x4000_0000, elf: bool = False) -> bytes:
 
 def link_linux_program(text: str) -> bytes:
     """A static AArch64 Linux executable (ELF, entry `_start`) of `text`, no C library."""
-    if shutil.which("aarch64-linux-gnu-ld") is None:
-        pytest.fail("aarch64-linux-gnu-ld is missing: run scripts/setup "
-                    "(Debian package binutils-aarch64-linux-gnu)")
+    _require("aarch64-linux-gnu-ld")
     with tempfile.TemporaryDirectory() as d:
         src, obj, exe = Path(d, "p.s"), Path(d, "p.o"), Path(d, "p")
         src.write_text(text + "\n")
