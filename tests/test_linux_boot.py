@@ -241,3 +241,49 @@ def test_a_kernel_that_never_ends_is_reported_where_each_cpu_was(tmp_path):
         assert offset is None or f"kernel relocated by {offset.group(1)}" in report, report
     records = list(log.read_events(tmp_path / "run" / "events.jsonl"))
     assert len([r for r in records if r["event"] == "cpu_stopped"]) == 4
+
+
+def undefined_at_el1(records, cpu):
+    """The UNDEFINED exceptions (EC 0) `cpu` took at EL1 after it dropped from EL2."""
+    mine = [r for r in records if r["component"] == f"cpu{cpu}"]
+    dropped = next(i for i, r in enumerate(mine) if r["event"] == "exception_return"
+                   and (r["from_el"], r["to_el"]) == (2, 1))
+    return [r for r in mine[dropped:] if r["event"] == "exception" and r.get("ec") == "0x0"
+            and (r["from_el"], r["to_el"]) == (1, 1)]
+
+
+def test_vhe_boot_cpu_with_non_vhe_siblings_boots_without_them(tmp_path):
+    """The seed's mixed machine under Linux, VHE on the boot CPU: the kernel runs at EL2
+    and patches itself for VHE (its per-CPU offset in TPIDR_EL2); cpu2 and cpu3 have no
+    VHE, stay at EL1 on their way up and take an undefined instruction there (an EL2
+    register), before any check could see the mismatch. The kernel goes on without
+    them."""
+    status, console, records, stderr = run_topology(
+        "linux-virt-mixed", tmp_path / "run", TIMEOUT, "--kernel", str(KERNEL))
+    lines = strip_time(console)
+    assert status == 0, stderr
+    for wanted in ("CPU features: detected: Virtualization Host Extensions",
+                   "CPU1: Booted secondary processor 0x0000000001 [0x000f0510]",
+                   "CPU2: failed to come online", "CPU3: failed to come online",
+                   "SMP: Total of 2 processors activated.", "CPU: All CPU(s) started at EL2",
+                   "kvm [1]: VHE mode initialized successfully"):
+        assert wanted in lines
+    assert any(line.startswith("Kernel panic - not syncing: VFS") for line in lines)
+    for cpu in (2, 3):
+        assert undefined_at_el1(records, cpu), f"cpu{cpu} took no undefined instruction"
+
+
+def test_non_vhe_boot_cpu_with_vhe_siblings_panics_on_the_conflict(tmp_path):
+    """The other way round: the kernel runs nVHE; cpu2 enters VHE on its own on its way
+    up (each CPU decides that for itself), and the kernel's feature check panics, as the
+    seed thread's "Panic when VHE and non VHE CPUs coexist" has it."""
+    status, console, records, stderr = run_topology(
+        "linux-virt-mixed-nvhe-boot", tmp_path / "run", TIMEOUT, "--kernel", str(KERNEL))
+    lines = strip_time(console)
+    assert status == 0, stderr
+    assert "CPU features: detected: Virtualization Host Extensions" not in lines
+    assert "CPU1: Booted secondary processor 0x0000000001 [0x000f0510]" in lines
+    assert ("CPU features: CPU2: Detected conflict for capability 37 (Virtualization Host "
+            "Extensions), System: 0, CPU: 1") in lines
+    assert "Kernel panic - not syncing: CPU2 detected unsupported configuration" in lines
+    assert psci_functions(records)[-1] == PSCI_SYSTEM_RESET
