@@ -126,3 +126,28 @@ def test_a_timed_out_run_prints_the_report_with_the_guest_s_symbols(tmp_path):
                          timeout=300)
     assert bad.returncode == 2 and "nope: cannot read" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_a_long_run_s_records_are_read_at_both_ends_only(tmp_path, monkeypatch):
+    """events.jsonl of a long run is large: the report reads its first and last WINDOW
+    bytes (VBAR's value early, the last exceptions and the stop late)."""
+    monkeypatch.setattr(stop_report, "WINDOW", 4096)
+    (tmp_path / "System.map").write_text(MAP)
+    moved = 0x20_0000
+    head = [{"component": "cpu0", "event": "sysreg_write", "register": "VBAR_EL2",
+             "value": hex(0xFFFF_8000_0801_0000 + moved)}]
+    middle = [{"component": "cpu0", "event": "exception", "type": "sync", "from_el": 1,
+               "to_el": 1, "elr": hex(0xFFFF_8000_0801_0800 + moved), "esr": "0x2000000",
+               "pad": "x" * 200}] * 200
+    tail = [{"component": "cpu0", "event": "exception", "type": "irq", "from_el": 2,
+             "to_el": 2, "elr": hex(0xFFFF_8000_0802_0004 + moved)},
+            {"component": "cpu0", "event": "cpu_stopped", "el": 2, "icount": 9,
+             "pc": hex(0xFFFF_8000_0802_0044 + moved)}]
+    lines = [json.dumps(r) for r in head + middle + tail]
+    (tmp_path / "events.jsonl").write_text("\n".join(lines) + "\n")
+    assert (tmp_path / "events.jsonl").stat().st_size > 3 * 4096
+    text = stop_report.build(tmp_path, 1, Symbols.load(tmp_path / "System.map"))
+    assert "kernel relocated by 0x200000" in text
+    assert "pc 0xffff800008220044 panic+0x4/0xffc0" in text
+    assert text.count("sync EL1->EL1") <= 3  # only those in the tail window
+    assert text.splitlines()[-1].strip().startswith("irq EL2->EL2 from 0xffff800008220004")

@@ -7,6 +7,7 @@ once the CPU processes have stopped; bootctl prints it and keeps it as stop_repo
 from __future__ import annotations
 
 import collections
+import json
 import pathlib
 
 from smpsim import log
@@ -31,7 +32,7 @@ def build(run_dir: str | pathlib.Path, n_cpus: int, symbols: Symbols | None = No
     stopped: dict[int, dict] = {}
     exceptions = collections.defaultdict(lambda: collections.deque(maxlen=LAST_EXCEPTIONS))
     vbars = []
-    for r in log.read_events(pathlib.Path(run_dir) / "events.jsonl"):
+    for r in _records(pathlib.Path(run_dir) / log.EVENTS_FILE):
         component = r.get("component", "")
         if not component.startswith("cpu") or not component[3:].isdigit():
             continue
@@ -94,6 +95,32 @@ def _runs(texts: list[str]) -> list[tuple[str, int]]:
         else:
             out.append((text, 1))
     return out
+
+
+WINDOW = 8 << 20  # bytes of events.jsonl read at each end
+
+
+def _records(path: pathlib.Path):
+    """The records the report needs from a file that a long run makes large: its first
+    WINDOW bytes (the kernel points VBAR at its vectors early) and its last (the last
+    exceptions, where each CPU stopped), never the middle."""
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return
+    if size <= 2 * WINDOW:
+        yield from log.read_events(path)
+        return
+    with open(path, "rb") as f:
+        head = f.read(WINDOW)
+        f.seek(size - WINDOW)
+        tail = f.read()
+    for chunk in (head.rsplit(b"\n", 1)[0], tail.split(b"\n", 1)[1]):  # whole lines only
+        for line in chunk.splitlines():
+            try:
+                yield json.loads(line)
+            except ValueError:
+                continue
 
 
 def _syndrome(esr: int) -> str:
