@@ -111,16 +111,19 @@ def test_an_initrd_goes_half_way_into_ram_and_the_tree_after_it(tmp_path):
     image = images.load(kernel, 0x4000_0000, 512 << 20)
     dtb, initrd = images.device_tree(topo, image, None, None, tmp_path / "initrd")
     assert initrd.address == 0x4000_0000 + (128 << 20) and initrd.data[:5] == b"07070"
-    assert dtb.address == initrd.address + 8192  # the next page after 5005 bytes
+    assert dtb.address == initrd.address + 0x20_0000  # the next 2 MiB boundary, as QEMU
     chosen = node(read(dtb.data), "chosen")["props"]
     assert cells(chosen["linux,initrd-start"]) == [0, initrd.address]
     assert cells(chosen["linux,initrd-end"]) == [0, initrd.address + 5005]
-    # an image that reaches past the spot pushes both above it, 2 MiB aligned
-    kernel.write_bytes(linux_image(b"\0" * 64, image_size=130 << 20))
+    # an image that reaches past that place pushes both above its end (page-aligned)
+    kernel.write_bytes(linux_image(b"\0" * 64, image_size=(130 << 20) + 100))
     big = images.load(kernel, 0x4000_0000, 512 << 20)
     dtb, initrd = images.device_tree(topo, big, None, None, tmp_path / "initrd")
     end = big.segments[0].address + big.segments[0].mem_size
-    assert initrd.address == -(-end // 0x20_0000) * 0x20_0000 and dtb.address > initrd.address
+    assert initrd.address == -(-end // 4096) * 4096
+    assert dtb.address == -(-(initrd.address + 5005) // 0x20_0000) * 0x20_0000
+    # without a RAM disk the tree takes its place, at the 2 MiB boundary
+    assert images.device_tree(topo, big)[0].address == -(-end // 0x20_0000) * 0x20_0000
     with pytest.raises(images.ImageError, match="cannot read"):
         images.device_tree(topo, image, None, None, tmp_path / "missing")
 

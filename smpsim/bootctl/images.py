@@ -137,13 +137,16 @@ def device_tree(topology, image: Image, cmdline: str | None = None,
     in RAM. The tree is generated from the topology (devicetree.py; `cmdline` instead of
     boot.cmdline) or read from `dtb_path`; the RAM disk is `initrd_path` or boot.initrd.
 
-    As QEMU does, the RAM disk goes half-way into RAM (at most 128 MiB in) or above the
-    image, page-aligned, and the tree after it (4 KiB aligned); without a RAM disk the
-    tree takes that place itself."""
+    The places are QEMU's (hw/arm/boot.c): the RAM disk half-way into RAM (at most
+    128 MiB in), or after the image's end if that is higher, page-aligned; the tree
+    after the RAM disk at the next 2 MiB boundary (what QEMU does for a 64-bit kernel),
+    so without a RAM disk at that place's 2 MiB boundary."""
     m = topology.machine
+    ram_end = m.ram_base + m.ram_size
+    image_end = max(seg.address + seg.mem_size for seg in image.segments)
+    start = _align(max(m.ram_base + min(m.ram_size // 2, 128 << 20), image_end), 4096)
     initrd = None
     initrd_path = initrd_path or topology.boot.initrd
-    place = _above(image, m.ram_base + min(m.ram_size // 2, 128 << 20), 0)
     if initrd_path is not None:
         try:
             data = pathlib.Path(initrd_path).read_bytes()
@@ -151,9 +154,10 @@ def device_tree(topology, image: Image, cmdline: str | None = None,
             raise ImageError(f"{initrd_path}: cannot read: {exc.strerror}") from None
         if not data:
             raise ImageError(f"{initrd_path}: empty initrd")
-        place = _above(image, place, len(data))
-        initrd = Segment(place, data, len(data))
-        place = -(-(place + len(data)) // 4096) * 4096
+        if start + len(data) > ram_end:
+            raise ImageError(f"{initrd_path}: {len(data)} bytes: no room in RAM after "
+                             f"{image.path} (from {start:#x} to the end of RAM, {ram_end:#x})")
+        initrd = Segment(start, data, len(data))
     if dtb_path is not None:
         try:
             blob = pathlib.Path(dtb_path).read_bytes()
@@ -166,20 +170,15 @@ def device_tree(topology, image: Image, cmdline: str | None = None,
         blob = devicetree.for_topology(topology, cmdline, span)
     if len(blob) > DTB_MAX:
         raise ImageError(f"{dtb_path}: the device tree is {len(blob)} bytes, over 2 MiB")
-    address = _above(image, place, len(blob))
-    if address + len(blob) > m.ram_base + m.ram_size:
+    address = _align(start + (len(initrd.data) if initrd else 0), IMAGE_ALIGN)
+    if address + len(blob) > ram_end:
         what = f"{initrd_path} and the device tree" if initrd else "the device tree"
         raise ImageError(f"{image.path}: no room in RAM for {what} above the image")
     return Segment(address, blob, len(blob)), initrd
 
 
-def _above(image: Image, address: int, size: int) -> int:
-    """`address`, or the first 2 MiB boundary above any image segment that
-    [address, address + size) would overlap."""
-    for seg in sorted(image.segments, key=lambda s: s.address):
-        if seg.address < address + max(size, 1) and address < seg.address + seg.mem_size:
-            address = -(-(seg.address + seg.mem_size) // IMAGE_ALIGN) * IMAGE_ALIGN
-    return address
+def _align(address: int, alignment: int) -> int:
+    return -(-address // alignment) * alignment
 
 
 def resolve(topology, image: Image | None, at: int | str) -> int:
