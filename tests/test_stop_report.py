@@ -119,7 +119,11 @@ def test_a_timed_out_run_prints_the_report_with_the_guest_s_symbols(tmp_path):
     assert "from 0x4000000c _start+0xc/0x10, ESR 0xf2000007 (BRK)" in r.stderr
     assert ("pc 0x40000010 stuck+0x0/0x7f0" in r.stderr
             or "pc 0x40000014 stuck+0x4/0x7f0" in r.stderr)
-    assert (tmp_path / "run" / "stop_report.txt").read_text().strip() in r.stderr
+    report = (tmp_path / "run" / "stop_report.txt").read_text().strip()
+    assert report in r.stderr
+    records = [json.loads(line) for line in (tmp_path / "run" / "events.jsonl").open()]
+    assert [x["lines"] for x in records if x["event"] == "stop_report"] == \
+        [report.splitlines()]
     bad = subprocess.run([sys.executable, "-m", "smpsim", "run", tmp_path / "t.toml",
                           "--kernel", tmp_path / "guest.elf", "--symbols", tmp_path / "nope",
                           "--run-dir", tmp_path / "run2"], capture_output=True, text=True,

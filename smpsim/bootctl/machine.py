@@ -150,6 +150,7 @@ def run(topology: Topology, image_path=None, timeout: float | None = None,
             if not guest_ended:  # (the CPUs have written where they stopped)
                 report = stop_report.build(rd, len(topology.cpus), symbols, states)
                 (rd / "stop_report.txt").write_text(report + "\n")
+                logger.info("stop_report", lines=report.splitlines())
         if sched is not None:
             summary = _summarise(rd, sched, status, r.mode)
             sched.close()
