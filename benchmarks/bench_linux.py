@@ -15,7 +15,6 @@ The kernel: kernels/Image (scripts/fetch-kernel), or --kernel. QEMU is optional.
 from __future__ import annotations
 
 import argparse
-import os
 import pathlib
 import re
 import shutil
@@ -25,6 +24,7 @@ import sys
 import tempfile
 import time
 
+from benchmarks.bench_core import machine_info
 from smpsim import log
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -75,9 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     subprocess.run([sys.executable, "-m", "smpsim", "compile"], check=True, capture_output=True)
     version = (ROOT / "kernels" / "VERSION").read_text().split()[0] \
         if (ROOT / "kernels" / "VERSION").is_file() else args.kernel.name
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
-                if line.startswith("model name")), "?")
-    print(f"host: {cpu}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}; kernel "
+    host = machine_info()
+    print(f"host: {host['cpu_model']}, {host['cpus']} CPUs, load {host['loadavg'][0]:.1f}; kernel "
           f"{version}; medians of {args.reps}, smpsim and QEMU interleaved")
     ours, theirs, insns = [], [], []
     with tempfile.TemporaryDirectory() as tmp:

@@ -258,6 +258,12 @@ def _cmd_logs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _passed_on(args: argparse.Namespace, *names: str) -> list[str]:
+    """The options among `names` given on this command line, for a `smpsim run` of it."""
+    return [item for name in names if getattr(args, name) is not None
+            for item in (f"--{name.replace('_', '-')}", str(getattr(args, name)))]
+
+
 def _cmd_explore(args: argparse.Namespace) -> int:
     from smpsim.bootctl import explore, rundir
 
@@ -277,10 +283,7 @@ def _cmd_explore(args: argparse.Namespace) -> int:
         print("smpsim: explore: --points must be at least 1", file=sys.stderr)
         return 2
     checks = explore.Checks(e.must + tuple(args.must), e.must_not + tuple(args.must_not))
-    extra = []
-    for flag in ("kernel", "append", "initrd", "quantum", "stalls", "stall_ms"):
-        if getattr(args, flag) is not None:
-            extra += [f"--{flag.replace('_', '-')}", str(getattr(args, flag))]
+    extra = _passed_on(args, "kernel", "append", "initrd", "quantum", "stalls", "stall_ms")
     base = rundir.create(f"explore-{topo.machine.name}", args.run_dir)
     jobs = args.jobs or os.cpu_count() or 1
     print(f"smpsim explore: {topo.path}: {runs} serial runs of depth {depth}, {jobs} at a "
@@ -315,10 +318,8 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         topo = _load_topology(args.target)
         if topo is None:
             return 2
-        argv = [args.target, "--mode", "serial", "--seed", str(args.seed)]
-        for flag in ("depth", "points", "quantum", "kernel", "append", "initrd"):
-            if getattr(args, flag) is not None:
-                argv += [f"--{flag}", str(getattr(args, flag))]
+        argv = [args.target, "--mode", "serial", "--seed", str(args.seed),
+                *_passed_on(args, "depth", "points", "quantum", "kernel", "append", "initrd")]
         replays, reference = [(argv, None)] * max(args.times, 2), None
     base = rundir.create("replay", args.run_dir)
     digests = []

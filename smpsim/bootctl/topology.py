@@ -199,6 +199,11 @@ class _Reader:
             raise self.fail(key, f"expected {what}, got {value!r}")
         return value
 
+    def file(self, key: str, what: str = "a path") -> pathlib.Path | None:
+        """A path relative to the topology file, made absolute; None if not given."""
+        text = self.get(key, str, None, what)
+        return (self.path.parent / text).resolve() if text else None
+
     def choice(self, key: str, choices: tuple[str, ...], default: str) -> str:
         value = self.get(key, str, default, " or ".join(repr(c) for c in choices))
         if value not in choices:
@@ -315,13 +320,10 @@ def parse(text: str, path: pathlib.Path) -> Topology:
     method = b.choice("method", BOOT_METHODS, "psci")
     start_el = b.integer("start_el", 2, 1, 2, "1 or 2")
     conduit = b.choice("conduit", CONDUITS, "smc" if start_el == 2 else "hvc")
-    image_text = b.get("image", str, None, "a path")
-    image = (path.parent / image_text).resolve() if image_text else None
+    image = b.file("image")
     cmdline = b.get("cmdline", str, "", "a string")
-    initrd_text = b.get("initrd", str, None, "a path")
-    initrd = (path.parent / initrd_text).resolve() if initrd_text else None
-    symbols_text = b.get("symbols", str, None, "a path to the kernel's System.map")
-    symbols = (path.parent / symbols_text).resolve() if symbols_text else None
+    initrd = b.file("initrd")
+    symbols = b.file("symbols", "a path to the kernel's System.map")
     kaslr = b.get("kaslr", bool, False, "true or false")
     release = None
     if method == "spin-table":

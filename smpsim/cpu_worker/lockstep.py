@@ -23,7 +23,7 @@ import numpy as np
 from smpsim.bootctl import schedule as sched
 from smpsim.cpu_worker import worker as w
 from smpsim.cpu_worker.guest_events import log_events
-from smpsim.interconnect import doorbell, protocol
+from smpsim.interconnect import doorbell
 
 BARRIER_LOOK = 200e-6  # seconds between looks at maintenance requests while at the barrier
 STOP_LOOK_QUANTA = 256  # quanta between looks at STOP while running
@@ -48,18 +48,10 @@ def run(cpu, schedule: sched.Schedule) -> None:
             cpu.wait_power_on()
             state = "on"
         elif state == "pen":
-            bells.take_ring(index)
-            entry = cpu.release_entry()
-            if entry:
-                cpu.leave_pen(entry)
-                schedule.set_state(index, sched.RUNNABLE)
+            if cpu.try_leave_pen(schedule):
                 state = "on"
         elif state == "waiting":
-            if (wait_until is not None and core.counter >= wait_until) \
-                    or worker.wake_condition():
-                bells.words[index, doorbell.WAITING] = 0
-                worker.resume()
-                schedule.set_state(index, sched.RUNNABLE)
+            if cpu.try_wake(schedule, wait_until):
                 state = "on"
         if state == "on":
             worker.sync_inputs()
@@ -97,7 +89,5 @@ def run(cpu, schedule: sched.Schedule) -> None:
                 return
         if schedule.glob[sched.STATUS]:
             if index == 0:
-                cpu.control.send(protocol.encode(
-                    "HUNG", cpu=index, reason="every CPU waits (WFI/WFE, off or in the "
-                    "pen) and nothing can wake one: no deadline, no interrupt, no event"))
+                cpu.report_hung()
             cpu.wait_stop()

@@ -18,6 +18,7 @@ import zmq
 
 from smpsim import log
 from smpsim.bootctl import psci
+from smpsim.bootctl import schedule as sched
 from smpsim.bootctl.schedule import Schedule
 from smpsim.cpu_worker import lockstep, serial
 from smpsim.cpu_worker import worker as w
@@ -351,17 +352,16 @@ class CpuContext:
     """One CPU process's parts, for the loop of its run mode (free here, serial.py,
     lockstep.py): its core and worker, its ports, the doorbell and the RAM."""
 
-    def __init__(self, index: int, cfg: dict, core: Core, worker: w.CpuWorker, ports: ZmqPorts,
-                 bells: doorbell.Doorbells, ram: SharedRam, control: ControlChannel, logger,
-                 features: Features):
-        self.index = index
+    def __init__(self, cfg: dict, core: Core, worker: w.CpuWorker, ports: ZmqPorts,
+                 ram: SharedRam, logger, features: Features):
+        self.index = ports.index
         self.cfg = cfg
         self.core = core
         self.worker = worker
         self.ports = ports
-        self.bells = bells
+        self.bells = ports.bells
         self.ram = ram
-        self.control = control
+        self.control = ports.control
         self.logger = logger
         self.features = features
         self.release = cfg.get("release_address")  # spin-table: the word its pen polls
@@ -410,6 +410,36 @@ class CpuContext:
         self.logger.info("spin_table_release", release_address=hex(self.release),
                          **self.guest_time())
         self.power_on(entry, 0)
+
+    def try_leave_pen(self, schedule) -> bool:
+        """A reproducible run's turn or boundary in the pen: leave it (runnable again)
+        if the release address has an entry now."""
+        self.bells.take_ring(self.index)
+        entry = self.release_entry()
+        if not entry:
+            return False
+        self.leave_pen(entry)
+        schedule.set_state(self.index, sched.RUNNABLE)
+        return True
+
+    def try_wake(self, schedule, wait_until: int | None) -> bool:
+        """A reproducible run's turn or boundary in WFI/WFE: go on (runnable again) if
+        its deadline has come or its wake condition holds."""
+        if not ((wait_until is not None and self.core.counter >= wait_until)
+                or self.worker.wake_condition()):
+            return False
+        self.bells.words[self.index, doorbell.WAITING] = 0
+        self.worker.resume()
+        schedule.set_state(self.index, sched.RUNNABLE)
+        return True
+
+    def report_hung(self) -> None:
+        """Tell bootctl that no CPU of a reproducible run can ever run again; wait for
+        its STOP."""
+        self.control.send(protocol.encode(
+            "HUNG", cpu=self.index, reason="every CPU waits (WFI/WFE, off or in the pen) and "
+            "nothing can wake one: no deadline, no interrupt, no event"))
+        self.wait_stop()
 
     def stop_requested(self) -> bool:
         return bool(self.bells.words[self.index, doorbell.STOP]) or self.ports.stop_requested()
@@ -578,7 +608,7 @@ def main(argv: list[str] | None = None) -> int:
     ports.cpuif = CpuInterface(index, gic_state, cfg["affinities"], DistributorLink(links["gic"]))
     # a list register with HW = 1 ends its physical interrupt through the CPU interface
     ports.vgic = VirtualInterface(ports.cpuif.deactivate)
-    cpu = CpuContext(index, cfg, core, worker, ports, bells, ram, control, logger, features)
+    cpu = CpuContext(cfg, core, worker, ports, ram, logger, features)
     worker.on_injection = lambda inj, action: logger.info(
         "injection", action=action, at=hex(inj.at), label=inj.label, intid=inj.interrupt,
         pc=hex(core.pc), el=core.el, **cpu.guest_time())

@@ -22,7 +22,6 @@ from smpsim.bootctl import schedule as sched
 from smpsim.cpu_worker import worker as w
 from smpsim.cpu_worker.guest_events import log_events
 from smpsim.interconnect import bus as busmap
-from smpsim.interconnect import doorbell, protocol
 from smpsim.jit import exits
 from smpsim.jit.state import EV_SLOTS
 
@@ -87,24 +86,13 @@ def _run(cpu, schedule: sched.Schedule, kinds: dict[str, int]) -> None:
             schedule.set_state(index, sched.RUNNABLE)
             state = "on"
         elif state == "pen":
-            entry = cpu.release_entry()
-            bells.take_ring(index)
-            if entry:
-                cpu.leave_pen(entry)
-                schedule.set_state(index, sched.RUNNABLE)
+            if cpu.try_leave_pen(schedule):
                 state = "on"
         elif state == "stalled":  # (the scheduler gives it the turn when the stall ends)
             schedule.set_state(index, sched.RUNNABLE)
             state = "on"
         elif state == "waiting":
-            if wait_until is not None and core.counter >= wait_until:
-                woken = True
-            else:
-                woken = worker.wake_condition()
-            if woken:
-                bells.words[index, doorbell.WAITING] = 0
-                worker.resume()
-                schedule.set_state(index, sched.RUNNABLE)
+            if cpu.try_wake(schedule, wait_until):
                 state = "on"
         if state == "on":
             out = worker.step()
@@ -140,7 +128,4 @@ def _run(cpu, schedule: sched.Schedule, kinds: dict[str, int]) -> None:
             state = "stalled"
         if nxt == sched.HUNG:
             log_events(core, cpu.logger)
-            cpu.control.send(protocol.encode(
-                "HUNG", cpu=index, reason="every CPU waits (WFI/WFE, off or in the pen) and "
-                "nothing can wake one: no deadline, no interrupt, no event"))
-            cpu.wait_stop()
+            cpu.report_hung()

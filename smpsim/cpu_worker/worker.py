@@ -106,9 +106,6 @@ class CpuWorker:
 
     def sync_inputs(self) -> None:
         """What other CPUs and the services changed for this CPU (its doorbell), now."""
-        self._sync_inputs()
-
-    def _sync_inputs(self) -> None:
         if not self.ports.changed():  # one load on the usual path
             return
         self._refresh_lines()
@@ -146,7 +143,7 @@ class CpuWorker:
 
     def wake_condition(self) -> bool:
         """Whether a CPU waiting in WFI/WFE (or for an injection's signal) may go on."""
-        self._sync_inputs()
+        self.sync_inputs()
         if self.waiting_in == WAIT_SIGNAL:
             return self.ports.signal_raised(self.wait_signal)
         if self.core.interrupt_pending():
@@ -225,7 +222,7 @@ class CpuWorker:
     def step(self) -> Outcome:
         core, ports = self.core, self.ports
         self.clock.before_quantum()
-        self._sync_inputs()
+        self.sync_inputs()
         ex = core.run(self.quantum)
         kind = ex.kind
         self.last_exit = ex  # (a scheduler looks at why the run ended)
